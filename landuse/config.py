@@ -1,0 +1,255 @@
+"""Project files (``landuse.toml``) and the canonical layer schema.
+
+A project file maps each logical layer to a file and maps the bureau's field
+names to landuse's canonical ones::
+
+    [project]
+    name = "来宾市兴宾区"
+    # analysis_crs = "EPSG:4545"   # default: the GK 3-degree zone of the data
+
+    [layers.parcels]
+    path = "data/工业地块.shp"      # relative to this file
+    # layer = "parcels"            # for GeoPackage / FileGDB
+    # crs = "EPSG:4524"            # when the file has no .prj
+    # encoding = "GBK"             # when detection is not enough
+
+    [layers.parcels.fields]
+    parcel_id = "宗地号"            # canonical = field in the file
+
+Fields not mapped explicitly are recognised from :data:`FIELD_ALIASES`
+(common Chinese and pinyin-initial names).  Other tables (``[check]``,
+``[buildable]`` ...) hold analysis options and are read by those modules.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from landuse.errors import ConfigError
+
+__all__ = [
+    "FIELD_ALIASES",
+    "GEOMETRY_KINDS",
+    "ID_FIELDS",
+    "LAYER_KINDS",
+    "REQUIRED_FIELDS",
+    "LayerSpec",
+    "Project",
+    "layers_dir",
+    "load_project",
+    "sample_project",
+]
+
+#: Canonical field → names bureaus use for it, per logical layer.
+FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "parcels": {
+        "parcel_id": (
+            "DKBH",
+            "地块编号",
+            "地块编码",
+            "ZDDM",
+            "宗地代码",
+            "ZDBH",
+            "宗地编号",
+            "ZDH",
+        ),
+        "parcel_name": ("DKMC", "地块名称", "ZDMC", "宗地名称", "XMMC", "项目名称"),
+        "park": ("SSYQ", "所属园区", "YQMC", "园区名称"),
+        "land_use": ("TDYT", "土地用途", "YDXZ", "用地性质", "DLMC", "地类名称"),
+        "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),
+        "enterprise_name": ("QYMC", "企业名称", "TDSYQR", "土地使用权人", "QLR", "权利人"),
+        "certificate_no": ("BDCQZH", "不动产权证号", "TDZH", "土地证号"),
+        "supply_status": ("GDZT", "供地状态"),
+        "supply_date": ("GDRQ", "供地日期", "HTQDRQ", "合同签订日期"),
+        "agreed_start_date": ("YDDGRQ", "约定动工日期", "YDKGRQ", "约定开工日期"),
+        "actual_start_date": ("SJDGRQ", "实际动工日期", "SJKGRQ", "实际开工日期"),
+        "construction_status": ("JSZT", "建设状态"),
+        "developed_share": ("KFBL", "已开发比例"),
+        "invested_share": ("TZBL", "已投资比例"),
+        "suspended_since": ("TGRQ", "停工日期"),
+        "gov_caused": ("ZFYY", "政府原因"),
+        "land_price_wan": ("CRJK", "出让价款", "TDJK", "土地价款"),
+        "total_investment_wan": ("ZTZ", "总投资", "JHTZ", "计划总投资"),
+        "plot_ratio": ("RJL", "容积率"),
+        "standard_factory": ("BZCF", "标准厂房", "是否标准厂房"),
+    },
+    "udb": {"zone_id": ("BSM", "标识码", "KFBJBH", "编号")},
+    "farmland": {"patch_id": ("TBBH", "图斑编号", "BSM", "标识码")},
+    "eco_redline": {
+        "patch_id": ("HXBH", "红线编号", "BSM", "标识码"),
+        "patch_name": ("HXMC", "红线名称", "MC", "名称"),
+    },
+    "parks": {
+        "park_id": ("YQBH", "园区编号", "BSM", "标识码"),
+        "park": ("YQMC", "园区名称", "MC", "名称"),
+    },
+    "district": {"district": ("XZQMC", "行政区名称", "name", "名称")},
+    "roads": {
+        "road_name": ("DLMC", "道路名称", "MC", "名称"),
+        "width_m": ("LK", "路宽", "DLKD", "道路宽度"),
+    },
+    "enterprises": {
+        "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),
+        "enterprise_name": ("QYMC", "企业名称"),
+        "year": ("ND", "年度", "年份"),
+        "tax_wan": ("SSZE", "实缴税金", "税收", "税收总额"),
+        "revenue_wan": ("YYSR", "营业收入"),
+        "value_added_wan": ("ZJZ", "增加值", "工业增加值"),
+        "energy_tce": ("NH", "综合能耗", "能耗"),
+        "electricity_kwh": ("YDL", "用电量"),
+        "emission_t": ("PFL", "排放当量", "污染物排放当量"),
+        "employees": ("CYRS", "从业人数", "年平均职工人数"),
+        "rd_wan": ("YFJF", "研发经费", "RD"),
+        "above_size": ("GS", "规上", "是否规上"),
+        "leased_parcel_id": ("ZLDKBH", "租赁地块编号"),
+        "leased_floor_m2": ("ZLJZMJ", "租赁建筑面积"),
+    },
+}
+
+#: Fields without which a layer cannot be used at all.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "parcels": ("parcel_id",),
+    "parks": ("park",),
+    "enterprises": ("enterprise_id", "year"),
+}
+
+#: Field that must be unique within a layer.
+ID_FIELDS: dict[str, str] = {"parcels": "parcel_id"}
+
+#: Logical layers a project may name.
+LAYER_KINDS: tuple[str, ...] = tuple(FIELD_ALIASES)
+
+#: Geometry each logical layer holds; ``None`` marks an attribute-only table.
+GEOMETRY_KINDS: dict[str, str | None] = {
+    **dict.fromkeys(LAYER_KINDS, "polygon"),
+    "roads": "line",
+    "enterprises": None,
+}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Where a logical layer lives and how to read it."""
+
+    name: str
+    path: Path
+    layer: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A parsed ``landuse.toml``: layers plus per-analysis option tables."""
+
+    source: Path | None
+    name: str
+    layers: dict[str, LayerSpec]
+    analysis_crs: str | None = None
+    rasters: dict[str, Path] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def layer(self, name: str) -> LayerSpec:
+        """Return the spec of a logical layer or raise a ConfigError naming the file."""
+        try:
+            return self.layers[name]
+        except KeyError:
+            where = self.source or "the project"
+            raise ConfigError(
+                f"{where}: no [layers.{name}] table. Add one with the path of the "
+                f"{name} layer (layers defined: {', '.join(self.layers) or 'none'})."
+            ) from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Options table ``[name]`` (empty when absent)."""
+        return self.options.get(name, {})
+
+
+def _resolve(src: Path, value: Any) -> Path:
+    if not isinstance(value, str):
+        raise ConfigError(f"{src}: paths must be strings, got {value!r}.")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else src.parent / path
+
+
+def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
+    if not isinstance(raw, dict) or "path" not in raw:
+        raise ConfigError(f"{src}: [layers.{name}] needs a 'path' entry.")
+    unknown = set(raw) - {"path", "layer", "crs", "encoding", "fields"}
+    if unknown:
+        raise ConfigError(
+            f"{src}: [layers.{name}] has unknown key(s) {', '.join(sorted(unknown))}; "
+            "allowed: path, layer, crs, encoding, fields."
+        )
+    fields = raw.get("fields", {})
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise ConfigError(f"{src}: [layers.{name}.fields] must map canonical names to strings.")
+    return LayerSpec(
+        name=name,
+        path=_resolve(src, raw["path"]),
+        layer=raw.get("layer"),
+        crs=raw.get("crs"),
+        encoding=raw.get("encoding"),
+        fields=dict(fields),
+    )
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and check a project file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``landuse.toml``; layer paths in it are relative to its folder.
+
+    Returns
+    -------
+    Project
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not TOML, or a layer table is malformed.
+    """
+    src = Path(path).expanduser()
+    if not src.is_file():
+        raise ConfigError(
+            f"{src}: project file not found. Create one (see README) or omit --project."
+        )
+    try:
+        data = tomllib.loads(src.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{src}: not valid TOML ({exc}).") from exc
+    meta = data.pop("project", {})
+    raw_layers = data.pop("layers", {})
+    unknown = set(raw_layers) - set(LAYER_KINDS)
+    if unknown:
+        raise ConfigError(
+            f"{src}: unknown layer(s) {', '.join(sorted(unknown))}; "
+            f"known layers: {', '.join(LAYER_KINDS)}."
+        )
+    layers = {name: _parse_layer(src, name, raw) for name, raw in raw_layers.items()}
+    rasters = {name: _resolve(src, p) for name, p in data.pop("rasters", {}).items()}
+    return Project(
+        source=src,
+        name=str(meta.get("name", src.parent.name)),
+        layers=layers,
+        analysis_crs=meta.get("analysis_crs"),
+        rasters=rasters,
+        options=data,
+    )
+
+
+def layers_dir() -> Path:
+    """Folder of the shipped sample layers and styles (``layers/`` in the repo)."""
+    return Path(str(resources.files("landuse.layers")))
+
+
+def sample_project() -> Project:
+    """The project describing the shipped 兴宾区 sample (``layers/sample.toml``)."""
+    return load_project(layers_dir() / "sample.toml")

@@ -1,0 +1,257 @@
+"""Coordinate reference systems: CGCS2000 Gauss-Kruger zones, inference, checks.
+
+Areas are never computed in degrees.  Each analysis works in one *analysis CRS*:
+the CGCS2000 3-degree Gauss-Kruger zone whose central meridian is nearest the
+data (EPSG:4534–4554, no zone prefix), or the layer's own CRS when that is the
+same projection (a prefixed zone with the same central meridian gives identical
+areas, only the false easting differs).
+
+EPSG codes (see DOMAIN.md): 3-degree zone n (CM 3n°E) is EPSG:4488+n with the
+zone prefix in X and EPSG:4509+n without; 6-degree zone n is EPSG:4478+n with
+the prefix and EPSG:4489+n without.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from landuse.errors import CRSError, CRSMismatchError
+from landuse.units import m2_to_ha, m2_to_mu
+
+__all__ = [
+    "CGCS2000",
+    "analysis_crs",
+    "area_m2",
+    "check_same_crs",
+    "gk3_epsg",
+    "gk3_zone_for_lon",
+    "gk6_epsg",
+    "infer_crs_from_bounds",
+    "to_analysis_crs",
+    "with_areas",
+]
+
+CGCS2000 = 4490
+
+_GK3_ZONES = range(25, 46)  # CM 75°E … 135°E
+_GK6_ZONES = range(13, 24)  # CM 75°E … 135°E
+
+
+def gk3_epsg(zone: int, *, prefixed: bool) -> int:
+    """EPSG code of a CGCS2000 3-degree Gauss-Kruger zone.
+
+    Parameters
+    ----------
+    zone : int
+        Zone number, 25–45; the central meridian is ``3 * zone`` °E.
+    prefixed : bool
+        True for the CRS whose eastings carry the zone number
+        (X = zone·10⁶ + 500 000 + offset).
+
+    Examples
+    --------
+    >>> gk3_epsg(36, prefixed=True), gk3_epsg(36, prefixed=False)
+    (4524, 4545)
+    """
+    if zone not in _GK3_ZONES:
+        raise CRSError(
+            f"3-degree Gauss-Kruger zone {zone} is outside China (zones 25–45, CM 75°E–135°E)."
+        )
+    return 4488 + zone if prefixed else 4509 + zone
+
+
+def gk6_epsg(zone: int, *, prefixed: bool) -> int:
+    """EPSG code of a CGCS2000 6-degree Gauss-Kruger zone (zones 13–23).
+
+    Examples
+    --------
+    >>> gk6_epsg(18, prefixed=True), gk6_epsg(18, prefixed=False)
+    (4496, 4507)
+    """
+    if zone not in _GK6_ZONES:
+        raise CRSError(
+            f"6-degree Gauss-Kruger zone {zone} is outside China (zones 13–23, CM 75°E–135°E)."
+        )
+    return 4478 + zone if prefixed else 4489 + zone
+
+
+def gk3_zone_for_lon(lon: float) -> int:
+    """3-degree zone whose central meridian is nearest to a longitude.
+
+    Examples
+    --------
+    >>> gk3_zone_for_lon(109.2)  # 兴宾区: CM 108°E
+    36
+    >>> gk3_zone_for_lon(109.6)  # past 109.5°E: CM 111°E
+    37
+    """
+    return math.floor(lon / 3.0 + 0.5)
+
+
+def infer_crs_from_bounds(bounds: tuple[float, float, float, float]) -> pyproj.CRS | None:
+    """Infer a CGCS2000 GK CRS from coordinates that carry a zone prefix.
+
+    Bureau layers are often delivered without a ``.prj``.  When every easting
+    has 8 digits before the decimal point and the leading two are a plausible
+    zone number (25–45: 3-degree, 13–23: 6-degree), the zone is proven by the
+    numbers themselves.  Anything else returns None: it cannot be told apart.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(minx, miny, maxx, maxy)`` of the layer.
+
+    Returns
+    -------
+    pyproj.CRS or None
+
+    Examples
+    --------
+    >>> infer_crs_from_bounds((36512345.6, 2610000.0, 36530000.0, 2620000.0)).to_epsg()
+    4524
+    >>> infer_crs_from_bounds((109.1, 23.6, 109.3, 23.8)) is None
+    True
+    """
+    minx, miny, maxx, maxy = bounds
+    if not all(math.isfinite(v) for v in bounds):
+        return None
+    zone = math.floor(minx / 1e6)
+    if zone != math.floor(maxx / 1e6) or not 0 <= miny <= maxy <= 6_000_000:
+        return None
+    # The part after the prefix is a false-easting-centred offset; China never
+    # reaches 400 km from a central meridian inside one zone.
+    offsets = (minx - zone * 1e6 - 500_000.0, maxx - zone * 1e6 - 500_000.0)
+    if max(abs(o) for o in offsets) > 400_000.0:
+        return None
+    if zone in _GK3_ZONES:
+        return pyproj.CRS.from_epsg(gk3_epsg(zone, prefixed=True))
+    if zone in _GK6_ZONES:
+        return pyproj.CRS.from_epsg(gk6_epsg(zone, prefixed=True))
+    return None
+
+
+def _central_meridian(crs: pyproj.CRS) -> float | None:
+    """Central meridian of a Transverse Mercator CRS with scale 1, else None."""
+    op = crs.coordinate_operation
+    if op is None or "Transverse Mercator" not in op.method_name:
+        return None
+    params = {p.name: p.value for p in op.params}
+    if not math.isclose(params.get("Scale factor at natural origin", 0.0), 1.0):
+        return None
+    return params.get("Longitude of natural origin")
+
+
+def _centre_lon(gdf: gpd.GeoDataFrame) -> float:
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        raise CRSError("Cannot choose a Gauss-Kruger zone for a layer with no geometry.")
+    if gdf.crs.is_geographic:
+        return (minx + maxx) / 2.0
+    to_geo = pyproj.Transformer.from_crs(gdf.crs, CGCS2000, always_xy=True)
+    west, _, east, _ = to_geo.transform_bounds(minx, miny, maxx, maxy)
+    return (west + east) / 2.0
+
+
+def analysis_crs(gdf: gpd.GeoDataFrame) -> pyproj.CRS:
+    """The projected CRS in which areas of ``gdf`` are computed.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A layer with a CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+        The layer's own CRS when it is a Gauss-Kruger projection on the central
+        meridian nearest the data, else the unprefixed CGCS2000 3-degree zone
+        for the data's centre longitude.
+    """
+    if gdf.crs is None:
+        raise CRSError("Layer has no CRS; set one with read_layer(..., crs=...) or --crs.")
+    zone = gk3_zone_for_lon(_centre_lon(gdf))
+    cm = _central_meridian(gdf.crs)
+    if cm is not None and math.isclose(cm, 3.0 * zone):
+        return gdf.crs
+    return pyproj.CRS.from_epsg(gk3_epsg(zone, prefixed=False))
+
+
+def check_same_crs(layers: Mapping[str, gpd.GeoDataFrame]) -> pyproj.CRS:
+    """Check that named layers share one CRS and return it.
+
+    Legal and tax figures must never come from silently mixed coordinates, so
+    a mismatch raises instead of reprojecting.
+
+    Raises
+    ------
+    CRSError
+        If a layer has no CRS.
+    CRSMismatchError
+        If the layers' CRSs differ; the message lists them and the fix.
+    """
+    crss: dict[str, pyproj.CRS] = {}
+    for name, gdf in layers.items():
+        if gdf.crs is None:
+            raise CRSError(f"Layer '{name}' has no CRS; give it one with --crs or gdf.set_crs().")
+        crss[name] = gdf.crs
+    distinct = {c.to_string() for c in crss.values()}
+    if len(distinct) > 1:
+        listing = "; ".join(f"{n}: {c.to_string()}" for n, c in crss.items())
+        first = next(iter(crss))
+        raise CRSMismatchError(
+            f"Layers are in different CRSs ({listing}). Reproject them to one CRS first, "
+            f"e.g. layer.to_crs({crss[first].to_string()!r})."
+        )
+    return next(iter(crss.values()))
+
+
+def to_analysis_crs(gdf: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in ``crs`` (the same object when it already is)."""
+    if gdf.crs is None:
+        raise CRSError("Layer has no CRS; set one with read_layer(..., crs=...) or --crs.")
+    return gdf if gdf.crs == crs else gdf.to_crs(crs)
+
+
+def area_m2(gdf: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS | None = None) -> pd.Series:
+    """Planar area in square metres, computed in the analysis CRS.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        Features with a CRS.
+    crs : pyproj.CRS, optional
+        The projected CRS to measure in; by default :func:`analysis_crs`.
+
+    Returns
+    -------
+    Series
+        Named ``area_m2``, aligned to the input index.
+    """
+    frame = gdf if isinstance(gdf, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=gdf)
+    target = crs if crs is not None else analysis_crs(frame)
+    if not target.is_projected:
+        raise CRSError(f"Areas need a projected CRS, got {target.to_string()}.")
+    return to_analysis_crs(frame, target).geometry.area.rename("area_m2")
+
+
+def with_areas(gdf: gpd.GeoDataFrame, crs: pyproj.CRS | None = None) -> gpd.GeoDataFrame:
+    """Return a copy of ``gdf`` with ``area_m2``, ``area_mu`` and ``area_ha`` columns.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons with a CRS; left in their own CRS.
+    crs : pyproj.CRS, optional
+        The projected CRS to measure in; by default :func:`analysis_crs`.
+    """
+    out = gdf.copy()
+    out["area_m2"] = area_m2(gdf, crs)
+    out["area_mu"] = m2_to_mu(out["area_m2"])
+    out["area_ha"] = m2_to_ha(out["area_m2"])
+    return out

@@ -1,0 +1,689 @@
+"""Reading and writing layers and tables: the only module that touches file paths.
+
+Reads what bureaus actually hand over: Shapefiles (also zipped) with GBK
+attributes and no ``.cpg``, GeoPackages, FileGDB folders, GeoJSON and KML;
+layers without a ``.prj`` whose eastings carry a Gauss-Kruger zone prefix.
+Writes GeoPackage (default), Shapefile (UTF-8 with a ``.cpg``) and GeoJSON,
+always atomically: a crash leaves the previous file in place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import shutil
+import struct
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from landuse.config import FIELD_ALIASES, GEOMETRY_KINDS, ID_FIELDS, REQUIRED_FIELDS, Project
+from landuse.crs import CGCS2000, analysis_crs, infer_crs_from_bounds, to_analysis_crs
+from landuse.errors import (
+    CRSError,
+    EncodingError,
+    LanduseWarning,
+    LayerNotFoundError,
+    LayerReadError,
+)
+from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
+
+__all__ = [
+    "ProjectData",
+    "describe_layer",
+    "detect_shapefile_encoding",
+    "list_layers",
+    "load_layer",
+    "load_project_data",
+    "load_table",
+    "read_layer",
+    "read_table",
+    "write_layer",
+    "write_layers",
+    "write_table",
+]
+
+PathLike = str | os.PathLike[str]
+
+_WRITE_DRIVERS = {
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+}
+_SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+# DBF rows sampled for encoding detection; enough to meet Chinese text in real layers.
+_SNIFF_ROWS = 20000
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _existing(path: PathLike) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise LayerNotFoundError(
+            f"{p}: file not found. Check the path (relative paths are from "
+            f"{Path.cwd()}) or the 'path' entry in landuse.toml."
+        )
+    if p.is_file() and p.stat().st_size == 0:
+        raise LayerReadError(f"{p}: the file is empty (0 bytes). Export the layer again.")
+    return p
+
+
+def _zip_folder(p: Path) -> str:
+    """Folder inside a zip that holds the FileGDB or the shapefiles ("" = root)."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile as exc:
+        raise LayerReadError(f"{p}: not a valid zip archive ({exc}).") from exc
+    gdbs = sorted({n[: n.lower().index(".gdb/") + 4] for n in names if ".gdb/" in n.lower()})
+    folders = gdbs or sorted({str(Path(n).parent) for n in names if n.lower().endswith(".shp")})
+    if len(folders) > 1:
+        raise LayerReadError(
+            f"{p}: holds layers in several folders ({', '.join(folders)}); unzip it and "
+            "name the folder or file to read."
+        )
+    return "" if not folders or folders[0] == "." else folders[0]
+
+
+def _gdal_path(p: Path) -> str:
+    # GDAL reads zipped shapefiles and FileGDBs through /vsizip/, also from a subfolder,
+    # which is how most deliveries are packed.
+    if p.suffix.lower() != ".zip":
+        return str(p)
+    folder = _zip_folder(p)
+    return f"/vsizip/{p}/{folder}" if folder else f"/vsizip/{p}"
+
+
+def list_layers(path: PathLike, *, counts: bool = False) -> pd.DataFrame:
+    """List the layers in a file with their geometry types.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file or folder GDAL reads (``.shp``, ``.zip``, ``.gpkg``, ``.gdb``, ...).
+    counts : bool, default False
+        Also give each layer's ``features`` count and declared ``crs``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``name`` and ``geometry_type`` (None for attribute-only tables),
+        plus ``features`` and ``crs`` when asked.
+    """
+    p = _existing(path)
+    try:
+        layers = pd.DataFrame(pyogrio.list_layers(_gdal_path(p)), columns=["name", "geometry_type"])
+        if counts:
+            infos = [pyogrio.read_info(_gdal_path(p), layer=n) for n in layers["name"]]
+            layers["features"] = [i["features"] for i in infos]
+            layers["crs"] = [i["crs"] for i in infos]
+    except DataSourceError as exc:
+        raise LayerReadError(f"{p}: not a readable GIS file ({exc}).") from exc
+    return layers
+
+
+def _choose_layer(p: Path, layer: str | None) -> str:
+    layers = list_layers(p)
+    names = layers["name"].tolist()
+    if layer is not None:
+        if layer not in names:
+            raise LayerNotFoundError(
+                f"{p}: no layer named '{layer}'. Layers in this file: {', '.join(names)}."
+            )
+        return layer
+    spatial = layers.loc[layers["geometry_type"].notna(), "name"].tolist()
+    if len(spatial) == 1:
+        return spatial[0]
+    if not spatial:
+        raise LayerReadError(
+            f"{p}: has no spatial layer (no geometry column); it is a table. "
+            "Read it with read_table() or give a file with geometry."
+        )
+    raise LayerReadError(
+        f"{p}: holds several layers ({', '.join(spatial)}); name one with layer=... "
+        "(--layer on the command line, 'layer' in landuse.toml)."
+    )
+
+
+# ------------------------------------------------------------------------ encoding
+
+
+def _dbf_bytes(p: Path, layer: str) -> tuple[bytes | None, bytes | None]:
+    """Return (.dbf head bytes, .cpg bytes) of a shapefile, plain or zipped."""
+    if p.suffix.lower() != ".zip":
+        dbf, cpg = p.with_suffix(".dbf"), p.with_suffix(".cpg")
+        if not dbf.exists():
+            dbf = p.with_suffix(".DBF")
+        head = dbf.read_bytes() if dbf.exists() else None
+        return head, cpg.read_bytes() if cpg.exists() else None
+    with zipfile.ZipFile(p) as zf:
+        members = {Path(n).name.lower(): n for n in zf.namelist()}
+        dbf_name = members.get(f"{layer.lower()}.dbf")
+        cpg_name = members.get(f"{layer.lower()}.cpg")
+        head = zf.read(dbf_name) if dbf_name else None
+        return head, zf.read(cpg_name) if cpg_name else None
+
+
+def _dbf_text_values(dbf: bytes) -> Iterator[bytes]:
+    """Yield the raw bytes of every character field in the first rows of a DBF."""
+    n_records, header_len, record_len = struct.unpack("<IHH", dbf[4:12])
+    fields: list[tuple[int, int]] = []  # (offset in record, length) of C fields
+    offset = 1  # byte 0 of a record is the deletion flag
+    for pos in range(32, header_len - 1, 32):
+        desc = dbf[pos : pos + 32]
+        if not desc or desc[0] == 0x0D:
+            break
+        length = desc[16]
+        if desc[11:12] == b"C":
+            fields.append((offset, length))
+        offset += length
+    for row in range(min(n_records, _SNIFF_ROWS)):
+        start = header_len + row * record_len
+        record = dbf[start : start + record_len]
+        for f_off, f_len in fields:
+            value = record[f_off : f_off + f_len].rstrip(b" \x00")
+            if any(b > 0x7F for b in value):
+                yield value
+
+
+def _is_utf8(value: bytes) -> bool:
+    # A writer may cut a multi-byte character at the field width: accept an
+    # incomplete tail, reject anything else that is not UTF-8.
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(value, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str | None:
+    """Find the attribute encoding of a shapefile GDAL would otherwise misread.
+
+    GDAL honours a ``.cpg`` file and the DBF language byte (0x4D = CP936).  When
+    a shapefile has neither, GDAL assumes ISO-8859-1 and Chinese names come out
+    as mojibake; this function then looks at the bytes themselves.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.shp`` file, or a ``.zip`` holding one.
+    layer : str, optional
+        The shapefile's name inside a zip holding several.
+
+    Returns
+    -------
+    str or None
+        None when GDAL already knows (``.cpg``/language byte) or the text is
+        plain ASCII; ``"UTF-8"`` or ``"GB18030"`` (a superset of GBK) otherwise.
+
+    Raises
+    ------
+    EncodingError
+        When non-ASCII text is neither UTF-8 nor GBK/GB18030.
+    """
+    p = _existing(path)
+    dbf, cpg = _dbf_bytes(p, layer or p.stem)
+    if dbf is None or cpg is not None or len(dbf) < 32 or dbf[29] != 0:
+        return None
+    values = list(_dbf_text_values(dbf))
+    if not values:
+        return None
+    if all(_is_utf8(v) for v in values):
+        return "UTF-8"
+    for v in values:
+        try:
+            v.decode("gb18030")
+        except UnicodeDecodeError:
+            raise EncodingError(
+                f"{p}: attribute text {v[:40]!r} is neither UTF-8 nor GBK. Add a .cpg file "
+                "naming its encoding (e.g. 'GBK', 'BIG5') or pass encoding=... / --encoding."
+            ) from None
+    return "GB18030"
+
+
+# ----------------------------------------------------------------------------- CRS
+
+
+def _crs_hint(bounds: np.ndarray) -> str:
+    minx, _, maxx, _ = bounds
+    if -180 <= minx <= maxx <= 180:
+        return "The coordinates look like longitude/latitude: pass --crs EPSG:4490 (CGCS2000)."
+    if 100_000 <= minx <= maxx <= 900_000:
+        return (
+            "The coordinates look like Gauss-Kruger metres without a zone prefix: pass the "
+            "zone's CRS, e.g. --crs EPSG:4545 (CGCS2000 3-degree, CM 108°E)."
+        )
+    return "Pass the layer's CRS with --crs (e.g. --crs EPSG:4524)."
+
+
+def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None:
+    """Catch the common wrong-.prj cases before they produce absurd areas."""
+    minx, miny, maxx, _ = bounds
+    if not np.isfinite(bounds).all():
+        return
+    if crs.is_geographic and (abs(minx) > 180 or abs(maxx) > 180 or abs(miny) > 90):
+        raise CRSError(
+            f"{p}: the .prj says {crs.name} (degrees) but coordinates reach x={maxx:.0f}: "
+            f"metres. {_crs_hint(bounds)}"
+        )
+    prefixed = infer_crs_from_bounds(tuple(bounds))
+    if crs.is_projected and prefixed is not None and "zone" not in crs.name.lower():
+        raise CRSError(
+            f"{p}: eastings carry a zone prefix (x={minx:.0f}) but the .prj says {crs.name}, "
+            f"which has none. Fix the .prj or pass --crs EPSG:{prefixed.to_epsg()}."
+        )
+
+
+def _resolve_crs(p: Path, gdf: gpd.GeoDataFrame, crs: Any) -> tuple[gpd.GeoDataFrame, str]:
+    """Return the layer with its CRS set and a note of where the CRS came from."""
+    bounds = gdf.total_bounds
+    if crs is not None:
+        gdf = gdf.set_crs(crs, allow_override=True)
+        return gdf, "given"
+    if gdf.crs is not None:
+        _check_coordinates_fit(p, gdf.crs, bounds)
+        return gdf, "file"
+    inferred = infer_crs_from_bounds(tuple(bounds))
+    if inferred is None:
+        raise CRSError(
+            f"{p}: no coordinate system (no .prj or CRS in the file). {_crs_hint(bounds)}"
+        )
+    warnings.warn(
+        f"{p}: no .prj; eastings carry zone prefix {int(bounds[0] // 1e6)}, so the CRS is "
+        f"{inferred.name} (EPSG:{inferred.to_epsg()}).",
+        LanduseWarning,
+        stacklevel=3,
+    )
+    return gdf.set_crs(inferred), f"inferred from zone prefix: EPSG:{inferred.to_epsg()}"
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def read_layer(
+    path: PathLike,
+    layer: str | None = None,
+    *,
+    crs: Any = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one spatial layer, fixing what real bureau files get wrong.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.shp``, ``.zip`` (zipped shapefile or FileGDB), ``.gpkg``, ``.gdb``
+        folder, ``.geojson``, ``.kml`` or anything else GDAL reads.
+    layer : str, optional
+        Layer name inside a multi-layer file; may be omitted when the file
+        holds exactly one spatial layer.
+    crs : optional
+        CRS to use when the file has none (or a wrong one), e.g. ``"EPSG:4524"``.
+    encoding : str, optional
+        Attribute encoding; detected for shapefiles without ``.cpg``.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``attrs["landuse_source"]`` records the file, layer, encoding and where
+        the CRS came from.
+
+    Raises
+    ------
+    LayerNotFoundError
+        The file or layer does not exist.
+    LayerReadError
+        The file is empty, not spatial, corrupt or has no features.
+    CRSError
+        No CRS and none can be proven from the coordinates.
+    """
+    p = _existing(path)
+    name = _choose_layer(p, layer)
+    layers = list_layers(p).set_index("name")["geometry_type"]
+    if layers.get(name) is None:
+        raise LayerReadError(
+            f"{p}: layer '{name}' has no geometry; it is a table. Read it with read_table()."
+        )
+    is_shp = p.suffix.lower() in (".shp", ".zip")
+    enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
+    try:
+        gdf = pyogrio.read_dataframe(_gdal_path(p), layer=name, encoding=enc)
+    except (DataSourceError, DataLayerError) as exc:
+        raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
+    if len(gdf) == 0:
+        raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
+    gdf, crs_source = _resolve_crs(p, gdf, crs)
+    gdf.attrs["landuse_source"] = {
+        "path": str(p),
+        "layer": name,
+        "encoding": enc or "as declared",
+        "crs": crs_source,
+    }
+    return gdf
+
+
+def read_table(path: PathLike, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read an attribute table: CSV (UTF-8 or GBK), Excel, or a GeoPackage table.
+
+    All cells are read as text so that bureau number formats ("1,234.5",
+    "12.3万元") reach the parsers unchanged.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.csv``, ``.xlsx``/``.xls`` or ``.gpkg``.
+    sheet : str or int, optional
+        Excel sheet, or GeoPackage layer name.
+    """
+    p = _existing(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        raw = p.read_bytes()
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                raw.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            return pd.read_csv(p, dtype=str, encoding=enc, keep_default_na=False)
+        raise EncodingError(f"{p}: neither UTF-8 nor GBK. Save the CSV as UTF-8 and retry.")
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return pd.read_excel(p, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
+    if suffix == ".gpkg":
+        if sheet is None:
+            raise LayerReadError(f"{p}: name the table to read inside the GeoPackage.")
+        _choose_layer(p, str(sheet))
+        return pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False)
+    raise LayerReadError(f"{p}: unsupported table format '{suffix}'; use CSV or Excel.")
+
+
+def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Read a project's spatial layer with canonical fields, checked and repaired.
+
+    Parameters
+    ----------
+    project : Project
+        From :func:`landuse.config.load_project` or ``sample_project()``.
+    name : str
+        Logical layer: ``parcels``, ``udb``, ``farmland``, ``eco_redline``,
+        ``parks``, ``district`` or ``roads``.
+
+    Returns
+    -------
+    layer : GeoDataFrame
+        Fields renamed to canonical names, geometry repaired.
+    report : DataFrame
+        The features repaired or dropped (see :func:`landuse.validate.clean_geometries`).
+
+    Raises
+    ------
+    SchemaError
+        Missing required fields, duplicate or empty ids, all listed together.
+    """
+    kind = GEOMETRY_KINDS.get(name)
+    if kind is None:
+        raise LayerReadError(f"'{name}' is a table, not a spatial layer; use load_table().")
+    spec = project.layer(name)
+    raw = read_layer(spec.path, spec.layer, crs=spec.crs, encoding=spec.encoding)
+    gdf = standardize_fields(
+        raw, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields
+    )
+    id_field = ID_FIELDS.get(name)
+    check_layer(gdf, layer_name=name, required=REQUIRED_FIELDS.get(name, ()), id_field=id_field)
+    cleaned, report = clean_geometries(gdf, layer_name=name, id_field=id_field, kind=kind)
+    cleaned.attrs = raw.attrs
+    return cleaned, report
+
+
+def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
+    """Read a project's attribute table (e.g. enterprises) with canonical fields.
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    name : str
+        Logical table name.
+    """
+    spec = project.layer(name)
+    df = read_table(spec.path, sheet=spec.layer)
+    df = standardize_fields(df, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields)
+    check_layer(df, layer_name=name, required=REQUIRED_FIELDS.get(name, ()))
+    return df
+
+
+@dataclass
+class ProjectData:
+    """A project's layers, all in one analysis CRS, plus what loading repaired."""
+
+    project: Project
+    crs: pyproj.CRS
+    layers: dict[str, gpd.GeoDataFrame]
+    tables: dict[str, pd.DataFrame]
+    report: pd.DataFrame
+
+
+def load_project_data(
+    project: Project,
+    names: Iterable[str] | None = None,
+    *,
+    on_step: Callable[[str], None] | None = None,
+) -> ProjectData:
+    """Load a project's layers and tables and bring them into one analysis CRS.
+
+    The analysis CRS is ``[project] analysis_crs`` when set, else the
+    Gauss-Kruger zone of the parcels (or of the first layer).  Reprojection
+    happens here, once, where data enter; analyses then require one CRS.
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    names : iterable of str, optional
+        Logical layers to load; by default every layer the project lists.
+    on_step : callable, optional
+        Called with each layer name before it is read (progress display).
+    """
+    wanted = list(names) if names is not None else list(project.layers)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    reports = []
+    for name in wanted:
+        if on_step:
+            on_step(name)
+        if GEOMETRY_KINDS.get(name) is None:
+            tables[name] = load_table(project, name)
+            continue
+        layers[name], report = load_layer(project, name)
+        reports.append(report)
+    if project.analysis_crs:
+        crs = pyproj.CRS.from_user_input(project.analysis_crs)
+    elif layers:
+        crs = analysis_crs(layers.get("parcels", next(iter(layers.values()))))
+    else:
+        crs = pyproj.CRS.from_epsg(CGCS2000)
+    layers = {name: to_analysis_crs(gdf, crs) for name, gdf in layers.items()}
+    report = (
+        pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
+    )
+    return ProjectData(project=project, crs=crs, layers=layers, tables=tables, report=report)
+
+
+def describe_layer(path: PathLike, layer: str | None = None) -> dict[str, Any]:
+    """Summarise a layer for ``landuse info``.
+
+    Returns
+    -------
+    dict
+        ``layer``, ``driver``, ``crs`` (and where it came from), ``features``,
+        ``geometry_type``, ``fields`` (name → type), ``encoding``, ``bounds`` and
+        a validity summary ``invalid``, ``empty``, ``null`` (feature counts).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LanduseWarning)
+        gdf = read_layer(path, layer)
+    src = gdf.attrs["landuse_source"]
+    info = pyogrio.read_info(_gdal_path(Path(src["path"])), layer=src["layer"])
+    geoms = gdf.geometry.array
+    null = shapely.is_missing(geoms)
+    empty = shapely.is_empty(geoms) & ~null
+    invalid = ~shapely.is_valid(geoms) & ~null & ~empty
+    return {
+        "path": src["path"],
+        "layer": src["layer"],
+        "layers": list_layers(path)["name"].tolist(),
+        "driver": info["driver"],
+        "crs": f"{gdf.crs.name} (EPSG:{gdf.crs.to_epsg()})",
+        "crs_source": src["crs"],
+        "features": len(gdf),
+        "geometry_type": info["geometry_type"],
+        "fields": dict(zip(info["fields"], info["dtypes"], strict=True)),
+        "encoding": src["encoding"] if src["encoding"] != "as declared" else info["encoding"],
+        "bounds": tuple(float(v) for v in gdf.total_bounds),
+        "invalid": int(invalid.sum()),
+        "empty": int(empty.sum()),
+        "null": int(null.sum()),
+    }
+
+
+# -------------------------------------------------------------------------- writes
+
+
+@contextlib.contextmanager
+def _atomic_target(path: Path, *, seed_from_existing: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; replace ``path`` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if seed_from_existing and path.exists():
+            shutil.copy2(path, tmp)
+        else:
+            tmp.unlink()
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_layer(
+    gdf: gpd.GeoDataFrame | pd.DataFrame,
+    path: PathLike,
+    layer: str | None = None,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write a layer atomically: GeoPackage (default), Shapefile or GeoJSON.
+
+    Writing a layer into an existing GeoPackage keeps its other layers and
+    replaces only the named one; readers never see a half-written file.
+    Shapefiles are written in UTF-8 with a ``.cpg`` so any GIS reads the
+    Chinese text.  A plain DataFrame is written as an attribute-only table
+    (GeoPackage only).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or DataFrame
+        What to write.
+    path : str or path-like
+        Output file; the suffix picks the format (``.gpkg``, ``.shp``, ``.geojson``).
+    layer : str, optional
+        Layer name (GeoPackage); defaults to the file stem.
+    metadata : dict, optional
+        Layer metadata (GeoPackage), e.g. a note that the data are synthetic.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    p = Path(path).expanduser()
+    name = layer or p.stem
+    return write_layers({name: gdf}, p, metadata={name: metadata} if metadata else None)
+
+
+def write_layers(
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame],
+    path: PathLike,
+    *,
+    metadata: dict[str, dict[str, str]] | None = None,
+) -> Path:
+    """Write several layers into one GeoPackage in a single atomic step.
+
+    Existing layers of the file that are not named are kept.  Shapefile and
+    GeoJSON hold one layer only.
+
+    Parameters
+    ----------
+    layers : dict
+        Layer name → GeoDataFrame (or DataFrame for an attribute table).
+    path : str or path-like
+        Output file.
+    metadata : dict, optional
+        Layer name → metadata dict (GeoPackage only).
+    """
+    p = Path(path).expanduser()
+    driver = _WRITE_DRIVERS.get(p.suffix.lower())
+    if driver is None:
+        raise LayerReadError(
+            f"{p}: cannot write '{p.suffix}'. Use .gpkg (recommended), .shp or .geojson."
+        )
+    if driver != "GPKG":
+        if len(layers) != 1:
+            raise LayerReadError(f"{p}: {driver} holds one layer; write several into a .gpkg.")
+        (gdf,) = layers.values()
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            raise LayerReadError(f"{p}: a table without geometry can only go into a .gpkg.")
+        if driver == "ESRI Shapefile":
+            return _write_shapefile(gdf, p)
+    with _atomic_target(p, seed_from_existing=driver == "GPKG") as tmp:
+        for name, gdf in layers.items():
+            extra = {"layer_metadata": metadata[name]} if metadata and name in metadata else {}
+            pyogrio.write_dataframe(gdf, tmp, layer=name, driver=driver, **extra)
+    return p
+
+
+def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=p.parent, prefix=f".{p.stem}.") as tmpdir:
+        tmp = Path(tmpdir) / p.name
+        pyogrio.write_dataframe(gdf, tmp, driver="ESRI Shapefile", encoding="UTF-8")
+        for ext in _SHP_SIDECARS:
+            part = tmp.with_suffix(ext)
+            if part.exists():
+                os.replace(part, p.with_suffix(ext))
+    return p
+
+
+def write_table(df: pd.DataFrame, path: PathLike) -> Path:
+    """Write a table atomically as CSV in UTF-8 with BOM (opens cleanly in Chinese Excel).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table; a geometry column, if any, is dropped.
+    path : str or path-like
+        Output ``.csv`` file.
+    """
+    p = Path(path).expanduser()
+    if isinstance(df, gpd.GeoDataFrame):
+        df = pd.DataFrame(df.drop(columns=df.geometry.name))
+    with _atomic_target(p) as tmp:
+        df.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return p

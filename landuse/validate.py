@@ -1,0 +1,263 @@
+"""Layer validation: field mapping, schema checks and polygon repair.
+
+Every problem of a layer is collected and reported together (like osmnx's
+validators) instead of failing on the first.  Geometry repairs never lose a
+feature silently: each repaired or dropped feature gets a row in the returned
+report, so count in = count kept + count dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from landuse.errors import DuplicateIdError, SchemaError
+
+__all__ = [
+    "REPORT_COLUMNS",
+    "check_layer",
+    "clean_geometries",
+    "standardize_fields",
+]
+
+REPORT_COLUMNS = ["layer", "feature_id", "action", "detail"]
+
+_LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 1, 3, 5, 6, 7
+_ALLOWED_TYPES = {
+    "polygon": [_POLYGON, _MULTIPOLYGON, _COLLECTION],
+    "line": [_LINE, _MULTILINE],
+}
+
+
+def standardize_fields(
+    df: pd.DataFrame,
+    aliases: Mapping[str, Iterable[str]],
+    *,
+    layer_name: str,
+    overrides: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Rename a layer's fields to landuse's canonical names.
+
+    Bureaus name the same field differently (DKBH, 地块编号, ZDDM ...).  An
+    explicit override from ``landuse.toml`` wins; otherwise the first alias
+    present (case-insensitive) is used.  Unmatched fields are kept as they are.
+
+    Parameters
+    ----------
+    df : DataFrame or GeoDataFrame
+        The layer as read.
+    aliases : mapping
+        Canonical name → candidate source names, in order of preference.
+    layer_name : str
+        Used in error messages.
+    overrides : mapping, optional
+        Canonical name → source field, from the project file.
+
+    Returns
+    -------
+    DataFrame or GeoDataFrame
+        A renamed copy.
+
+    Raises
+    ------
+    SchemaError
+        An override names a field the layer does not have.
+    """
+    lower = {str(c).lower(): c for c in df.columns}
+    rename: dict[str, str] = {}
+    for canonical, source in (overrides or {}).items():
+        if source not in df.columns:
+            raise SchemaError(
+                f"Layer '{layer_name}': landuse.toml maps '{canonical}' to field '{source}', "
+                f"which does not exist. Fields: {', '.join(map(str, df.columns))}."
+            )
+        rename[source] = canonical
+    for canonical, candidates in aliases.items():
+        if canonical in rename.values() or canonical in df.columns:
+            continue
+        for cand in candidates:
+            source = lower.get(cand.lower())
+            if source is not None and source not in rename:
+                rename[source] = canonical
+                break
+    return df.rename(columns=rename)
+
+
+def check_layer(
+    gdf: pd.DataFrame,
+    *,
+    layer_name: str,
+    required: Iterable[str] = (),
+    id_field: str | None = None,
+) -> None:
+    """Check a layer's schema and report every problem in one error.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or DataFrame
+        The layer after :func:`standardize_fields`.
+    layer_name : str
+        Used in the message.
+    required : iterable of str
+        Fields that must exist.
+    id_field : str, optional
+        A field whose values must be present and unique.
+
+    Raises
+    ------
+    DuplicateIdError
+        Ids repeat (the message lists them, with any other problem).
+    SchemaError
+        Other problems: missing fields, empty ids, no CRS.
+    """
+    problems: list[str] = []
+    missing = [f for f in required if f not in gdf.columns]
+    if missing:
+        problems.append(
+            f"missing field(s) {', '.join(missing)} (fields present: "
+            f"{', '.join(map(str, gdf.columns))}; "
+            f"map them in landuse.toml [layers.{layer_name}.fields])"
+        )
+    if isinstance(gdf, gpd.GeoDataFrame) and gdf.crs is None:
+        problems.append("no CRS (pass --crs)")
+    duplicates: list[str] = []
+    if id_field is not None and id_field in gdf.columns:
+        ids = gdf[id_field]
+        blank = ids.isna() | (ids.astype(str).str.strip() == "")
+        if blank.any():
+            rows = np.flatnonzero(blank.to_numpy())[:20]
+            problems.append(
+                f"{int(blank.sum())} feature(s) without {id_field} (rows {rows.tolist()})"
+            )
+        counts = ids[~blank].value_counts()
+        duplicates = sorted(map(str, counts.index[counts > 1]))
+        if duplicates:
+            shown = ", ".join(duplicates[:50]) + (" ..." if len(duplicates) > 50 else "")
+            problems.append(
+                f"{len(duplicates)} duplicate {id_field} value(s): {shown}; each id must be unique"
+            )
+    if not problems:
+        return
+    message = f"Layer '{layer_name}': " + "; ".join(problems) + "."
+    if duplicates:
+        raise DuplicateIdError(message, duplicates)
+    raise SchemaError(message)
+
+
+def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygonal parts of geometry collections (vectorised)."""
+    out = geoms.copy()
+    is_coll = shapely.get_type_id(geoms) == _COLLECTION
+    if not is_coll.any():
+        return out
+    coll_pos = np.flatnonzero(is_coll)
+    parts, owner = shapely.get_parts(geoms[coll_pos], return_index=True)
+    # MultiPolygons inside a collection: flatten one level more.
+    sub, sub_owner = shapely.get_parts(parts, return_index=True)
+    owner = owner[sub_owner]
+    keep = shapely.get_type_id(sub) == _POLYGON
+    sub, owner = sub[keep], owner[keep]
+    result = np.full(len(coll_pos), shapely.MultiPolygon(), dtype=object)
+    if len(sub):
+        groups, dense = np.unique(owner, return_inverse=True)
+        result[groups] = shapely.multipolygons(sub, indices=dense)
+    out[coll_pos] = result
+    return out
+
+
+def clean_geometries(
+    gdf: gpd.GeoDataFrame,
+    *,
+    layer_name: str,
+    id_field: str | None = None,
+    kind: Literal["polygon", "line"] = "polygon",
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Repair invalid polygons and drop unusable features, reporting each one.
+
+    Invalid polygons (bowties, self-touching rings, duplicate points) are
+    repaired with ``make_valid(method="structure")``, keeping only polygonal
+    parts.  Null, empty, wrong-type and collapsed (zero-area) features are
+    dropped.  Nothing is exploded: a repaired feature stays one feature.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A polygon (or line) layer.
+    layer_name : str
+        Written into the report.
+    id_field : str, optional
+        Field identifying features in the report; the row position otherwise.
+    kind : {"polygon", "line"}
+        The geometry the layer must hold; lines are only checked, not repaired.
+
+    Returns
+    -------
+    cleaned : GeoDataFrame
+        The kept features, index preserved, input not mutated.
+    report : DataFrame
+        One row per repaired or dropped feature: ``layer``, ``feature_id``,
+        ``action`` (``repaired`` / ``dropped``) and ``detail``.
+    """
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    ids = gdf[id_field].astype(str).to_numpy() if id_field else np.arange(len(gdf)).astype(str)
+    null = shapely.is_missing(geoms)
+    empty = ~null & shapely.is_empty(geoms)
+    types = shapely.get_type_id(geoms)
+    if kind not in _ALLOWED_TYPES:
+        raise ValueError(f"kind must be one of {', '.join(_ALLOWED_TYPES)}, got {kind!r}")
+    wrong_type = ~null & ~empty & ~np.isin(types, _ALLOWED_TYPES[kind])
+    candidate = ~(null | empty | wrong_type)
+    invalid = candidate & ~shapely.is_valid(geoms) if kind == "polygon" else np.zeros_like(null)
+
+    fixed = geoms.copy()
+    reasons = np.full(len(geoms), "", dtype=object)
+    if invalid.any():
+        reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+        fixed[invalid] = shapely.make_valid(
+            geoms[invalid], method="structure", keep_collapsed=False
+        )
+    if kind == "polygon":
+        fixed[candidate] = _polygonal_parts(fixed[candidate])
+        collapsed = candidate & (shapely.is_empty(fixed) | (shapely.area(fixed) == 0))
+    else:
+        collapsed = np.zeros_like(null)
+    repaired = invalid & ~collapsed
+    extracted = candidate & ~invalid & ~collapsed & (types == _COLLECTION)
+
+    events = [
+        (null, "dropped", "no geometry (空几何)"),
+        (empty, "dropped", "empty geometry (空几何)"),
+        (wrong_type, "dropped", f"not a {kind} (几何类型不符)"),
+        (collapsed, "dropped", "collapsed to no area after repair (修复后面积为零)"),
+        (extracted, "repaired", "kept the polygon parts of a geometry collection (保留面部分)"),
+    ]
+    rows = [
+        pd.DataFrame({"feature_id": ids[mask], "action": action, "detail": detail})
+        for mask, action, detail in events
+        if mask.any()
+    ]
+    if repaired.any():
+        rows.append(
+            pd.DataFrame(
+                {
+                    "feature_id": ids[repaired],
+                    "action": "repaired",
+                    "detail": [
+                        f"invalid polygon repaired (已修复): {r}" for r in reasons[repaired]
+                    ],
+                }
+            )
+        )
+    report = (
+        pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=REPORT_COLUMNS[1:])
+    )
+    report.insert(0, "layer", layer_name)
+    keep = candidate & ~collapsed
+    cleaned = gdf.loc[keep].copy()
+    cleaned[gdf.geometry.name] = gpd.GeoSeries(fixed[keep], index=cleaned.index, crs=gdf.crs)
+    return cleaned, report[REPORT_COLUMNS]

@@ -1,0 +1,1 @@
+"""Shipped sample layers and layer styles (data, not code)."""

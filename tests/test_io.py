@@ -1,0 +1,227 @@
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from landuse import io as lio
+from landuse.errors import CRSError, LanduseWarning, LayerNotFoundError, LayerReadError
+
+from .conftest import GK36, square
+
+NAMES = ["河南工业园一号地块", "凤凰工业园二号地块", "迁江工业园三号地块"]
+
+
+def _shapefile(gdf, path: Path, *, encoding: str, cpg: bool, prj: bool = True) -> Path:
+    """Write a shapefile the way bureau tools leave them: no .cpg, maybe no .prj."""
+    pyogrio.write_dataframe(gdf, path, driver="ESRI Shapefile", encoding=encoding)
+    if not cpg:
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+    if not prj:
+        path.with_suffix(".prj").unlink()
+    dbf = path.with_suffix(".dbf")
+    raw = bytearray(dbf.read_bytes())
+    raw[29] = 0  # no DBF language byte either
+    dbf.write_bytes(bytes(raw))
+    return path
+
+
+def test_gbk_shapefile_without_cpg_reads_chinese(tmp_path, parcels_gdf):
+    shp = _shapefile(parcels_gdf, tmp_path / "地块.shp", encoding="GBK", cpg=False)
+    assert not shp.with_suffix(".cpg").exists()
+    # Plain GDAL garbles it: the reason this module exists.
+    assert pyogrio.read_dataframe(shp)["DKMC"].tolist() != NAMES
+    assert lio.detect_shapefile_encoding(shp) == "GB18030"
+    gdf = lio.read_layer(shp)
+    assert gdf["DKMC"].tolist() == NAMES
+    assert gdf.attrs["landuse_source"]["encoding"] == "GB18030"
+
+
+def test_utf8_shapefile_without_cpg(tmp_path, parcels_gdf):
+    shp = _shapefile(parcels_gdf, tmp_path / "u.shp", encoding="UTF-8", cpg=False)
+    assert lio.detect_shapefile_encoding(shp) == "UTF-8"
+    assert lio.read_layer(shp)["SSYQ"].tolist() == ["河南工业园", "凤凰工业园", "迁江工业园"]
+
+
+def test_gbk_text_cut_mid_character_still_gbk(tmp_path):
+    # A field width of 5 bytes cuts the third GBK character (2 bytes each) in half.
+    gdf = gpd.GeoDataFrame({"MC": ["河南工业园"]}, geometry=[square(0, 0)], crs=GK36)
+    shp = tmp_path / "cut.shp"
+    pyogrio.write_dataframe(gdf, shp, encoding="GBK")
+    shp.with_suffix(".cpg").unlink()
+    assert lio.detect_shapefile_encoding(shp) == "GB18030"
+
+
+def test_cpg_is_honoured(tmp_path, parcels_gdf):
+    shp = _shapefile(parcels_gdf, tmp_path / "c.shp", encoding="GBK", cpg=True)
+    assert lio.detect_shapefile_encoding(shp) is None  # GDAL reads the .cpg itself
+    assert lio.read_layer(shp)["DKMC"].tolist() == NAMES
+
+
+def test_zipped_gbk_shapefile(tmp_path, parcels_gdf):
+    _shapefile(parcels_gdf, tmp_path / "parcels.shp", encoding="GBK", cpg=False)
+    archive = tmp_path / "parcels.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in tmp_path.glob("parcels.*"):
+            if f.suffix != ".zip":
+                zf.write(f, f"交付/{f.name}")
+    gdf = lio.read_layer(archive)
+    assert gdf["DKMC"].tolist() == NAMES
+    assert gdf.crs.to_epsg() == 4524
+
+
+def test_gk_prefixed_file_without_prj_is_recognised(tmp_path, parcels_gdf):
+    shp = _shapefile(parcels_gdf, tmp_path / "noprj.shp", encoding="UTF-8", cpg=True, prj=False)
+    with pytest.warns(LanduseWarning, match="zone prefix 36"):
+        gdf = lio.read_layer(shp)
+    assert gdf.crs.to_epsg() == 4524
+    assert "inferred" in gdf.attrs["landuse_source"]["crs"]
+
+
+def test_no_prj_without_prefix_is_a_clear_error(tmp_path, parcels_gdf):
+    unprefixed = parcels_gdf.translate(xoff=-36_000_000)
+    gdf = parcels_gdf.set_geometry(unprefixed)
+    shp = _shapefile(gdf, tmp_path / "bare.shp", encoding="UTF-8", cpg=True, prj=False)
+    with pytest.raises(CRSError) as err:
+        lio.read_layer(shp)
+    assert "bare.shp" in str(err.value) and "--crs" in str(err.value)
+    # ...and the suggested fix works.
+    assert lio.read_layer(shp, crs="EPSG:4545").crs.to_epsg() == 4545
+
+
+def test_degrees_without_prj_suggest_4490(tmp_path, parcels_gdf):
+    shp = _shapefile(
+        parcels_gdf.to_crs(4490), tmp_path / "deg.shp", encoding="UTF-8", cpg=True, prj=False
+    )
+    with pytest.raises(CRSError, match="EPSG:4490"):
+        lio.read_layer(shp)
+
+
+def test_prj_contradicting_coordinates(tmp_path, parcels_gdf):
+    wrong = parcels_gdf.set_crs(4490, allow_override=True)
+    path = tmp_path / "wrong.gpkg"
+    pyogrio.write_dataframe(wrong, path)
+    with pytest.raises(CRSError, match="degrees"):
+        lio.read_layer(path)
+    wrong_zone = parcels_gdf.set_crs(4545, allow_override=True)  # unprefixed CRS, prefixed X
+    pyogrio.write_dataframe(wrong_zone, path)
+    with pytest.raises(CRSError, match="EPSG:4524"):
+        lio.read_layer(path)
+
+
+def test_missing_empty_and_non_spatial_files(tmp_path):
+    with pytest.raises(LayerNotFoundError, match=r"nothere\.shp: file not found"):
+        lio.read_layer(tmp_path / "nothere.shp")
+    empty = tmp_path / "empty.shp"
+    empty.touch()
+    with pytest.raises(LayerReadError, match=r"empty\.shp: the file is empty"):
+        lio.read_layer(empty)
+    table = tmp_path / "企业.csv"
+    table.write_text("TYSHXYDM,SSZE\n91451300X,12.5\n", encoding="utf-8")
+    with pytest.raises(LayerReadError, match="no spatial layer") as err:
+        lio.read_layer(table)
+    assert "企业.csv" in str(err.value)
+    garbage = tmp_path / "bad.gpkg"
+    garbage.write_bytes(b"not a geopackage at all")
+    with pytest.raises(LayerReadError, match=r"bad\.gpkg"):
+        lio.read_layer(garbage)
+
+
+def test_layer_with_no_features(tmp_path, parcels_gdf):
+    path = tmp_path / "none.gpkg"
+    pyogrio.write_dataframe(parcels_gdf.iloc[:0], path, layer="parcels")
+    with pytest.raises(LayerReadError, match="no features"):
+        lio.read_layer(path)
+
+
+def test_geopackage_layers_by_name(tmp_path, parcels_gdf):
+    path = tmp_path / "p.gpkg"
+    lio.write_layers({"parcels": parcels_gdf, "udb": parcels_gdf.iloc[:1]}, path)
+    assert len(lio.read_layer(path, "udb")) == 1
+    with pytest.raises(LayerReadError, match="several layers"):
+        lio.read_layer(path)
+    with pytest.raises(LayerNotFoundError, match="Layers in this file: parcels, udb"):
+        lio.read_layer(path, "farmland")
+
+
+def test_geojson_kml_and_filegdb(tmp_path, parcels_gdf):
+    geojson = tmp_path / "p.geojson"
+    lio.write_layer(parcels_gdf, geojson)
+    assert (
+        json.loads(geojson.read_text(encoding="utf-8"))["features"][0]["properties"]["DKBH"] == "A1"
+    )
+    assert lio.read_layer(geojson)["DKMC"].tolist() == NAMES
+    kml = tmp_path / "p.kml"
+    pyogrio.write_dataframe(parcels_gdf.to_crs(4326), kml, driver="KML")
+    got = lio.read_layer(kml)
+    assert len(got) == 3 and got.crs.to_epsg() == 4326
+    gdb = tmp_path / "p.gdb"
+    pyogrio.write_dataframe(parcels_gdf, gdb, driver="OpenFileGDB", layer="地块")
+    assert lio.read_layer(gdb)["DKMC"].tolist() == NAMES
+
+
+def test_write_gpkg_keeps_other_layers_and_is_atomic(tmp_path, parcels_gdf, monkeypatch):
+    path = tmp_path / "out.gpkg"
+    lio.write_layer(parcels_gdf, path, "parcels")
+    lio.write_layer(parcels_gdf.iloc[:1], path, "udb")
+    assert set(lio.list_layers(path)["name"]) == {"parcels", "udb"}
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", crash)
+    with pytest.raises(RuntimeError):
+        lio.write_layer(parcels_gdf, path, "parcels")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]  # no temp left
+
+
+def test_write_shapefile_utf8_with_cpg(tmp_path, parcels_gdf):
+    shp = lio.write_layer(parcels_gdf, tmp_path / "出.shp")
+    assert shp.with_suffix(".cpg").read_text() == "UTF-8"
+    assert lio.read_layer(shp)["DKMC"].tolist() == NAMES
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_write_table_opens_in_chinese_excel(tmp_path):
+    path = lio.write_table(
+        pd.DataFrame({"园区": ["河南工业园"], "面积（亩）": [15.0]}), tmp_path / "t.csv"
+    )
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+    assert raw.decode("utf-8-sig") == "园区,面积（亩）\n河南工业园,15.0\n"
+
+
+def test_read_table_csv_gbk_and_utf8(tmp_path):
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes('企业名称,税收\n来宾糖业,"1,234.5"\n'.encode("gbk"))
+    df = lio.read_table(gbk)
+    assert df.columns.tolist() == ["企业名称", "税收"]
+    assert df.iloc[0].tolist() == ["来宾糖业", "1,234.5"]
+    utf = tmp_path / "u.csv"
+    utf.write_text("企业名称,税收\n来宾糖业,—\n", encoding="utf-8-sig")
+    assert lio.read_table(utf).iloc[0, 1] == "—"
+
+
+def test_describe_layer(tmp_path, parcels_gdf):
+    bad = parcels_gdf.copy()
+    bad.loc[1, "geometry"] = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    shp = _shapefile(bad, tmp_path / "d.shp", encoding="GBK", cpg=False)
+    d = lio.describe_layer(shp)
+    assert d["features"] == 3 and d["invalid"] == 1
+    assert d["encoding"] == "GB18030"
+    assert "DKMC" in d["fields"]
+    assert d["crs"].endswith("(EPSG:4524)")
+
+
+def test_paths_with_tilde_and_relative(tmp_path, parcels_gdf, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lio.write_layer(parcels_gdf, "rel.gpkg")
+    assert len(lio.read_layer("rel.gpkg")) == 3
+    assert os.path.exists(tmp_path / "rel.gpkg")
