@@ -332,23 +332,18 @@ def _eco_redline(rng: np.random.Generator, sites: pd.DataFrame) -> gpd.GeoDataFr
 
 
 def _roads(sites: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Centrelines of the 30 m roads between blocks."""
+    """Centrelines of the 30 m roads between blocks and around the park (its edge road)."""
     width, height = _site_extent()
-    k = np.arange(1, _GRID)
+    k = np.arange(0, _GRID + 1)  # 0 and _GRID are the edge roads, just outside the blocks
     xs = -width / 2 + k * (_BLOCK_W + _ROAD) - _ROAD / 2
     ys = -height / 2 + k * (_BLOCK_H + _ROAD) - _ROAD / 2
+    x_end, y_end = width / 2 + _ROAD, height / 2 + _ROAD
     vertical = np.stack(
-        [
-            np.stack([xs, np.full_like(xs, -height / 2)], 1),
-            np.stack([xs, np.full_like(xs, height / 2)], 1),
-        ],
+        [np.stack([xs, np.full_like(xs, -y_end)], 1), np.stack([xs, np.full_like(xs, y_end)], 1)],
         1,
     )
     horizontal = np.stack(
-        [
-            np.stack([np.full_like(ys, -width / 2), ys], 1),
-            np.stack([np.full_like(ys, width / 2), ys], 1),
-        ],
+        [np.stack([np.full_like(ys, -x_end), ys], 1), np.stack([np.full_like(ys, x_end), ys], 1)],
         1,
     )
     local = np.concatenate([vertical, horizontal])  # (m, 2, 2)
@@ -359,7 +354,7 @@ def _roads(sites: pd.DataFrame) -> gpd.GeoDataFrame:
         sites[["x", "y"]].to_numpy()[site],
         sites["angle"].to_numpy()[site],
     )
-    names = np.concatenate([[f"纵{j}路" for j in k], [f"横{j}路" for j in k]])
+    names = np.concatenate([[f"纵{j}路" for j in k + 1], [f"横{j}路" for j in k + 1]])
     return gpd.GeoDataFrame(
         {"DLMC": np.asarray(sites["name"])[site] + np.tile(names, n_sites), "LK": _ROAD},
         geometry=shapely.linestrings(lines),
@@ -699,7 +694,7 @@ def generate_sample(
             "YQMC": used_sites["name"].to_numpy(),
             "SJYQ": PARENT_PARK,
         },
-        geometry=_site_polygons(used_sites, 100.0),
+        geometry=_site_polygons(used_sites, _ROAD),  # the edge road is inside the park
         crs=SAMPLE_CRS,
     )
     sample = Sample(

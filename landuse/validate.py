@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from landuse.errors import DuplicateIdError, SchemaError
+from landuse.overlay import polygonal
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -27,7 +28,7 @@ __all__ = [
 
 REPORT_COLUMNS = ["layer", "feature_id", "action", "detail"]
 
-_LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 1, 3, 5, 6, 7
+_LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 1, 3, 5, 6, 7  # GEOS type ids
 _ALLOWED_TYPES = {
     "polygon": [_POLYGON, _MULTIPOLYGON, _COLLECTION],
     "line": [_LINE, _MULTILINE],
@@ -149,27 +150,6 @@ def check_layer(
     raise SchemaError(message)
 
 
-def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
-    """Keep the polygonal parts of geometry collections (vectorised)."""
-    out = geoms.copy()
-    is_coll = shapely.get_type_id(geoms) == _COLLECTION
-    if not is_coll.any():
-        return out
-    coll_pos = np.flatnonzero(is_coll)
-    parts, owner = shapely.get_parts(geoms[coll_pos], return_index=True)
-    # MultiPolygons inside a collection: flatten one level more.
-    sub, sub_owner = shapely.get_parts(parts, return_index=True)
-    owner = owner[sub_owner]
-    keep = shapely.get_type_id(sub) == _POLYGON
-    sub, owner = sub[keep], owner[keep]
-    result = np.full(len(coll_pos), shapely.MultiPolygon(), dtype=object)
-    if len(sub):
-        groups, dense = np.unique(owner, return_inverse=True)
-        result[groups] = shapely.multipolygons(sub, indices=dense)
-    out[coll_pos] = result
-    return out
-
-
 def clean_geometries(
     gdf: gpd.GeoDataFrame,
     *,
@@ -222,7 +202,7 @@ def clean_geometries(
             geoms[invalid], method="structure", keep_collapsed=False
         )
     if kind == "polygon":
-        fixed[candidate] = _polygonal_parts(fixed[candidate])
+        fixed[candidate] = polygonal(fixed[candidate])
         collapsed = candidate & (shapely.is_empty(fixed) | (shapely.area(fixed) == 0))
     else:
         collapsed = np.zeros_like(null)

@@ -1,0 +1,269 @@
+"""Buildable land (可建设/可供地块) inside industrial parks.
+
+Candidate land = park ∩ urban development boundary − permanent basic farmland
+− ecological red line − supplied/occupied parcels − road corridors (half the
+road width plus a setback) − buffers around further layers (rivers, power
+lines) − land steeper than a slope limit (from a DEM).  What is left is cut
+into connected pieces; strips narrower than a minimum width are removed by a
+morphological opening (shrink by half the width, grow back, square corners
+kept) and pieces under a minimum area are dropped.  Pieces are numbered
+KJ-0001… by area, largest first, and carry the sub-park they lie in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import rasterio.features
+import shapely
+
+from landuse.crs import check_same_crs
+from landuse.errors import CRSError, SchemaError
+from landuse.overlay import explode, intersect_by_group, polygonal, union_by_group
+from landuse.units import m2_to_ha, m2_to_mu, mu_to_m2
+
+__all__ = [
+    "BuildableOptions",
+    "buildable_summary",
+    "find_buildable",
+    "steep_land",
+]
+
+
+@dataclass(frozen=True)
+class BuildableOptions:
+    """Parameters of the buildable-land finder (``[buildable]`` in landuse.toml).
+
+    Attributes
+    ----------
+    min_area_mu : float
+        Smallest piece kept, in 亩 (default 10 亩 ≈ 6 667 m²).
+    min_width_m : float
+        Narrower strips are removed (default 20 m: no factory fits).
+    road_setback_m : float
+        Added to half the road width on each side (default 0).
+    default_road_width_m : float
+        Road width when the roads layer has no ``width_m`` (default 20 m).
+    occupied_status : tuple of str
+        ``supply_status`` values that make a parcel occupied (default 已供);
+        without that field every parcel counts as occupied.
+    max_slope_deg : float
+        Slope limit applied when a DEM is given (default 15°).
+    """
+
+    min_area_mu: float = 10.0
+    min_width_m: float = 20.0
+    road_setback_m: float = 0.0
+    default_road_width_m: float = 20.0
+    occupied_status: tuple[str, ...] = ("已供",)
+    max_slope_deg: float = 15.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> BuildableOptions:
+        """Build from a ``[buildable]`` table; unknown keys are an error."""
+        known = set(cls.__dataclass_fields__) | {"buffers"}
+        unknown = set(options) - known
+        if unknown:
+            raise SchemaError(
+                f"[buildable] has unknown option(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(known))}."
+            )
+        values = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
+        if "occupied_status" in values:
+            values["occupied_status"] = tuple(values["occupied_status"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _geoms(gdf: gpd.GeoDataFrame | None) -> np.ndarray:
+    if gdf is None:
+        return np.array([], dtype=object)
+    return np.asarray(gdf.geometry.array, dtype=object)
+
+
+def _road_corridors(roads: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarray:
+    width = (
+        pd.to_numeric(roads["width_m"], errors="coerce").fillna(opts.default_road_width_m)
+        if "width_m" in roads.columns
+        else pd.Series(opts.default_road_width_m, index=roads.index)
+    )
+    return shapely.buffer(_geoms(roads), width.to_numpy() / 2 + opts.road_setback_m)
+
+
+def _occupied(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarray:
+    if "supply_status" not in parcels.columns:
+        return _geoms(parcels)
+    return _geoms(parcels[parcels["supply_status"].isin(opts.occupied_status)])
+
+
+def steep_land(
+    dem: np.ndarray,
+    transform: rasterio.Affine,
+    crs: pyproj.CRS,
+    max_slope_deg: float,
+    *,
+    nodata: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Polygons of DEM cells steeper than a limit.
+
+    Parameters
+    ----------
+    dem : ndarray
+        Elevations in metres (2-D).
+    transform : Affine
+        The raster's geotransform.
+    crs : pyproj.CRS
+        The raster's CRS; for geographic DEMs the cell size is converted to
+        metres at the raster's mid latitude.
+    max_slope_deg : float
+        Cells with a slope above this are returned.
+    nodata : float, optional
+        Cells with this value are ignored.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per connected steep region, in ``crs``.
+    """
+    z = dem.astype("float64")
+    valid = np.isfinite(z) if nodata is None else np.isfinite(z) & (z != nodata)
+    dx, dy = abs(transform.a), abs(transform.e)
+    if crs.is_geographic:
+        lat = np.deg2rad(transform.f + transform.e * dem.shape[0] / 2)
+        dx, dy = dx * 111_320.0 * np.cos(lat), dy * 110_574.0
+    dz_dy, dz_dx = np.gradient(np.where(valid, z, np.nan), dy, dx)
+    slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
+    steep = valid & (np.nan_to_num(slope, nan=0.0) > max_slope_deg)
+    shapes = rasterio.features.shapes(
+        steep.astype("uint8"), mask=steep, transform=transform, connectivity=8
+    )
+    geoms = [shapely.geometry.shape(g) for g, _ in shapes]
+    return gpd.GeoDataFrame(geometry=geoms, crs=crs)
+
+
+def find_buildable(
+    parks: gpd.GeoDataFrame,
+    udb: gpd.GeoDataFrame,
+    *,
+    farmland: gpd.GeoDataFrame | None = None,
+    eco_redline: gpd.GeoDataFrame | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
+    steep: gpd.GeoDataFrame | None = None,
+    options: BuildableOptions | None = None,
+) -> gpd.GeoDataFrame:
+    """Find land in the parks that can still be supplied and built on.
+
+    Parameters
+    ----------
+    parks : GeoDataFrame
+        Park (sub-park) boundaries with a ``park`` name column.
+    udb : GeoDataFrame
+        Urban development boundary.
+    farmland, eco_redline : GeoDataFrame, optional
+        Excluded entirely.
+    parcels : GeoDataFrame, optional
+        Parcels; those supplied/occupied (see ``options.occupied_status``) are excluded.
+    roads : GeoDataFrame, optional
+        Road centrelines (``width_m`` if known) or road polygons; excluded with
+        half their width plus the setback.
+    buffers : mapping, optional
+        Further layers to keep clear of: name → (layer, distance in metres).
+    steep : GeoDataFrame, optional
+        Steep land, e.g. from :func:`steep_land`, reprojected to the parks' CRS.
+    options : BuildableOptions, optional
+        Thresholds; see :class:`BuildableOptions`.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``candidate_id`` (KJ-0001 …), ``rank``, ``park``, ``area_m2``, ``area_mu``,
+        ``area_ha``, ordered by area, largest first.
+    """
+    opts = options or BuildableOptions()
+    named = {"parks": parks, "udb": udb}
+    for name, layer in (
+        ("farmland", farmland),
+        ("eco_redline", eco_redline),
+        ("parcels", parcels),
+        ("roads", roads),
+        ("steep", steep),
+    ):
+        if layer is not None:
+            named[name] = layer
+    for name, (layer, _) in (buffers or {}).items():
+        named[name] = layer
+    crs = check_same_crs(named)
+    if not crs.is_projected:
+        raise CRSError(f"Buildable land needs a projected CRS, got {crs.name}.")
+    if "park" not in parks.columns:
+        raise SchemaError("Layer 'parks' needs a 'park' name field (YQMC / 园区名称).")
+
+    park_geoms = _geoms(parks)
+    hit, area = intersect_by_group(park_geoms, _geoms(udb))[:2]
+    obstacles = [_geoms(farmland), _geoms(eco_redline), _geoms(steep)]
+    if parcels is not None:
+        obstacles.append(_occupied(parcels, opts))
+    if roads is not None:
+        obstacles.append(_road_corridors(roads, opts))
+    for layer, distance in (buffers or {}).values():
+        obstacles.append(shapely.buffer(_geoms(layer), distance))
+    blockers = np.concatenate(obstacles) if obstacles else np.array([], dtype=object)
+    blockers = blockers[~shapely.is_empty(blockers) & ~shapely.is_missing(blockers)]
+
+    if len(blockers) and len(area):
+        a_idx, b_idx = shapely.STRtree(blockers).query(area, predicate="intersects")
+        if len(a_idx):
+            groups, blocked = union_by_group(blockers[b_idx], a_idx)
+            area = area.copy()
+            area[groups] = polygonal(shapely.difference(area[groups], blocked))
+
+    # Opening: strips narrower than min_width vanish; rectangles keep their corners.
+    half = opts.min_width_m / 2
+    opened = shapely.buffer(
+        shapely.buffer(area, -half, join_style="mitre"), half, join_style="mitre"
+    )
+    opened = polygonal(shapely.intersection(opened, area))
+    parts, owner = explode(opened)
+    part_m2 = shapely.area(parts)
+    keep = part_m2 >= mu_to_m2(opts.min_area_mu)
+    parts, owner, part_m2 = parts[keep], owner[keep], part_m2[keep]
+
+    centroid = shapely.get_coordinates(shapely.centroid(parts)) if len(parts) else np.zeros((0, 2))
+    order = np.lexsort((centroid[:, 1], centroid[:, 0], -part_m2))
+    parts, owner, part_m2 = parts[order], owner[order], part_m2[order]
+    rank = np.arange(1, len(parts) + 1)
+    return gpd.GeoDataFrame(
+        {
+            "candidate_id": [f"KJ-{k:04d}" for k in rank],
+            "rank": rank,
+            "park": parks["park"].to_numpy()[hit[owner]],
+            "area_m2": part_m2,
+            "area_mu": m2_to_mu(part_m2),
+            "area_ha": m2_to_ha(part_m2),
+        },
+        geometry=parts,
+        crs=crs,
+    )
+
+
+def buildable_summary(candidates: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Candidates per park: count, total and largest area (亩), plus a 合计 row."""
+    grouped = candidates.groupby("park", sort=True)["area_mu"]
+    table = pd.DataFrame(
+        {"candidates": grouped.size(), "area_mu": grouped.sum(), "largest_mu": grouped.max()}
+    ).reset_index()
+    total = pd.DataFrame(
+        {
+            "park": ["合计"],
+            "candidates": [len(candidates)],
+            "area_mu": [candidates["area_mu"].sum()],
+            "largest_mu": [candidates["area_mu"].max() if len(candidates) else 0.0],
+        }
+    )
+    return pd.concat([table, total], ignore_index=True)

@@ -1,0 +1,159 @@
+"""Vectorised overlay primitives shared by the conflict check and the buildable finder.
+
+Everything works on numpy arrays of shapely 2 geometries and integer group
+labels: STRtree candidate pairs, pairwise intersections, per-group unions
+(padded into a matrix and unioned along an axis, bucketed by group size so no
+Python loop runs per feature), polygonal-part extraction and exploding with
+owner indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+__all__ = [
+    "explode",
+    "intersect_by_group",
+    "polygonal",
+    "union_by_group",
+]
+
+_POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
+
+
+def polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only polygonal parts: lines and points left by overlays are dropped.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+
+    Returns
+    -------
+    ndarray
+        Polygons and MultiPolygons unchanged; collections reduced to a
+        MultiPolygon of their polygon parts (empty when none); anything else
+        becomes an empty MultiPolygon.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    types = shapely.get_type_id(geoms)
+    out[~np.isin(types, [_POLYGON, _MULTIPOLYGON, _COLLECTION])] = shapely.MultiPolygon()
+    coll_pos = np.flatnonzero(types == _COLLECTION)
+    if not len(coll_pos):
+        return out
+    parts, owner = shapely.get_parts(geoms[coll_pos], return_index=True)
+    # MultiPolygons inside a collection: flatten one level more.
+    sub, sub_owner = shapely.get_parts(parts, return_index=True)
+    owner = owner[sub_owner]
+    keep = shapely.get_type_id(sub) == _POLYGON
+    sub, owner = sub[keep], owner[keep]
+    result = np.full(len(coll_pos), shapely.MultiPolygon(), dtype=object)
+    if len(sub):
+        groups, dense = np.unique(owner, return_inverse=True)
+        result[groups] = shapely.multipolygons(sub, indices=dense)
+    out[coll_pos] = result
+    return out
+
+
+def union_by_group(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union geometries that share a group label.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+    groups : ndarray of int
+        Group label of each geometry.
+
+    Returns
+    -------
+    labels : ndarray of int
+        The distinct group labels, sorted.
+    unions : ndarray of shapely geometries
+        The union of each group, aligned with ``labels``.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    order = np.argsort(groups, kind="stable")
+    geoms, groups = geoms[order], np.asarray(groups)[order]
+    labels, start, counts = np.unique(groups, return_index=True, return_counts=True)
+    unions = np.empty(len(labels), dtype=object)
+    single = counts == 1
+    unions[single] = geoms[start[single]]
+    pos_in_group = np.arange(len(groups)) - np.repeat(start, counts)
+    group_of = np.repeat(np.arange(len(labels)), counts)
+    # Bucket groups by size (2, 3–4, 5–8, ...) so the padded matrix stays dense.
+    width, largest = 2, counts.max(initial=0)
+    while width // 2 < largest:
+        sel = (counts > width // 2) & (counts <= width)
+        if sel.any():
+            rows = np.cumsum(sel) - 1
+            member = sel[group_of]
+            matrix = np.full((int(sel.sum()), width), None, dtype=object)
+            matrix[rows[group_of[member]], pos_in_group[member]] = geoms[member]
+            unions[sel] = shapely.union_all(matrix, axis=1)
+        width *= 2
+    return labels, unions
+
+
+def intersect_by_group(
+    targets: np.ndarray, layer: np.ndarray, tree: shapely.STRtree | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Intersect each target with the union of the layer features it meets.
+
+    Overlapping layer features (a farmland patch drawn twice) are unioned
+    first, so areas never double-count.
+
+    Parameters
+    ----------
+    targets : ndarray of shapely geometries
+        E.g. parcels.
+    layer : ndarray of shapely geometries
+        E.g. farmland patches.
+    tree : STRtree, optional
+        A tree over ``layer`` when the caller already has one.
+
+    Returns
+    -------
+    hit : ndarray of int
+        Indices of targets that overlap the layer with positive area.
+    inside : ndarray of shapely geometries
+        ``target ∩ union(layer)`` for each ``hit`` target.
+    pair_target, pair_layer : ndarray of int
+        All candidate (target, layer feature) pairs with a positive-area
+        intersection, for attributing pieces to layer ids.
+    """
+    tree = tree if tree is not None else shapely.STRtree(layer)
+    t_idx, l_idx = tree.query(targets, predicate="intersects")
+    if not len(t_idx):
+        empty = np.array([], dtype=int)
+        return empty, np.array([], dtype=object), empty, empty
+    # Targets covered by a single feature need no geometry work: the piece is the target.
+    cov_t, _ = tree.query(targets, predicate="covered_by")
+    covered = np.zeros(len(targets), dtype=bool)
+    covered[cov_t] = True
+    pieces = np.empty(len(t_idx), dtype=object)
+    whole = covered[t_idx]
+    pieces[whole] = targets[t_idx[whole]]
+    part = ~whole
+    pieces[part] = polygonal(shapely.intersection(targets[t_idx[part]], layer[l_idx[part]]))
+    positive = shapely.area(pieces) > 0
+    t_idx, l_idx, pieces = t_idx[positive], l_idx[positive], pieces[positive]
+    hit, inside = union_by_group(pieces, t_idx)
+    fully = covered[hit]
+    inside[fully] = targets[hit[fully]]
+    inside[~fully] = polygonal(inside[~fully])
+    return hit, inside, t_idx, l_idx
+
+
+def explode(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split multi-part geometries into parts.
+
+    Returns
+    -------
+    parts : ndarray of shapely geometries
+    owner : ndarray of int
+        Index into ``geoms`` of each part's source.
+    """
+    parts, owner = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    return parts, owner
