@@ -10,6 +10,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,7 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
+from landuse.config import LayerSpec, load_project, sample_project
 from landuse.errors import LanduseError, LanduseWarning
+from landuse.io import ProjectData, describe_layer, list_layers, load_project_data
+from landuse.pipeline import StepResult, run_buildable, run_check, run_demo
+from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
 console = Console(stderr=True)
 
@@ -83,8 +88,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 )
 def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
     """Generate the synthetic 兴宾区 sample (示例数据)."""
-    from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
-
     with _progress(5) as on_step:
         data = generate_sample(
             n_parcels or DEFAULT_PARCELS, seed=seed or DEFAULT_SEED, on_step=on_step
@@ -99,8 +102,6 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 @click.option("--layer", default=None, help="Layer inside a multi-layer file.")
 def info(path: Path, layer: str | None) -> None:
     """Describe a layer: CRS, features, fields, encoding, validity."""
-    from landuse.io import describe_layer, list_layers
-
     layers = list_layers(path, counts=True)
     if layer is None and layers["geometry_type"].notna().sum() > 1:
         click.echo(f"文件 File: {path} — {len(layers)} 个图层 layers (--layer NAME for details)")
@@ -124,25 +125,77 @@ def info(path: Path, layer: str | None) -> None:
         click.echo(f"  {name}: {dtype}")
 
 
-@main.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("landuse_demo"),
-    show_default=True,
-    help="Output folder.",
-)
-def demo(out: Path) -> None:
-    """Run the whole pipeline on the shipped sample and write the outputs."""
-    from landuse.demo import run_demo
-
-    with _progress(2) as on_step:
-        result = run_demo(out, on_step=on_step)
+def _echo_result(result: StepResult) -> None:
     for line in result.lines:
         click.echo(line)
     click.echo(f"输出目录 Outputs: {result.out_dir.resolve()}")
     for f in result.files:
         click.echo(f"  {f.name}")
+
+
+_out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: landuse_<command> in the current folder).",
+)
+_project_option = click.option(
+    "--project",
+    "project_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Project file landuse.toml (default: the shipped sample).",
+)
+
+
+def _project_data(
+    project_file: Path | None, on_step: Callable[[str], None], parcels: Path | None = None
+) -> ProjectData:
+    project = load_project(project_file) if project_file else sample_project()
+    if parcels is not None:  # e.g. a proposed project's red-line drawing
+        project = replace(
+            project, layers={**project.layers, "parcels": LayerSpec("parcels", parcels)}
+        )
+    return load_project_data(project, on_step=on_step)
+
+
+@main.command()
+@_out_option
+def demo(out: Path | None) -> None:
+    """Run the whole pipeline on the shipped sample and write the outputs."""
+    with _progress(3) as on_step:
+        result = run_demo(out or Path("landuse_demo"), on_step=on_step)
+    _echo_result(result)
+
+
+@main.command()
+@_project_option
+@click.option(
+    "--parcels",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Check these parcels (e.g. a proposed project's red line) instead.",
+)
+@_out_option
+def check(project_file: Path | None, parcels: Path | None, out: Path | None) -> None:
+    """三区三线 conflict check: UDB, permanent basic farmland, eco red line."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step, parcels)
+        on_step("三区三线检查 checking")
+        result = run_check(data, out or Path("landuse_check"))
+    _echo_result(result)
+
+
+@main.command()
+@_project_option
+@_out_option
+def buildable(project_file: Path | None, out: Path | None) -> None:
+    """Buildable land (可建设用地) inside the parks."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step)
+        on_step("可建设用地 finding buildable land")
+        result = run_buildable(data, out or Path("landuse_buildable"))
+    _echo_result(result)
 
 
 if __name__ == "__main__":  # pragma: no cover

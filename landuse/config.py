@@ -124,6 +124,7 @@ ID_FIELDS: dict[str, str] = {"parcels": "parcel_id"}
 LAYER_KINDS: tuple[str, ...] = tuple(FIELD_ALIASES)
 
 #: Geometry each logical layer holds; ``None`` marks an attribute-only table.
+#: Layers a project adds for its own constraints or buffers default to ``"any"``.
 GEOMETRY_KINDS: dict[str, str | None] = {
     **dict.fromkeys(LAYER_KINDS, "polygon"),
     "roads": "line",
@@ -227,11 +228,16 @@ def load_project(path: str | Path) -> Project:
         raise ConfigError(f"{src}: not valid TOML ({exc}).") from exc
     meta = data.pop("project", {})
     raw_layers = data.pop("layers", {})
-    unknown = set(raw_layers) - set(LAYER_KINDS)
+    # Project-specific layers are allowed where an analysis option names them.
+    referenced = set(data.get("check", {}).get("extra_constraints", {})) | set(
+        data.get("buildable", {}).get("buffers", {})
+    )
+    unknown = set(raw_layers) - set(LAYER_KINDS) - referenced
     if unknown:
         raise ConfigError(
-            f"{src}: unknown layer(s) {', '.join(sorted(unknown))}; "
-            f"known layers: {', '.join(LAYER_KINDS)}."
+            f"{src}: unknown layer(s) {', '.join(sorted(unknown))}; known layers: "
+            f"{', '.join(LAYER_KINDS)}, or name it in [check] extra_constraints or "
+            "[buildable] buffers."
         )
     layers = {name: _parse_layer(src, name, raw) for name, raw in raw_layers.items()}
     rasters = {name: _resolve(src, p) for name, p in data.pop("rasters", {}).items()}
@@ -251,5 +257,5 @@ def layers_dir() -> Path:
 
 
 def sample_project() -> Project:
-    """The project describing the shipped 兴宾区 sample (``layers/sample.toml``)."""
-    return load_project(layers_dir() / "sample.toml")
+    """The project describing the shipped 兴宾区 sample (``layers/xingbin_sample.toml``)."""
+    return load_project(layers_dir() / "xingbin_sample.toml")

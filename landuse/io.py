@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
+import rasterio
+import rasterio.errors
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
@@ -43,6 +45,7 @@ from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, stan
 
 __all__ = [
     "ProjectData",
+    "Raster",
     "describe_layer",
     "detect_shapefile_encoding",
     "list_layers",
@@ -50,6 +53,7 @@ __all__ = [
     "load_project_data",
     "load_table",
     "read_layer",
+    "read_raster",
     "read_table",
     "write_layer",
     "write_layers",
@@ -435,7 +439,7 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     SchemaError
         Missing required fields, duplicate or empty ids, all listed together.
     """
-    kind = GEOMETRY_KINDS.get(name)
+    kind = GEOMETRY_KINDS.get(name, "any")
     if kind is None:
         raise LayerReadError(f"'{name}' is a table, not a spatial layer; use load_table().")
     spec = project.layer(name)
@@ -506,7 +510,7 @@ def load_project_data(
     for name in wanted:
         if on_step:
             on_step(name)
-        if GEOMETRY_KINDS.get(name) is None:
+        if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
             tables[name] = load_table(project, name)
             continue
         layers[name], report = load_layer(project, name)
@@ -522,6 +526,43 @@ def load_project_data(
         pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     )
     return ProjectData(project=project, crs=crs, layers=layers, tables=tables, report=report)
+
+
+@dataclass
+class Raster:
+    """A single-band raster read into memory."""
+
+    array: np.ndarray
+    transform: rasterio.Affine
+    crs: pyproj.CRS
+    nodata: float | None
+
+
+def read_raster(path: PathLike, *, band: int = 1) -> Raster:
+    """Read one band of a GeoTIFF (or any raster GDAL reads).
+
+    Raises
+    ------
+    LayerReadError
+        Not a raster, or the band does not exist.
+    CRSError
+        The raster has no CRS.
+    """
+    p = _existing(path)
+    try:
+        with rasterio.open(p) as src:
+            if band > src.count:
+                raise LayerReadError(f"{p}: has {src.count} band(s), band {band} requested.")
+            if src.crs is None:
+                raise CRSError(f"{p}: raster has no CRS; assign one with gdal_edit.py -a_srs.")
+            return Raster(
+                array=src.read(band),
+                transform=src.transform,
+                crs=pyproj.CRS.from_user_input(src.crs.to_wkt()),
+                nodata=src.nodata,
+            )
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerReadError(f"{p}: not a readable raster ({exc}).") from exc
 
 
 def describe_layer(path: PathLike, layer: str | None = None) -> dict[str, Any]:

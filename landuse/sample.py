@@ -72,6 +72,56 @@ LANDCOVER_CLASSES: dict[int, str] = {
 }
 BUILT_UP = 4
 
+_PROJECT_TEMPLATE = """# Project file of a generated sample (示例数据, synthetic): 来宾市兴宾区.
+# Written by landuse.sample.write_sample.
+# Copy this file next to your own layers and change the paths and field names.
+# Paths are relative to this file.
+
+[project]
+name = "来宾市兴宾区（示例数据）"
+# analysis_crs = "EPSG:4545"   # default: the CGCS2000 3-degree GK zone nearest the data
+
+[layers.district]
+path = "{gpkg}"
+layer = "district"
+
+[layers.parks]
+path = "{gpkg}"
+layer = "parks"
+
+[layers.parcels]
+path = "{gpkg}"
+layer = "parcels"
+
+[layers.parcels.fields]
+# canonical name = field in the file; unlisted fields are recognised automatically
+parcel_id = "DKBH"
+
+[layers.udb]
+path = "{gpkg}"
+layer = "udb"
+
+[layers.farmland]
+path = "{gpkg}"
+layer = "farmland"
+
+[layers.eco_redline]
+path = "{gpkg}"
+layer = "eco_redline"
+
+[layers.roads]
+path = "{gpkg}"
+layer = "roads"
+
+[layers.enterprises]
+path = "{gpkg}"
+layer = "enterprises"
+
+# Rasters (GeoTIFF): land cover for idle-land evidence, a DEM for slope limits.
+[rasters]
+landcover = "{tif}"
+"""
+
 # Block layout of a park (metres): blocks of 220 × 180 m between 30 m roads, 18 × 18 blocks.
 _BLOCK_W, _BLOCK_H, _ROAD = 220.0, 180.0, 30.0
 _GRID = 18
@@ -717,7 +767,9 @@ def generate_sample(
 
 
 def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
-    """Write a sample as one GeoPackage plus a land-cover GeoTIFF beside it.
+    """Write a sample: GeoPackage, land-cover GeoTIFF and project file side by side.
+
+    The project file ``<stem>.toml`` lets ``landuse check --project`` run on it.
 
     Parameters
     ----------
@@ -768,6 +820,10 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
             CLASSES="; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
         )
     tmp.replace(tif)
+    project = gpkg.with_suffix(".toml")
+    tmp = project.with_name(f".{project.name}.tmp")
+    tmp.write_text(_PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name), encoding="utf-8")
+    tmp.replace(project)
     return gpkg, tif
 
 
@@ -782,7 +838,7 @@ def get_path(name: str = "sample") -> Path:
     files = {
         "sample": "xingbin_sample.gpkg",
         "landcover": "xingbin_sample_landcover.tif",
-        "project": "sample.toml",
+        "project": "xingbin_sample.toml",
         "boundary": "xingbin_boundary.geojson",
     }
     if name not in files:

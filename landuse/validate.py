@@ -32,6 +32,7 @@ _LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 1, 3, 5, 6, 7  # GEOS 
 _ALLOWED_TYPES = {
     "polygon": [_POLYGON, _MULTIPOLYGON, _COLLECTION],
     "line": [_LINE, _MULTILINE],
+    "any": list(range(8)),  # buffer layers: points, lines or polygons
 }
 
 
@@ -155,7 +156,7 @@ def clean_geometries(
     *,
     layer_name: str,
     id_field: str | None = None,
-    kind: Literal["polygon", "line"] = "polygon",
+    kind: Literal["polygon", "line", "any"] = "polygon",
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Repair invalid polygons and drop unusable features, reporting each one.
 
@@ -172,8 +173,9 @@ def clean_geometries(
         Written into the report.
     id_field : str, optional
         Field identifying features in the report; the row position otherwise.
-    kind : {"polygon", "line"}
-        The geometry the layer must hold; lines are only checked, not repaired.
+    kind : {"polygon", "line", "any"}
+        The geometry the layer must hold; only polygons are repaired, and with
+        ``"any"`` non-polygonal features are kept as they are.
 
     Returns
     -------
@@ -192,7 +194,8 @@ def clean_geometries(
         raise ValueError(f"kind must be one of {', '.join(_ALLOWED_TYPES)}, got {kind!r}")
     wrong_type = ~null & ~empty & ~np.isin(types, _ALLOWED_TYPES[kind])
     candidate = ~(null | empty | wrong_type)
-    invalid = candidate & ~shapely.is_valid(geoms) if kind == "polygon" else np.zeros_like(null)
+    polygon_like = candidate & np.isin(types, _ALLOWED_TYPES["polygon"])
+    invalid = polygon_like & ~shapely.is_valid(geoms) if kind != "line" else np.zeros_like(null)
 
     fixed = geoms.copy()
     reasons = np.full(len(geoms), "", dtype=object)
@@ -201,9 +204,9 @@ def clean_geometries(
         fixed[invalid] = shapely.make_valid(
             geoms[invalid], method="structure", keep_collapsed=False
         )
-    if kind == "polygon":
-        fixed[candidate] = polygonal(fixed[candidate])
-        collapsed = candidate & (shapely.is_empty(fixed) | (shapely.area(fixed) == 0))
+    if kind != "line":
+        fixed[polygon_like] = polygonal(fixed[polygon_like])
+        collapsed = polygon_like & (shapely.is_empty(fixed) | (shapely.area(fixed) == 0))
     else:
         collapsed = np.zeros_like(null)
     repaired = invalid & ~collapsed

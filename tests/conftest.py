@@ -32,3 +32,12 @@ def parcels_gdf() -> gpd.GeoDataFrame:
         geometry=[square(0, 0), square(200, 0), square(400, 0)],
         crs=GK36,
     )
+
+
+@pytest.fixture(scope="session")
+def sample_data():
+    """The shipped sample project, loaded once (all layers in EPSG:4524)."""
+    from landuse.config import sample_project
+    from landuse.io import load_project_data
+
+    return load_project_data(sample_project())

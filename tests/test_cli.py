@@ -54,6 +54,11 @@ def test_sample_command(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(pyogrio.read_dataframe(out, layer="parcels")) == 120
     assert (tmp_path / "s" / "small_landcover.tif").exists()
+    # The written project file makes the generated sample usable at once.
+    toml = tmp_path / "s" / "small.toml"
+    result = runner.invoke(main, ["check", "--project", str(toml), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "120 个地块中" in result.output
 
 
 def test_demo_command_writes_outputs(runner, tmp_path):
@@ -61,7 +66,7 @@ def test_demo_command_writes_outputs(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "demo") in result.output
     summary = pd.read_csv(tmp_path / "demo" / "parcel_areas_by_park.csv", encoding="utf-8-sig")
-    parcels = pyogrio.read_dataframe(tmp_path / "demo" / "landuse_demo.gpkg", layer="parcels")
+    parcels = pyogrio.read_dataframe(tmp_path / "demo" / "parcels.gpkg", layer="parcels")
     # The total row equals the sum of the parcel areas (GK zone 36 planar m² → 亩).
     total = summary.set_index("园区").loc["合计"]
     assert total["地块数"] == len(parcels) == 2000
@@ -81,3 +86,97 @@ def test_entry_point_runs_as_a_module(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "地块总面积" in done.stdout
+    assert "三区三线检查" in done.stdout and "可建设用地" in done.stdout
+
+
+def _user_project(tmp_path, parcels_gdf):
+    """A bureau's own files: GBK shapefile with 宗地号, UDB as GeoJSON in degrees, flood zone."""
+    from .conftest import X0, Y0
+
+    data = tmp_path / "data"
+    data.mkdir()
+    p = parcels_gdf.rename(columns={"DKBH": "宗地号"})
+    p["BDCQZH"] = ["桂(2020)来宾市不动产权第1号", None, None]
+    _shapefile(p, data / "地块.shp", encoding="GBK", cpg=False)
+    import geopandas as gpd
+    import shapely
+
+    # UDB covers x ≥ X0 + 50: parcel A1 (x 0–100) is half outside: 7.5 亩 in, 7.5 亩 out.
+    udb = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 50, Y0 - 50, X0 + 600, Y0 + 200)],
+                           crs="EPSG:4524").to_crs(4490)
+    udb.to_file(data / "开发边界.geojson")
+    flood = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 400, Y0, X0 + 450, Y0 + 100)],
+                             crs="EPSG:4524")
+    flood.to_file(data / "flood.gpkg")
+    parks = gpd.GeoDataFrame({"园区名称": ["测试园"]},
+                             geometry=[shapely.box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 200)],
+                             crs="EPSG:4524")
+    parks.to_file(data / "parks.gpkg")
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        """
+[project]
+name = "测试县"
+[layers.parcels]
+path = "data/地块.shp"
+[layers.parcels.fields]
+parcel_id = "宗地号"
+[layers.udb]
+path = "data/开发边界.geojson"
+[layers.parks]
+path = "data/parks.gpkg"
+[layers.flood]
+path = "data/flood.gpkg"
+[check]
+extra_constraints = { flood = "洪水淹没区" }
+[buildable]
+min_area_mu = 1
+""",
+        encoding="utf-8",
+    )
+    return toml
+
+
+def test_check_and_buildable_on_user_files(runner, tmp_path, parcels_gdf):
+    toml = _user_project(tmp_path, parcels_gdf)
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["check", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "conflicts.csv", encoding="utf-8-sig", dtype={"地块编号": str})
+    table = table.set_index("地块编号")
+    assert table.loc["A1", "开发边界外面积（亩）"] == pytest.approx(7.5)
+    assert table.loc["A1", "检查结论"] == "超出城镇开发边界"
+    assert table.loc["A3", "检查结论"] == "占用洪水淹没区"  # x 400–500 ∩ flood 400–450
+    assert table.loc["A3", "flood_mu"] == pytest.approx(7.5)
+    assert table.loc["A2", "检查结论"] == "合规"
+    listed = pd.read_csv(out / "certified_outside_udb.csv", encoding="utf-8-sig")
+    assert listed["地块编号"].tolist() == ["A1"]
+    assert "有证但超出城镇开发边界（无法办理建设许可）的地块 1 个" in result.output
+    pieces = pyogrio.read_dataframe(out / "conflicts.gpkg", layer="conflict_pieces")
+    assert set(pieces["constraint"]) == {"udb_outside", "flood"}
+
+    result = runner.invoke(main, ["buildable", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cands = pyogrio.read_dataframe(out / "buildable.gpkg", layer="buildable")
+    # Park ∩ UDB = 550 × 250 = 137 500 m²; all three parcels count as occupied
+    # (no supply status field): A1 half (5 000) + A2 + A3 (10 000 each) inside → 112 500 m².
+    assert cands.area.sum() == pytest.approx(112_500)
+
+
+def test_check_a_proposed_red_line(runner, tmp_path, parcels_gdf):
+    toml = _user_project(tmp_path, parcels_gdf)
+    proposal = tmp_path / "红线.gpkg"
+    parcels_gdf.iloc[[1]].rename(columns={"DKBH": "parcel_id"}).to_file(proposal)
+    out = tmp_path / "p"
+    result = runner.invoke(main, ["check", "--project", str(toml), "--parcels", str(proposal),
+                                  "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 个地块中 0 个存在冲突" in result.output
+
+
+def test_check_reports_bad_project_in_one_line(runner, tmp_path):
+    toml = tmp_path / "landuse.toml"
+    toml.write_text("[layers.parcels]\npath = 'missing.shp'\n", encoding="utf-8")
+    result = runner.invoke(main, ["check", "--project", str(toml)])
+    assert result.exit_code == 2
+    assert "missing.shp: file not found" in result.output

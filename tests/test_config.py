@@ -67,3 +67,25 @@ def test_sample_project_points_at_shipped_layers():
     for name in ("parcels", "udb", "farmland", "eco_redline", "parks", "enterprises", "roads"):
         assert project.layer(name).path.exists()
     assert project.rasters["landcover"].exists()
+
+
+def test_project_layers_named_by_options(tmp_path):
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        """
+[layers.flood]
+path = "flood.gpkg"
+[layers.rivers]
+path = "rivers.shp"
+[check]
+extra_constraints = { flood = "洪水淹没区" }
+[buildable]
+buffers = { rivers = 30 }
+""",
+        encoding="utf-8",
+    )
+    project = load_project(toml)
+    assert set(project.layers) == {"flood", "rivers"}
+    toml.write_text("[layers.flood]\npath = 'flood.gpkg'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="extra_constraints"):
+        load_project(toml)

@@ -1,0 +1,205 @@
+"""Benchmark: conflict check and buildable land vs the geopandas.overlay formulation.
+
+Run by hand (not a test):
+
+    python benchmarks/bench_check.py --sizes 10000 100000 1000000 --overlay-max 100000
+
+For each size a sample is generated in memory; every measurement then runs in a
+forked child so its time and extra peak memory (VmHWM − VmRSS at start) are its
+own.  Steps:
+
+- intersection: parcels ∩ farmland, one area per parcel (overlapping patches
+  unioned).  landuse: ``intersect_by_group``; overlay: ``gpd.overlay(...,
+  "intersection")`` then ``dissolve`` by parcel.
+- difference: parcel area outside the UDB.  landuse: ``check_conflicts``'s
+  outside step; overlay: ``gpd.overlay(parcels, udb, "difference")``.
+- buildable difference: (park ∩ UDB) − obstacles.  landuse: ``find_buildable``
+  without size filters; overlay: ``gpd.overlay(area, obstacles, "difference")``.
+- full check and full buildable (landuse only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from landuse.buildable import BuildableOptions, find_buildable
+from landuse.config import FIELD_ALIASES
+from landuse.conflicts import _outside_pieces, check_conflicts
+from landuse.overlay import intersect_by_group
+from landuse.sample import generate_sample
+from landuse.validate import clean_geometries, standardize_fields
+
+LAYERS: dict[str, gpd.GeoDataFrame] = {}
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def _child(fn: Callable[[], object], conn) -> None:
+    base = _status_kb("VmRSS:")
+    t0 = time.perf_counter()
+    fn()
+    conn.send((time.perf_counter() - t0, (_status_kb("VmHWM:") - base) / 1024))
+
+
+def measure(fn: Callable[[], object]) -> tuple[float, float]:
+    """Seconds and extra peak MiB of ``fn`` run in a forked child."""
+    parent, child = mp.get_context("fork").Pipe()
+    proc = mp.get_context("fork").Process(target=_child, args=(fn, child))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
+def load(n: int) -> None:
+    s = generate_sample(n)
+    for name in ("parcels", "udb", "farmland", "eco_redline", "parks", "roads"):
+        gdf = standardize_fields(getattr(s, name), FIELD_ALIASES[name], layer_name=name)
+        kind = "line" if name == "roads" else "polygon"
+        LAYERS[name] = clean_geometries(gdf, layer_name=name, kind=kind)[0]
+
+
+def _geoms(name: str) -> np.ndarray:
+    return np.asarray(LAYERS[name].geometry.array, dtype=object)
+
+
+def ours_intersection() -> None:
+    parcels = _geoms("parcels")
+    hit, inside, _, _ = intersect_by_group(parcels, _geoms("farmland"))
+    np.bincount(hit, shapely.area(inside), minlength=len(parcels))
+
+
+def overlay_intersection() -> None:
+    p = LAYERS["parcels"][["parcel_id", "geometry"]]
+    inter = gpd.overlay(
+        p, LAYERS["farmland"][["geometry"]], how="intersection", keep_geom_type=True
+    )
+    inter.dissolve("parcel_id").area.reindex(p["parcel_id"], fill_value=0.0)
+
+
+def ours_difference() -> None:
+    _outside_pieces(_geoms("parcels"), LAYERS["udb"])
+
+
+def overlay_difference() -> object:
+    p = LAYERS["parcels"][["parcel_id", "geometry"]]
+    return gpd.overlay(p, LAYERS["udb"][["geometry"]], how="difference", keep_geom_type=True).area
+
+
+def _obstacles() -> gpd.GeoDataFrame:
+    p = LAYERS["parcels"]
+    roads = LAYERS["roads"]
+    geoms = (
+        list(LAYERS["farmland"].geometry)
+        + list(LAYERS["eco_redline"].geometry)
+        + list(p.geometry[p["supply_status"] == "已供"])
+        + list(roads.buffer(roads["width_m"].astype(float) / 2))
+    )
+    return gpd.GeoDataFrame(geometry=geoms, crs=p.crs)
+
+
+def ours_buildable_difference() -> None:
+    find_buildable(
+        LAYERS["parks"],
+        LAYERS["udb"],
+        farmland=LAYERS["farmland"],
+        eco_redline=LAYERS["eco_redline"],
+        parcels=LAYERS["parcels"],
+        roads=LAYERS["roads"],
+        options=BuildableOptions(min_area_mu=0, min_width_m=0),
+    )
+
+
+def overlay_buildable_difference() -> object:
+    area = gpd.overlay(
+        LAYERS["parks"][["park", "geometry"]],
+        LAYERS["udb"][["geometry"]],
+        how="intersection",
+        keep_geom_type=True,
+    )
+    return gpd.overlay(area, _obstacles(), how="difference", keep_geom_type=True).area
+
+
+def ours_full_check() -> None:
+    check_conflicts(
+        LAYERS["parcels"],
+        udb=LAYERS["udb"],
+        farmland=LAYERS["farmland"],
+        eco_redline=LAYERS["eco_redline"],
+    )
+
+
+def ours_full_buildable() -> None:
+    find_buildable(
+        LAYERS["parks"],
+        LAYERS["udb"],
+        farmland=LAYERS["farmland"],
+        eco_redline=LAYERS["eco_redline"],
+        parcels=LAYERS["parcels"],
+        roads=LAYERS["roads"],
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument(
+        "--overlay-max",
+        type=int,
+        default=100_000,
+        help="largest size at which the (slow) overlay formulation also runs",
+    )
+    args = ap.parse_args()
+    rows = []
+    pairs = [
+        ("intersection", ours_intersection, overlay_intersection),
+        ("difference (outside UDB)", ours_difference, overlay_difference),
+        ("buildable difference", ours_buildable_difference, overlay_buildable_difference),
+        ("full check_conflicts", ours_full_check, None),
+        ("full find_buildable", ours_full_buildable, None),
+    ]
+    for n in args.sizes:
+        t0 = time.perf_counter()
+        load(n)
+        print(
+            f"[{n:>9,} parcels] sample generated in {time.perf_counter() - t0:.1f} s "
+            f"({len(LAYERS['farmland']):,} farmland patches)",
+            flush=True,
+        )
+        for step, ours, overlay in pairs:
+            t_ours, m_ours = measure(ours)
+            row = {"parcels": n, "step": step, "landuse_s": t_ours, "landuse_peak_MiB": m_ours}
+            if overlay is not None and n <= args.overlay_max:
+                t_ov, m_ov = measure(overlay)
+                row.update(overlay_s=t_ov, overlay_peak_MiB=m_ov, speedup=t_ov / t_ours)
+            rows.append(row)
+            print(
+                f"  {step:<26} landuse {t_ours:8.2f} s"
+                + (
+                    f"   overlay {row['overlay_s']:8.2f} s   x{row['speedup']:.1f}"
+                    if "overlay_s" in row
+                    else ""
+                ),
+                flush=True,
+            )
+    table = pd.DataFrame(rows)
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Analysis steps on a project: load, run, write outputs, summarise in Chinese.
+
+Each step takes a :class:`landuse.io.ProjectData`, calls one library analysis
+with the project's options, writes GeoPackage + CSV into an output folder and
+returns the headline lines.  ``landuse demo`` runs every step on the sample;
+``landuse check`` / ``landuse buildable`` run one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from landuse.buildable import BuildableOptions, buildable_summary, find_buildable, steep_land
+from landuse.config import Project, sample_project
+from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
+from landuse.crs import with_areas
+from landuse.errors import ConfigError
+from landuse.io import ProjectData, load_project_data, read_raster, write_layers, write_table
+from landuse.labels import labelled
+
+__all__ = [
+    "StepResult",
+    "parcel_area_summary",
+    "run_buildable",
+    "run_check",
+    "run_demo",
+    "run_load",
+]
+
+
+@dataclass
+class StepResult:
+    """What a step wrote and the headline lines it prints."""
+
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def extend(self, other: StepResult) -> None:
+        """Append another step's files and lines."""
+        self.files += other.files
+        self.lines += other.lines
+
+
+def parcel_area_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Parcel count and area (亩) per park, supplied and unsupplied, plus a 合计 row.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Parcels with ``park``, ``supply_status`` and ``area_mu`` columns.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``park``, ``parcels``, ``area_mu``, ``supplied_mu``, ``unsupplied_mu``.
+    """
+    supplied = parcels["supply_status"].eq("已供")
+    frame = pd.DataFrame(
+        {
+            "park": parcels["park"],
+            "parcels": 1,
+            "area_mu": parcels["area_mu"],
+            "supplied_mu": parcels["area_mu"].where(supplied, 0.0),
+            "unsupplied_mu": parcels["area_mu"].where(~supplied, 0.0),
+        }
+    )
+    by_park = frame.groupby("park", sort=True).sum().reset_index()
+    total = by_park.drop(columns="park").sum().to_frame().T.assign(park="合计")
+    table = pd.concat([by_park, total[by_park.columns]], ignore_index=True)
+    return table.astype({"parcels": int})
+
+
+def run_load(data: ProjectData, out_dir: Path) -> StepResult:
+    """Write the loaded parcels with areas, the repair report and areas by park."""
+    res = StepResult(out_dir)
+    parcels = with_areas(data.layers["parcels"], data.crs)
+    res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
+    res.files.append(write_table(labelled(data.report), out_dir / "geometry_report.csv"))
+    summary = parcel_area_summary(parcels)
+    res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
+    repaired = int(data.report["action"].eq("repaired").sum())
+    dropped = int(data.report["action"].eq("dropped").sum())
+    total = summary.iloc[-1]
+    res.lines += [
+        f"读入 {len(parcels)} 个地块（修复 {repaired} 个无效图形，剔除 {dropped} 个），"
+        f"分析坐标系 {data.crs.name}",
+        f"地块总面积 {total['area_mu']:,.1f} 亩，其中已供 {total['supplied_mu']:,.1f} 亩、"
+        f"未供 {total['unsupplied_mu']:,.1f} 亩",
+    ]
+    return res
+
+
+def _extra_constraints(data: ProjectData) -> dict[str, str]:
+    extra = data.project.section("check").get("extra_constraints", {})
+    if not isinstance(extra, dict):
+        raise ConfigError("[check] extra_constraints must map layer names to Chinese labels.")
+    return {str(k): str(v) for k, v in extra.items()}
+
+
+def check_project(data: ProjectData) -> ConflictResult:
+    """Run :func:`check_conflicts` with the project's layers and ``[check]`` options."""
+    options = data.project.section("check")
+    extra = _extra_constraints(data)
+    return check_conflicts(
+        data.layers["parcels"],
+        udb=data.layers["udb"],
+        farmland=data.layers.get("farmland"),
+        eco_redline=data.layers.get("eco_redline"),
+        others={name: data.layers[name] for name in extra},
+        labels={name: (f"占用{label}", f"occupies {name}") for name, label in extra.items()},
+        tolerance=NoiseTolerance.from_options(options),
+    )
+
+
+_CHECK_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "certificate_no",
+    "area_mu",
+    "udb_inside_mu",
+    "udb_outside_mu",
+    "udb_outside_share",
+    "farmland_mu",
+    "farmland_share",
+    "eco_redline_mu",
+    "eco_redline_share",
+    "noise_m2",
+    "status",
+]
+
+
+def run_check(data: ProjectData, out_dir: Path) -> StepResult:
+    """Conflict check: GeoPackage (parcels + pieces) and CSV tables."""
+    res = StepResult(out_dir)
+    result = check_project(data)
+    p, pieces = result.parcels, result.pieces
+    res.files.append(
+        write_layers({"parcels_check": p, "conflict_pieces": pieces}, out_dir / "conflicts.gpkg")
+    )
+    cols = [c for c in _CHECK_COLUMNS if c in p.columns]
+    extra_cols = [c for c in p.columns if c.endswith("_mu") and c not in cols and c != "area_mu"]
+    table = pd.DataFrame(p[cols[:-1] + extra_cols + cols[-1:]])
+    res.files.append(write_table(labelled(table), out_dir / "conflicts.csv"))
+    res.files.append(
+        write_table(labelled(pieces.drop(columns="constraint")), out_dir / "conflict_pieces.csv")
+    )
+    conflicts = ~p["compliant"]
+    tol = result.tolerance
+    res.lines.append(
+        f"三区三线检查：{len(p)} 个地块中 {int(conflicts.sum())} 个存在冲突"
+        f"（超出城镇开发边界 {int(p['outside_udb'].sum())} 个"
+        + (
+            f"，占用永久基本农田 {int(p['occupies_farmland'].sum())} 个，"
+            f"{p['farmland_mu'][p['occupies_farmland']].sum():,.1f} 亩"
+            if "occupies_farmland" in p
+            else ""
+        )
+        + (
+            f"，占用生态保护红线 {int(p['occupies_eco_redline'].sum())} 个"
+            if "occupies_eco_redline" in p
+            else ""
+        )
+        + f"）；边界误差 {int((pieces['kind'] == 'noise').sum())} 处"
+        f"（容差：面积 < {tol.area_m2:g} m² 且占比 < {tol.share:.1%}，或宽度 < {tol.width_m:g} m）"
+    )
+    if "certified_outside_udb" in p.columns:
+        listed = certified_outside_udb(result)
+        res.files.append(write_table(labelled(listed), out_dir / "certified_outside_udb.csv"))
+        res.lines.append(
+            f"有证但超出城镇开发边界（无法办理建设许可）的地块 {len(listed)} 个，"
+            f"边界外面积 {listed['udb_outside_mu'].sum():,.1f} 亩"
+        )
+    return res
+
+
+def buildable_project(data: ProjectData) -> gpd.GeoDataFrame:
+    """Run :func:`find_buildable` with the project's layers and ``[buildable]`` options."""
+    options = dict(data.project.section("buildable"))
+    buffers_opt = options.get("buffers", {})
+    opts = BuildableOptions.from_options(options)
+    buffers = {}
+    for name, distance in buffers_opt.items():
+        if name not in data.layers:
+            raise ConfigError(
+                f"[buildable] buffers names layer '{name}', which has no [layers.{name}] table."
+            )
+        buffers[name] = (data.layers[name], float(distance))
+    steep = None
+    dem_path = data.project.rasters.get("dem")
+    if dem_path is not None:
+        dem = read_raster(dem_path)
+        steep = steep_land(
+            dem.array, dem.transform, dem.crs, opts.max_slope_deg, nodata=dem.nodata
+        ).to_crs(data.crs)
+    return find_buildable(
+        data.layers["parks"],
+        data.layers["udb"],
+        farmland=data.layers.get("farmland"),
+        eco_redline=data.layers.get("eco_redline"),
+        parcels=data.layers.get("parcels"),
+        roads=data.layers.get("roads"),
+        buffers=buffers,
+        steep=steep,
+        options=opts,
+    )
+
+
+def run_buildable(data: ProjectData, out_dir: Path) -> StepResult:
+    """Buildable land: GeoPackage layer, candidate table, per-park summary."""
+    res = StepResult(out_dir)
+    cands = buildable_project(data)
+    res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg"))
+    res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))
+    summary = buildable_summary(cands)
+    res.files.append(write_table(labelled(summary), out_dir / "buildable_by_park.csv"))
+    opts = BuildableOptions.from_options(data.project.section("buildable"))
+    res.lines.append(
+        f"可建设用地：{len(cands)} 块，合计 {cands['area_mu'].sum():,.1f} 亩"
+        f"（单块 ≥ {opts.min_area_mu:g} 亩、宽度 ≥ {opts.min_width_m:g} m）"
+    )
+    return res
+
+
+def run_demo(
+    out_dir: str | Path,
+    *,
+    project: Project | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> StepResult:
+    """Run every analysis on a project (the shipped sample by default).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the outputs; created if needed.
+    project : Project, optional
+        Defaults to :func:`landuse.config.sample_project`.
+    on_step : callable, optional
+        Called with a short description before each step.
+
+    Returns
+    -------
+    StepResult
+    """
+    step = on_step or (lambda _msg: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = StepResult(out)
+    step("读取图层 loading layers")
+    data = load_project_data(project or sample_project())
+    result.extend(run_load(data, out))
+    step("三区三线检查 conflict check")
+    result.extend(run_check(data, out))
+    step("可建设用地 buildable land")
+    result.extend(run_buildable(data, out))
+    return result
