@@ -112,16 +112,20 @@ def _obstacles() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=geoms, crs=p.crs)
 
 
-def ours_buildable_difference() -> None:
-    find_buildable(
+def _buildable(options: BuildableOptions | None = None) -> object:
+    return find_buildable(
         LAYERS["parks"],
         LAYERS["udb"],
         farmland=LAYERS["farmland"],
         eco_redline=LAYERS["eco_redline"],
         parcels=LAYERS["parcels"],
         roads=LAYERS["roads"],
-        options=BuildableOptions(min_area_mu=0, min_width_m=0),
+        options=options,
     )
+
+
+def ours_buildable_difference() -> object:
+    return _buildable(BuildableOptions(min_area_mu=0, min_width_m=0))
 
 
 def overlay_buildable_difference() -> object:
@@ -143,15 +147,8 @@ def ours_full_check() -> None:
     )
 
 
-def ours_full_buildable() -> None:
-    find_buildable(
-        LAYERS["parks"],
-        LAYERS["udb"],
-        farmland=LAYERS["farmland"],
-        eco_redline=LAYERS["eco_redline"],
-        parcels=LAYERS["parcels"],
-        roads=LAYERS["roads"],
-    )
+def ours_full_buildable() -> object:
+    return _buildable()
 
 
 def main() -> None:
