@@ -225,11 +225,11 @@ def find_buildable(
 
     # Opening: strips narrower than min_width vanish; rectangles keep their corners.
     half = opts.min_width_m / 2
-    opened = shapely.buffer(
-        shapely.buffer(area, -half, join_style="mitre"), half, join_style="mitre"
-    )
-    opened = polygonal(shapely.intersection(opened, area))
-    parts, owner = explode(opened)
+    if half > 0:
+        shrunk = shapely.buffer(area, -half, join_style="mitre")
+        opened = shapely.buffer(shrunk, half, join_style="mitre")
+        area = polygonal(shapely.intersection(opened, area))
+    parts, owner = explode(area)
     part_m2 = shapely.area(parts)
     keep = part_m2 >= mu_to_m2(opts.min_area_mu)
     parts, owner, part_m2 = parts[keep], owner[keep], part_m2[keep]

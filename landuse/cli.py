@@ -19,9 +19,18 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from landuse import __version__
 from landuse.config import LayerSpec, load_project, sample_project
-from landuse.errors import LanduseError, LanduseWarning
-from landuse.io import ProjectData, describe_layer, list_layers, load_project_data
-from landuse.pipeline import StepResult, run_buildable, run_check, run_demo
+from landuse.errors import ConfigError, LanduseError, LanduseWarning
+from landuse.io import ProjectData, describe_layer, list_layers, load_project_data, write_table
+from landuse.labels import labelled
+from landuse.ledger import Ledger, read_ledger_file
+from landuse.pipeline import (
+    StepResult,
+    run_buildable,
+    run_check,
+    run_demo,
+    run_idle,
+    run_rates,
+)
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
 console = Console(stderr=True)
@@ -163,7 +172,7 @@ def _project_data(
 @_out_option
 def demo(out: Path | None) -> None:
     """Run the whole pipeline on the shipped sample and write the outputs."""
-    with _progress(3) as on_step:
+    with _progress(5) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
@@ -195,6 +204,111 @@ def buildable(project_file: Path | None, out: Path | None) -> None:
         data = _project_data(project_file, on_step)
         on_step("可建设用地 finding buildable land")
         result = run_buildable(data, out or Path("landuse_buildable"))
+    _echo_result(result)
+
+
+@main.command()
+@_project_option
+@click.option("--as-of", "as_of", default=None, help="Judge as of this day (default [idle] as_of).")
+@_out_option
+def idle(project_file: Path | None, as_of: str | None, out: Path | None) -> None:
+    """Idle land (闲置土地) by the legal rules, with fee / recovery and raster evidence."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step)
+        on_step("闲置土地 idle land")
+        result = run_idle(data, out or Path("landuse_idle"), as_of=as_of)
+    _echo_result(result)
+
+
+def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
+    if ledger is not None:
+        return ledger
+    project = load_project(project_file) if project_file else None
+    configured = project.section("idle").get("ledger") if project else None
+    if not configured or project is None or project.source is None:
+        raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
+    return project.source.parent / str(configured)
+
+
+_ledger_option = click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger GeoPackage (default: [idle] ledger of the project).",
+)
+
+
+@main.group()
+def ledger() -> None:
+    """Idle-land disposal ledger (处置台账): append-only history per parcel."""
+
+
+@ledger.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@_project_option
+@_ledger_option
+def ledger_import(file: Path, project_file: Path | None, ledger: Path | None) -> None:
+    """Append the rows of a CSV/Excel file (地块编号, 事项, 处置方式, 日期, 面积（亩）...)."""
+    target = Ledger(_ledger_path(project_file, ledger))
+    rows = read_ledger_file(file)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("导入 importing", total=len(rows))
+        count = target.append(
+            rows, source=file.name, on_row=lambda done: bar.update(task, completed=done)
+        )
+    click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
+
+
+@ledger.command("history")
+@click.argument("parcel_id")
+@_project_option
+@_ledger_option
+def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
+    """Every ledger row of one parcel, corrections included."""
+    rows = Ledger(_ledger_path(project_file, ledger), create=False).history(parcel_id)
+    if rows.empty:
+        click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
+        return
+    cols = ["entry_id", "event", "method", "event_date", "area_mu", "corrects", "note"]
+    shown = rows[cols].astype(object).where(rows[cols].notna(), "")
+    click.echo(labelled(shown).to_string(index=False))
+
+
+@ledger.command("export")
+@click.argument("csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--effective", is_flag=True, help="Leave out corrected and withdrawn rows.")
+@_project_option
+@_ledger_option
+def ledger_export(
+    csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
+) -> None:
+    """Write the ledger to a CSV table with Chinese headers."""
+    rows = Ledger(_ledger_path(project_file, ledger), create=False).entries(effective=effective)
+    write_table(labelled(rows), csv)
+    click.echo(f"已导出 Exported {len(rows)} 条记录 to {csv}")
+
+
+@main.command()
+@_project_option
+@_ledger_option
+@click.option("--from", "start", default=None, help="First day of the period (2025-01-01).")
+@click.option("--to", "end", default=None, help="Last day of the period (2025-12-31).")
+@click.option("--by", type=click.Choice(["park", "county"]), default="park", show_default=True)
+@_out_option
+def rates(
+    project_file: Path | None,
+    ledger: Path | None,
+    start: str | None,
+    end: str | None,
+    by: str,
+    out: Path | None,
+) -> None:
+    """Idle-land disposal rate, net reduction rate and 批而未供 disposal rate."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step)
+        on_step("处置率 rates")
+        led = Ledger(_ledger_path(project_file, ledger), create=False)
+        result = run_rates(data, led, out or Path("landuse_rates"), start=start, end=end, by=by)
     _echo_result(result)
 
 

@@ -64,6 +64,7 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "enterprise_name": ("QYMC", "企业名称", "TDSYQR", "土地使用权人", "QLR", "权利人"),
         "certificate_no": ("BDCQZH", "不动产权证号", "TDZH", "土地证号"),
         "supply_status": ("GDZT", "供地状态"),
+        "approval_date": ("PZRQ", "批准日期", "批复日期"),
         "supply_date": ("GDRQ", "供地日期", "HTQDRQ", "合同签订日期"),
         "agreed_start_date": ("YDDGRQ", "约定动工日期", "YDKGRQ", "约定开工日期"),
         "actual_start_date": ("SJDGRQ", "实际动工日期", "SJKGRQ", "实际开工日期"),

@@ -52,6 +52,40 @@ LABELS: dict[str, tuple[str, str]] = {
     "rank": ("面积排序", "Rank"),
     "candidates": ("地块数", "Candidates"),
     "largest_mu": ("最大地块面积（亩）", "Largest (mu)"),
+    "land_price_wan": ("出让价款（万元）", "Land price (10k yuan)"),
+    "agreed_start_date": ("约定动工日期", "Agreed start"),
+    "actual_start_date": ("实际动工日期", "Actual start"),
+    "suspended_since": ("停工日期", "Suspended since"),
+    "idle_type": ("闲置情形", "Idle type"),
+    "idle_since": ("认定闲置起始日", "Idle since"),
+    "idle_days": ("闲置天数", "Idle days"),
+    "idle_years": ("闲置满年数", "Full idle years"),
+    "gov_caused": ("政府原因", "Government-caused"),
+    "idle_fee_wan": ("土地闲置费（万元）", "Idle-land fee (10k yuan)"),
+    "recover_without_compensation": ("应无偿收回", "Recover without compensation"),
+    "consequence": ("处置依据与方式", "Consequence"),
+    "evidence_share": ("影像建设覆盖率", "Built/construction cover"),
+    "suspect_idle": ("疑似闲置需实地核查", "Suspected idle (check on site)"),
+    "group": ("统计单元", "Group"),
+    "stock_start_mu": ("期初闲置存量（亩）", "Idle stock at start (mu)"),
+    "identified_mu": ("期内新认定闲置（亩）", "Newly identified (mu)"),
+    "disposed_mu": ("期内处置闲置（亩）", "Disposed (mu)"),
+    "stock_end_mu": ("期末闲置存量（亩）", "Idle stock at end (mu)"),
+    "disposal_rate": ("闲置土地处置率", "Idle-land disposal rate"),
+    "net_reduction_rate": ("闲置土地净减少率", "Net reduction rate"),
+    "unsupplied_stock_mu": ("期初批而未供存量（亩）", "Approved-unsupplied stock (mu)"),
+    "unsupplied_supplied_mu": ("期内供应批而未供（亩）", "Approved-unsupplied supplied (mu)"),
+    "unsupplied_rate": ("批而未供处置率", "Approved-unsupplied disposal rate"),
+    "revitalised_mu": ("盘活存量土地（亩）", "Revitalised (mu)"),
+    "entry_id": ("记录编号", "Entry"),
+    "event": ("事项", "Event"),
+    "method": ("处置方式", "Method"),
+    "event_date": ("日期", "Date"),
+    "amount_wan": ("金额（万元）", "Amount (10k yuan)"),
+    "note": ("备注", "Note"),
+    "corrects": ("更正编号", "Corrects"),
+    "batch": ("导入批次", "Batch"),
+    "recorded_at": ("录入时间", "Recorded at"),
     "layer": ("图层", "Layer"),
     "feature_id": ("要素编号", "Feature"),
     "action": ("处理", "Action"),
@@ -66,13 +100,16 @@ def label(column: str, lang: Lang = "zh") -> str:
 
 
 #: Code values shown to people, per column: value → (Chinese, English).
-VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+VALUE_LABELS: dict[str, dict[object, tuple[str, str]]] = {
     "kind": {"conflict": ("冲突", "conflict"), "noise": ("边界误差", "boundary noise")},
     "action": {"repaired": ("已修复", "repaired"), "dropped": ("已剔除", "dropped")},
+    "gov_caused": {True: ("是", "yes"), False: ("否", "no")},
+    "recover_without_compensation": {True: ("是", "yes"), False: ("否", "no")},
+    "suspect_idle": {True: ("是", "yes"), False: ("否", "no")},
 }
 
 # Decimals by unit suffix: areas to 0.01 m² / 0.0001 亩 keep sums traceable.
-_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4}
+_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4, "_rate": 4, "_wan": 4}
 
 
 def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:

@@ -20,8 +20,11 @@ from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
 from landuse.errors import ConfigError
+from landuse.idle import find_idle
 from landuse.io import ProjectData, load_project_data, read_raster, write_layers, write_table
 from landuse.labels import labelled
+from landuse.ledger import Ledger, read_ledger_file
+from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
 
 __all__ = [
     "StepResult",
@@ -29,7 +32,9 @@ __all__ = [
     "run_buildable",
     "run_check",
     "run_demo",
+    "run_idle",
     "run_load",
+    "run_rates",
 ]
 
 
@@ -229,6 +234,114 @@ def run_buildable(data: ProjectData, out_dir: Path) -> StepResult:
     return res
 
 
+def _idle_options(data: ProjectData) -> dict[str, object]:
+    return dict(data.project.section("idle"))
+
+
+def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> StepResult:
+    """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence."""
+    res = StepResult(out_dir)
+    day = as_of or _idle_options(data).get("as_of")
+    if day is None:
+        raise ConfigError("Give the day to judge for: --as-of 2025-12-31 or [idle] as_of.")
+    raster_path = data.project.rasters.get("landcover")
+    raster = read_raster(raster_path) if raster_path else None
+    parcels = with_areas(data.layers["parcels"], data.crs)
+    out = find_idle(parcels, str(day), landcover=raster)
+    res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
+    idle = out[out["idle"]]
+    cols = [c for c in _IDLE_COLUMNS if c in out.columns]
+    ledger_view = out.loc[out["idle"] | out.get("suspect_idle", False), cols]
+    res.files.append(write_table(labelled(ledger_view), out_dir / "idle.csv"))
+    fee = idle["idle_fee_wan"].sum()
+    line = (
+        f"闲置土地（截至 {pd.Timestamp(str(day)).date()}）：{len(idle)} 宗，"
+        f"{idle['area_mu'].sum():,.1f} 亩；其中满两年应无偿收回 "
+        f"{int(idle['recover_without_compensation'].sum())} 宗，应征缴土地闲置费 "
+        f"{fee:,.1f} 万元；政府原因 {int((idle['gov_caused']).sum())} 宗"
+    )
+    if "suspect_idle" in out.columns:
+        line += (
+            f"；登记在建但影像无建设迹象（疑似闲置，需实地核查）{int(out['suspect_idle'].sum())} 宗"
+        )
+    if out["undetermined"].any():
+        line += f"；缺少约定动工日期无法判定 {int(out['undetermined'].sum())} 宗"
+    res.lines.append(line)
+    return res
+
+
+_IDLE_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "area_mu",
+    "land_price_wan",
+    "agreed_start_date",
+    "actual_start_date",
+    "suspended_since",
+    "idle_type",
+    "idle_since",
+    "idle_days",
+    "idle_years",
+    "gov_caused",
+    "idle_fee_wan",
+    "recover_without_compensation",
+    "consequence",
+    "evidence_share",
+    "suspect_idle",
+]
+
+
+def _period(data: ProjectData, start: str | None, end: str | None) -> tuple[str, str]:
+    period = _idle_options(data).get("period")
+    if start is None or end is None:
+        if not (isinstance(period, list) and len(period) == 2):
+            raise ConfigError(
+                "Give the period: --from 2025-01-01 --to 2025-12-31 or [idle] period."
+            )
+        start, end = start or str(period[0]), end or str(period[1])
+    return start, end
+
+
+def run_rates(
+    data: ProjectData,
+    ledger: Ledger,
+    out_dir: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    by: str = "park",
+) -> StepResult:
+    """Disposal rates for a period by park (or county) from the ledger and the parcels."""
+    res = StepResult(out_dir)
+    start, end = _period(data, start, end)
+    parcels = with_areas(data.layers["parcels"], data.crs)
+    groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
+    periods = idle_periods(ledger.entries(effective=True))
+    idle = disposal_rates(periods, start, end, groups=groups)
+    table = idle.merge(
+        unsupplied_rates(parcels, start, end, groups=groups), on="group", how="outer"
+    )
+    table["revitalised_mu"] = table["disposed_mu"].fillna(0) + table[
+        "unsupplied_supplied_mu"
+    ].fillna(0)
+    res.files.append(write_table(labelled(table), out_dir / "disposal_rates.csv"))
+    total = table.set_index("group").loc["合计"]
+    period = f"{pd.Timestamp(start).date()} 至 {pd.Timestamp(end).date()}"
+    res.lines += [
+        f"{period}：盘活存量土地 {total['revitalised_mu']:,.1f} 亩，处置闲置土地 "
+        f"{total['disposed_mu']:,.1f} 亩，处置率 {total['disposal_rate']:.2%}，"
+        f"净减少率 {total['net_reduction_rate']:.2%}；批而未供处置率 "
+        f"{total['unsupplied_rate']:.2%}",
+        *(
+            f"  {FORMULAS[k]}"
+            for k in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+        ),
+    ]
+    return res
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -261,4 +374,14 @@ def run_demo(
     result.extend(run_check(data, out))
     step("可建设用地 buildable land")
     result.extend(run_buildable(data, out))
+    step("闲置土地 idle land")
+    result.extend(run_idle(data, out))
+    step("处置台账与处置率 ledger and rates")
+    ledger = Ledger(out / "idle_ledger.gpkg")
+    import_file = data.project.section("idle").get("ledger_import")
+    if import_file and ledger.entries().empty:
+        source = data.project.source.parent / import_file if data.project.source else import_file
+        ledger.append(read_ledger_file(source), source=Path(source).name)
+    result.files.append(ledger.path)
+    result.extend(run_rates(data, ledger, out))
     return result

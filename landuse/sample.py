@@ -30,7 +30,7 @@ import shapely
 from rasterio.features import rasterize
 
 from landuse.config import layers_dir
-from landuse.io import read_layer, write_layers
+from landuse.io import read_layer, write_layers, write_table
 from landuse.units import m2_to_mu
 
 __all__ = [
@@ -120,6 +120,14 @@ layer = "enterprises"
 # Rasters (GeoTIFF): land cover for idle-land evidence, a DEM for slope limits.
 [rasters]
 landcover = "{tif}"
+
+# Idle land: the day to judge for, ledger rows to import (the demo imports them
+# into a fresh ledger), and the period for the disposal rates.  A bureau sets
+# ledger = "台账/idle_ledger.gpkg" for its own append-only ledger.
+[idle]
+as_of = "2025-12-31"
+ledger_import = "{ledger}"
+period = ["2025-01-01", "2025-12-31"]
 """
 
 # Block layout of a park (metres): blocks of 220 × 180 m between 30 m roads, 18 × 18 blocks.
@@ -143,6 +151,7 @@ class Sample:
     roads: gpd.GeoDataFrame
     parcels: gpd.GeoDataFrame
     enterprises: pd.DataFrame
+    ledger: pd.DataFrame
     landcover: np.ndarray
     landcover_transform: rasterio.Affine
 
@@ -493,8 +502,15 @@ def _parcel_attributes(
     supplied = rng.random(n) < 0.82
     supply_day = rng.integers(4383, 9312, n)  # 2012-01-01 … 2025-06-30
     supply = _dates(supply_day)
+    # Approval (农转用/征收批复) precedes supply; 30 % of unsupplied parcels are only planned.
+    approved_day = np.where(
+        supplied, supply_day - rng.integers(60, 900, n), rng.integers(5479, 9496, n)
+    )  # unsupplied: approved 2015-01-01 … 2025-12-31
+    approval = np.where(
+        supplied | (rng.random(n) < 0.7), _dates(approved_day), np.datetime64("NaT")
+    )
     agreed = supply + rng.integers(90, 366, n).astype("timedelta64[D]")
-    started = supplied & (rng.random(n) < 0.72)
+    started = supplied & (rng.random(n) < 0.85)
     actual = agreed + rng.integers(-60, 500, n).astype("timedelta64[D]")
     started &= actual <= _AS_OF
     stage = np.where(
@@ -566,6 +582,7 @@ def _parcel_attributes(
                 ),
                 None,
             ),
+            "PZRQ": _iso(approval),
             "GDRQ": _iso(np.where(supplied, supply, np.datetime64("NaT"))),
             "YDDGRQ": _iso(np.where(supplied, agreed, np.datetime64("NaT"))),
             "SJDGRQ": _iso(np.where(started, actual, np.datetime64("NaT"))),
@@ -640,6 +657,70 @@ def _parcel_attributes(
         enterprises["TYSHXYDM"].isin(parcels["TYSHXYDM"]) | enterprises["ZLDKBH"].notna()
     ].reset_index(drop=True)
     return parcels, enterprises.sort_values(["TYSHXYDM", "ND"], ignore_index=True)
+
+
+# -------------------------------------------------------------------------- ledger
+
+_METHOD_SHARES = {
+    "督促开工": 0.2,
+    "动工开发": 0.15,
+    "征缴闲置费": 0.15,
+    "无偿收回": 0.1,
+    "协议有偿收回": 0.1,
+    "依法回购": 0.1,
+    "司法拍卖": 0.08,
+    "租赁转产": 0.07,
+    "调整用途或规划条件": 0.05,
+}
+
+
+def _ledger(rng: np.random.Generator, parcels: pd.DataFrame, area_mu: np.ndarray) -> pd.DataFrame:
+    """A disposal ledger import file (Chinese headers) for parcels that went idle.
+
+    Not-started and suspended parcels are investigated 30–400 days after their
+    year ran out; about 60 % have had their disposal completed.
+    """
+    agreed = pd.to_datetime(parcels["YDDGRQ"]).to_numpy()
+    stopped = pd.to_datetime(parcels["TGRQ"]).to_numpy()
+    waiting = parcels["JSZT"].eq("未动工").to_numpy()
+    clock = np.where(waiting, agreed, stopped)
+    candidates = np.flatnonzero(~np.isnat(clock))
+    base = clock[candidates] + np.timedelta64(365, "D")
+    notice = base + rng.integers(30, 400, len(candidates)).astype("timedelta64[D]")
+    steps = {
+        "调查通知": notice,
+        "认定闲置": notice + rng.integers(20, 60, len(candidates)).astype("timedelta64[D]"),
+    }
+    steps["公示"] = steps["认定闲置"] + rng.integers(7, 20, len(candidates)).astype(
+        "timedelta64[D]"
+    )
+    steps["处置决定"] = steps["公示"] + rng.integers(30, 120, len(candidates)).astype(
+        "timedelta64[D]"
+    )
+    steps["处置完成"] = steps["处置决定"] + rng.integers(60, 700, len(candidates)).astype(
+        "timedelta64[D]"
+    )
+    methods = rng.choice(list(_METHOD_SHARES), len(candidates), p=list(_METHOD_SHARES.values()))
+    rows = []
+    for event, dates in steps.items():
+        keep = dates <= _AS_OF
+        idx = candidates[keep]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "地块编号": parcels["DKBH"].to_numpy()[idx],
+                    "事项": event,
+                    "处置方式": methods[keep] if event in ("处置决定", "处置完成") else "",
+                    "日期": np.datetime_as_string(dates[keep], unit="D"),
+                    "面积（亩）": np.round(area_mu[idx], 4)
+                    if event in ("认定闲置", "处置完成")
+                    else np.nan,
+                    "备注": "示例数据",
+                }
+            )
+        )
+    ledger = pd.concat(rows, ignore_index=True)
+    return ledger.sort_values(["日期", "地块编号"], kind="stable", ignore_index=True)
 
 
 # ---------------------------------------------------------------------- land cover
@@ -756,6 +837,7 @@ def generate_sample(
         roads=_roads(used_sites),
         parcels=parcels,
         enterprises=enterprises,
+        ledger=_ledger(rng, attrs, m2_to_mu(area)),
         landcover=np.zeros((0, 0), np.uint8),
         landcover_transform=rasterio.Affine.identity(),
     )
@@ -767,7 +849,7 @@ def generate_sample(
 
 
 def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
-    """Write a sample: GeoPackage, land-cover GeoTIFF and project file side by side.
+    """Write a sample: GeoPackage, land-cover GeoTIFF, ledger CSV and project file side by side.
 
     The project file ``<stem>.toml`` lets ``landuse check --project`` run on it.
 
@@ -820,9 +902,13 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
             CLASSES="; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
         )
     tmp.replace(tif)
+    ledger = gpkg.with_name(f"{gpkg.stem}_ledger.csv")
+    write_table(sample.ledger, ledger)
     project = gpkg.with_suffix(".toml")
     tmp = project.with_name(f".{project.name}.tmp")
-    tmp.write_text(_PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name), encoding="utf-8")
+    tmp.write_text(
+        _PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name, ledger=ledger.name), encoding="utf-8"
+    )
     tmp.replace(project)
     return gpkg, tif
 
@@ -840,6 +926,7 @@ def get_path(name: str = "sample") -> Path:
         "landcover": "xingbin_sample_landcover.tif",
         "project": "xingbin_sample.toml",
         "boundary": "xingbin_boundary.geojson",
+        "ledger": "xingbin_sample_ledger.csv",
     }
     if name not in files:
         raise ValueError(f"unknown sample file {name!r}; choose from {', '.join(files)}")

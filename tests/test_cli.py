@@ -87,6 +87,7 @@ def test_entry_point_runs_as_a_module(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "地块总面积" in done.stdout
     assert "三区三线检查" in done.stdout and "可建设用地" in done.stdout
+    assert "闲置土地（截至" in done.stdout and "处置率" in done.stdout
 
 
 def _user_project(tmp_path, parcels_gdf):
@@ -180,3 +181,46 @@ def test_check_reports_bad_project_in_one_line(runner, tmp_path):
     result = runner.invoke(main, ["check", "--project", str(toml)])
     assert result.exit_code == 2
     assert "missing.shp: file not found" in result.output
+
+
+def test_idle_ledger_and_rates_commands(runner, tmp_path):
+    from landuse.sample import get_path
+
+    out = tmp_path / "idle"
+    result = runner.invoke(main, ["idle", "--as-of", "2025-12-31", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "闲置土地（截至 2025-12-31）" in result.output
+    table = pd.read_csv(out / "idle.csv", encoding="utf-8-sig")
+    assert {"闲置情形", "认定闲置起始日", "处置依据与方式", "疑似闲置需实地核查"} <= set(table.columns)
+    idle_layer = pyogrio.read_dataframe(out / "idle.gpkg", layer="idle")
+    assert len(idle_layer) == 2000  # every parcel kept
+
+    ledger = tmp_path / "台账.gpkg"
+    result = runner.invoke(main, ["ledger", "import", str(get_path("ledger")), "--ledger",
+                                  str(ledger)])
+    assert result.exit_code == 0, result.output
+    n_rows = len(pd.read_csv(get_path("ledger"), encoding="utf-8-sig"))
+    assert f"已导入 Imported {n_rows} 条记录" in result.output
+    result = runner.invoke(main, ["ledger", "history", "4513020000039", "--ledger", str(ledger)])
+    assert result.exit_code == 0 and "认定闲置" in result.output
+    export = tmp_path / "export.csv"
+    result = runner.invoke(main, ["ledger", "export", str(export), "--ledger", str(ledger)])
+    assert result.exit_code == 0
+    assert len(pd.read_csv(export, encoding="utf-8-sig")) == n_rows
+
+    result = runner.invoke(main, ["rates", "--ledger", str(ledger), "--from", "2025-01-01",
+                                  "--to", "2025-12-31", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "处置闲置土地" in result.output and "处置率" in result.output
+    assert "闲置土地处置率 = 期内处置闲置土地面积" in result.output
+    rates = pd.read_csv(tmp_path / "r" / "disposal_rates.csv", encoding="utf-8-sig")
+    total = rates.set_index("统计单元").loc["合计"]
+    assert total["闲置土地处置率"] == pytest.approx(
+        total["期内处置闲置（亩）"] / (total["期初闲置存量（亩）"] + total["期内新认定闲置（亩）"]),
+        abs=1e-4,
+    )
+
+
+def test_ledger_needs_a_path(runner):
+    result = runner.invoke(main, ["ledger", "history", "X"])
+    assert result.exit_code == 2 and "--ledger" in result.output
