@@ -24,8 +24,10 @@ def test_hand_made_park():
     park = gdf([shapely.box(0, 0, 300, 200)], park=["甲园"])
     udb = gdf([shapely.box(-20, -20, 250, 220)])
     farm = gdf([shapely.box(0, 0, 50, 50)])
-    parcels = gdf([shapely.box(100, 0, 200, 100), shapely.box(0, 155, 100, 200)],
-                  supply_status=["已供", "未供"])
+    parcels = gdf(
+        [shapely.box(100, 0, 200, 100), shapely.box(0, 155, 100, 200)],
+        supply_status=["已供", "未供"],
+    )
     roads = gdf([shapely.LineString([(0, 150), (250, 150)])], width_m=[10.0])
     out = find_buildable(park, udb, farmland=farm, parcels=parcels, roads=roads)
     assert out["candidate_id"].tolist() == ["KJ-0001", "KJ-0002"]
@@ -40,8 +42,10 @@ def test_hand_made_park():
 def test_narrow_and_small_pieces_are_dropped():
     # Strip 300 × 15 (narrower than 20 m) and a 60 × 60 square (3 600 m² = 5.4 亩 < 10 亩)
     # vanish; a 100 × 100 square (15 亩) stays.
-    parks = gdf([shapely.box(0, 0, 300, 15), shapely.box(0, 100, 60, 160),
-                 shapely.box(200, 100, 300, 200)], park=["窄", "小", "好"])
+    parks = gdf(
+        [shapely.box(0, 0, 300, 15), shapely.box(0, 100, 60, 160), shapely.box(200, 100, 300, 200)],
+        park=["窄", "小", "好"],
+    )
     udb = gdf([shapely.box(-1, -1, 400, 400)])
     out = find_buildable(parks, udb)
     assert out["park"].tolist() == ["好"]
@@ -90,23 +94,43 @@ def test_options_and_schema():
 def test_sample_buildable_matches_overlay_formulation(sample_data):
     L = sample_data.layers
     opts = BuildableOptions(min_area_mu=0.0, min_width_m=0.0)
-    out = find_buildable(L["parks"], L["udb"], farmland=L["farmland"],
-                         eco_redline=L["eco_redline"], parcels=L["parcels"], roads=L["roads"],
-                         options=opts)
+    out = find_buildable(
+        L["parks"],
+        L["udb"],
+        farmland=L["farmland"],
+        eco_redline=L["eco_redline"],
+        parcels=L["parcels"],
+        roads=L["roads"],
+        options=opts,
+    )
     # Independent: geopandas.overlay, step by step.
-    area = gpd.overlay(L["parks"][["park", "geometry"]], L["udb"][["geometry"]].dissolve(),
-                       how="intersection", keep_geom_type=True)
+    area = gpd.overlay(
+        L["parks"][["park", "geometry"]],
+        L["udb"][["geometry"]].dissolve(),
+        how="intersection",
+        keep_geom_type=True,
+    )
     supplied = L["parcels"][L["parcels"]["supply_status"] == "已供"]
     roads = L["roads"].assign(geometry=L["roads"].buffer(L["roads"]["width_m"] / 2))
     blockers = gpd.GeoDataFrame(
-        geometry=list(L["farmland"].geometry) + list(L["eco_redline"].geometry)
-        + list(supplied.geometry) + list(roads.geometry), crs=L["parks"].crs)
+        geometry=list(L["farmland"].geometry)
+        + list(L["eco_redline"].geometry)
+        + list(supplied.geometry)
+        + list(roads.geometry),
+        crs=L["parks"].crs,
+    )
     left = gpd.overlay(area, blockers, how="difference", keep_geom_type=True)
     expected = left.dissolve("park").area
     got = out.groupby("park")["area_m2"].sum()
     np.testing.assert_allclose(got.sort_index(), expected.sort_index(), rtol=1e-6)
-    default = find_buildable(L["parks"], L["udb"], farmland=L["farmland"],
-                             eco_redline=L["eco_redline"], parcels=L["parcels"], roads=L["roads"])
+    default = find_buildable(
+        L["parks"],
+        L["udb"],
+        farmland=L["farmland"],
+        eco_redline=L["eco_redline"],
+        parcels=L["parcels"],
+        roads=L["roads"],
+    )
     assert 100 < len(default) < len(out)
     assert (default["area_mu"] >= 10).all()
     assert default["area_mu"].is_monotonic_decreasing

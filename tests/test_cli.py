@@ -103,15 +103,19 @@ def _user_project(tmp_path, parcels_gdf):
     import shapely
 
     # UDB covers x ≥ X0 + 50: parcel A1 (x 0–100) is half outside: 7.5 亩 in, 7.5 亩 out.
-    udb = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 50, Y0 - 50, X0 + 600, Y0 + 200)],
-                           crs="EPSG:4524").to_crs(4490)
+    udb = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 50, Y0 - 50, X0 + 600, Y0 + 200)], crs="EPSG:4524"
+    ).to_crs(4490)
     udb.to_file(data / "开发边界.geojson")
-    flood = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 400, Y0, X0 + 450, Y0 + 100)],
-                             crs="EPSG:4524")
+    flood = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 400, Y0, X0 + 450, Y0 + 100)], crs="EPSG:4524"
+    )
     flood.to_file(data / "flood.gpkg")
-    parks = gpd.GeoDataFrame({"园区名称": ["测试园"]},
-                             geometry=[shapely.box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 200)],
-                             crs="EPSG:4524")
+    parks = gpd.GeoDataFrame(
+        {"园区名称": ["测试园"]},
+        geometry=[shapely.box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 200)],
+        crs="EPSG:4524",
+    )
     parks.to_file(data / "parks.gpkg")
     toml = tmp_path / "landuse.toml"
     toml.write_text(
@@ -169,8 +173,9 @@ def test_check_a_proposed_red_line(runner, tmp_path, parcels_gdf):
     proposal = tmp_path / "红线.gpkg"
     parcels_gdf.iloc[[1]].rename(columns={"DKBH": "parcel_id"}).to_file(proposal)
     out = tmp_path / "p"
-    result = runner.invoke(main, ["check", "--project", str(toml), "--parcels", str(proposal),
-                                  "--out", str(out)])
+    result = runner.invoke(
+        main, ["check", "--project", str(toml), "--parcels", str(proposal), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "1 个地块中 0 个存在冲突" in result.output
 
@@ -191,13 +196,16 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "闲置土地（截至 2025-12-31）" in result.output
     table = pd.read_csv(out / "idle.csv", encoding="utf-8-sig")
-    assert {"闲置情形", "认定闲置起始日", "处置依据与方式", "疑似闲置需实地核查"} <= set(table.columns)
+    assert {"闲置情形", "认定闲置起始日", "处置依据与方式", "疑似闲置需实地核查"} <= set(
+        table.columns
+    )
     idle_layer = pyogrio.read_dataframe(out / "idle.gpkg", layer="idle")
     assert len(idle_layer) == 2000  # every parcel kept
 
     ledger = tmp_path / "台账.gpkg"
-    result = runner.invoke(main, ["ledger", "import", str(get_path("ledger")), "--ledger",
-                                  str(ledger)])
+    result = runner.invoke(
+        main, ["ledger", "import", str(get_path("ledger")), "--ledger", str(ledger)]
+    )
     assert result.exit_code == 0, result.output
     n_rows = len(pd.read_csv(get_path("ledger"), encoding="utf-8-sig"))
     assert f"已导入 Imported {n_rows} 条记录" in result.output
@@ -208,8 +216,20 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     assert result.exit_code == 0
     assert len(pd.read_csv(export, encoding="utf-8-sig")) == n_rows
 
-    result = runner.invoke(main, ["rates", "--ledger", str(ledger), "--from", "2025-01-01",
-                                  "--to", "2025-12-31", "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        main,
+        [
+            "rates",
+            "--ledger",
+            str(ledger),
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "处置闲置土地" in result.output and "处置率" in result.output
     assert "闲置土地处置率 = 期内处置闲置土地面积" in result.output

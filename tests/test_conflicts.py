@@ -65,9 +65,11 @@ def test_sliver_under_tolerance_is_noise_not_conflict():
     p = parcels([(0, 0, 100, 100), (200, 0, 300, 100), (400, 0, 410, 10)], ["S", "R", "T"])
     u = layer([(-10, -10, 500, 110)])
     f = layer(
-        [(99.7, 0, 150, 100),  # S: 30 m² sliver
-         (290, 90, 310, 110),  # R: 10 × 10 = 100 m², 1 %: above 50 m² → conflict
-         (405, 5, 420, 20)],  # T: 5 × 5 = 25 m² of a 100 m² parcel: small but 25 %
+        [
+            (99.7, 0, 150, 100),  # S: 30 m² sliver
+            (290, 90, 310, 110),  # R: 10 × 10 = 100 m², 1 %: above 50 m² → conflict
+            (405, 5, 420, 20),
+        ],  # T: 5 × 5 = 25 m² of a 100 m² parcel: small but 25 %
         ["F1", "F2", "F3"],
     )
     r = check_conflicts(p, udb=u, farmland=f).parcels.set_index("parcel_id")
@@ -94,13 +96,21 @@ def test_tolerance_is_configurable():
 def test_several_statuses_and_other_layers():
     # Outside the UDB on x < 20 (2000 m²), eco red line on x > 70 (3000 m²),
     # a flood zone on y > 90 (1000 m²).
-    p = parcels([(0, 0, 100, 100), (500, 500, 600, 600)], ["A", "OK"],
-                certificate_no=["桂(2020)来宾市不动产权第1号", None])
+    p = parcels(
+        [(0, 0, 100, 100), (500, 500, 600, 600)],
+        ["A", "OK"],
+        certificate_no=["桂(2020)来宾市不动产权第1号", None],
+    )
     u = layer([(20, -10, 110, 110), (400, 400, 700, 700)])
     e = layer([(70, -10, 130, 110)], ["E1"])
     flood = layer([(-10, 90, 110, 200)], ["W1"])
-    r = check_conflicts(p, udb=u, eco_redline=e, others={"flood": flood},
-                        labels={"flood": ("占用洪水淹没区", "in flood zone")})
+    r = check_conflicts(
+        p,
+        udb=u,
+        eco_redline=e,
+        others={"flood": flood},
+        labels={"flood": ("占用洪水淹没区", "in flood zone")},
+    )
     a = r.parcels.set_index("parcel_id").loc["A"]
     assert a["status"] == "超出城镇开发边界；占用生态保护红线；占用洪水淹没区"
     assert a["status_en"].startswith("outside urban development boundary; occupies eco")
@@ -138,8 +148,9 @@ def test_bad_inputs():
 def _overlay_areas(p, constraint):
     """Independent reference: geopandas.overlay on the dissolved constraint layer."""
     dissolved = constraint[["geometry"]].dissolve()
-    inter = gpd.overlay(p[["parcel_id", "geometry"]], dissolved, how="intersection",
-                        keep_geom_type=True)
+    inter = gpd.overlay(
+        p[["parcel_id", "geometry"]], dissolved, how="intersection", keep_geom_type=True
+    )
     return inter.dissolve("parcel_id").area.reindex(p["parcel_id"], fill_value=0.0)
 
 
@@ -169,10 +180,15 @@ def test_properties_against_overlay(parcel_boxes, farm_boxes, udb_boxes, seed):
     np.testing.assert_allclose(res["udb_inside_m2"], _overlay_areas(p, u), rtol=1e-6, atol=1e-6)
     # Independent of input order.
     rng = np.random.default_rng(seed)
-    shuffled = check_conflicts(
-        p.iloc[rng.permutation(len(p))], udb=u.iloc[rng.permutation(len(u))],
-        farmland=f.iloc[rng.permutation(len(f))],
-    ).parcels.set_index("parcel_id").loc[res["parcel_id"]]
+    shuffled = (
+        check_conflicts(
+            p.iloc[rng.permutation(len(p))],
+            udb=u.iloc[rng.permutation(len(u))],
+            farmland=f.iloc[rng.permutation(len(f))],
+        )
+        .parcels.set_index("parcel_id")
+        .loc[res["parcel_id"]]
+    )
     for col in ("udb_outside_m2", "farmland_m2", "status"):
         got, want = shuffled[col].to_numpy(), res[col].to_numpy()
         if got.dtype.kind == "f":
@@ -183,10 +199,15 @@ def test_properties_against_overlay(parcel_boxes, farm_boxes, udb_boxes, seed):
 
 def test_sample_matches_overlay(sample_data):
     L = sample_data.layers
-    r = check_conflicts(L["parcels"], udb=L["udb"], farmland=L["farmland"],
-                        eco_redline=L["eco_redline"]).parcels
-    for col, layer_name in (("farmland_m2", "farmland"), ("eco_redline_m2", "eco_redline"),
-                            ("udb_inside_m2", "udb")):
-        np.testing.assert_allclose(r[col], _overlay_areas(L["parcels"], L[layer_name]),
-                                   rtol=1e-6, atol=1e-6)
+    r = check_conflicts(
+        L["parcels"], udb=L["udb"], farmland=L["farmland"], eco_redline=L["eco_redline"]
+    ).parcels
+    for col, layer_name in (
+        ("farmland_m2", "farmland"),
+        ("eco_redline_m2", "eco_redline"),
+        ("udb_inside_m2", "udb"),
+    ):
+        np.testing.assert_allclose(
+            r[col], _overlay_areas(L["parcels"], L[layer_name]), rtol=1e-6, atol=1e-6
+        )
     assert r["status"].ne("合规").sum() > 100  # the sample has conflicts to find

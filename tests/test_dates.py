@@ -11,8 +11,17 @@ def ts(*days):
 
 def test_parse_bureau_formats():
     got = parse_dates(
-        ["2019-03-01", "2019/3/1", "2019.3.1", "2019年3月1日", "20190301", "2019-03-01 08:30:00",
-         "", "—", None],
+        [
+            "2019-03-01",
+            "2019/3/1",
+            "2019.3.1",
+            "2019年3月1日",
+            "20190301",
+            "2019-03-01 08:30:00",
+            "",
+            "—",
+            None,
+        ],
         column="GDRQ",
     )
     assert got.iloc[:6].dt.strftime("%Y-%m-%d").tolist() == ["2019-03-01"] * 6
@@ -33,7 +42,11 @@ def test_anniversary_civil_code():
     # Same calendar date a year later; 29 Feb → 28 Feb in a common year.
     got = anniversary(ts("2023-03-01", "2024-02-29", "2023-02-28", "2024-01-31"), 1)
     assert got.dt.strftime("%Y-%m-%d").tolist() == [
-        "2024-03-01", "2025-02-28", "2024-02-28", "2025-01-31"]
+        "2024-03-01",
+        "2025-02-28",
+        "2024-02-28",
+        "2025-01-31",
+    ]
     assert anniversary(ts("2024-02-29"), 4).iloc[0] == pd.Timestamp("2028-02-29")
     assert period_complete_after(ts("2023-03-01"), 1).iloc[0] == pd.Timestamp("2024-03-02")
     assert period_complete_after(ts("2023-03-01"), 2).iloc[0] == pd.Timestamp("2025-03-02")

@@ -58,11 +58,11 @@ def test_leap_day_start():
 
 
 def test_started_land_is_not_idle_unless_suspended():
-    assert not one("2025-01-01", agreed_start_date="2023-03-01",
-                   actual_start_date="2024-06-01")["idle"]
+    assert not one("2025-01-01", agreed_start_date="2023-03-01", actual_start_date="2024-06-01")[
+        "idle"
+    ]
     # Started only after the day judged: still not started on that day.
-    assert one("2024-05-01", agreed_start_date="2023-03-01",
-               actual_start_date="2024-06-01")["idle"]
+    assert one("2024-05-01", agreed_start_date="2023-03-01", actual_start_date="2024-06-01")["idle"]
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,14 @@ def test_started_land_is_not_idle_unless_suspended():
     ],
 )
 def test_suspended_thresholds(developed, invested, as_of, idle):
-    row = one(as_of, agreed_start_date="2021-06-01", actual_start_date="2022-01-01",
-              developed_share=developed, invested_share=invested, suspended_since="2023-03-01")
+    row = one(
+        as_of,
+        agreed_start_date="2021-06-01",
+        actual_start_date="2022-01-01",
+        developed_share=developed,
+        invested_share=invested,
+        suspended_since="2023-03-01",
+    )
     assert row["idle"] == idle
     if idle:
         assert row["idle_type"] == SUSPENDED
@@ -138,8 +144,7 @@ def test_class_cover_against_hand_computation():
     np.testing.assert_allclose(got["share"], [0.75, 1.0, 0.0, 0.0, 1.0])
     np.testing.assert_allclose(got["coverage"], [1.0, 1.0, 0.5, 0.25, 1.0])
     # Tiny batches give the same answer.
-    np.testing.assert_allclose(class_cover(gdf, RASTER, (4, 5), max_pairs=1)["share"],
-                               got["share"])
+    np.testing.assert_allclose(class_cover(gdf, RASTER, (4, 5), max_pairs=1)["share"], got["share"])
 
 
 def test_suspect_idle_from_raster():

@@ -66,9 +66,15 @@ def test_bad_file_imports_nothing_and_lists_rows(tmp_path):
 def test_append_only_and_corrections(tmp_path):
     led = Ledger(tmp_path / "l.gpkg")
     led.append(rows(2), source="a")
-    with sqlite3.connect(led.path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with (
+        sqlite3.connect(led.path) as con,
+        pytest.raises(sqlite3.DatabaseError, match="append-only"),
+    ):
         con.execute(f"UPDATE {TABLE} SET area_mu = 1")
-    with sqlite3.connect(led.path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with (
+        sqlite3.connect(led.path) as con,
+        pytest.raises(sqlite3.DatabaseError, match="append-only"),
+    ):
         con.execute(f"DELETE FROM {TABLE}")
     # Correct entry 1 (wrong area) and withdraw entry 2.
     fix = pd.DataFrame(

@@ -20,11 +20,17 @@ def test_bad_amounts_are_reported_not_zero():
 
 
 def test_shares_and_flags():
-    np.testing.assert_allclose(parse_shares(["0.25", "25%", "33.3％", "1"], column="KFBL"),
-                               [0.25, 0.25, 0.333, 1.0])
+    np.testing.assert_allclose(
+        parse_shares(["0.25", "25%", "33.3％", "1"], column="KFBL"), [0.25, 0.25, 0.333, 1.0]
+    )
     with pytest.raises(SchemaError, match="0–1"):
         parse_shares(["35"], column="KFBL")
     assert parse_flags(["是", "否", None, "N", "1"], column="ZFYY").tolist() == [
-        True, False, False, False, True]
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
     with pytest.raises(SchemaError, match="是 or 否"):
         parse_flags(["可能"], column="ZFYY")

@@ -20,8 +20,17 @@ ENTRIES = pd.DataFrame(
         "parcel_id": ["A", "B", "C", "D", "E", "A", "C", "D", "C"],
         "event": ["认定闲置"] * 5 + ["处置完成", "处置完成", "处置完成", "调查通知"],
         "method": [None] * 5 + ["动工开发", "无偿收回", "司法拍卖", None],
-        "event_date": ["2023-06-01", "2024-02-01", "2024-07-01", "2022-01-01", "2025-01-01",
-                       "2024-05-01", "2024-12-31", "2023-12-31", "2024-06-01"],
+        "event_date": [
+            "2023-06-01",
+            "2024-02-01",
+            "2024-07-01",
+            "2022-01-01",
+            "2025-01-01",
+            "2024-05-01",
+            "2024-12-31",
+            "2023-12-31",
+            "2024-06-01",
+        ],
         "area_mu": [10, 20, 30, 40, 50, None, None, None, None],
     }
 )
@@ -39,7 +48,11 @@ def test_idle_periods():
 def test_disposal_rates_by_hand():
     t = disposal_rates(idle_periods(ENTRIES), "2024-01-01", "2024-12-31").iloc[0]
     assert (t["stock_start_mu"], t["identified_mu"], t["disposed_mu"], t["stock_end_mu"]) == (
-        10, 50, 40, 20)
+        10,
+        50,
+        40,
+        20,
+    )
     assert t["disposal_rate"] == pytest.approx(2 / 3)
     assert t["net_reduction_rate"] == pytest.approx(-1.0)
     g = disposal_rates(idle_periods(ENTRIES), "2024-01-01", "2024-12-31", groups=PARKS)
@@ -59,9 +72,15 @@ def test_period_edges():
 
 
 def test_disposed_before_identified_is_an_error():
-    bad = pd.DataFrame({"parcel_id": ["X", "X"], "event": ["认定闲置", "处置完成"],
-                        "method": [None, "收回"], "event_date": ["2024-05-01", "2024-01-01"],
-                        "area_mu": [5, None]})
+    bad = pd.DataFrame(
+        {
+            "parcel_id": ["X", "X"],
+            "event": ["认定闲置", "处置完成"],
+            "method": [None, "收回"],
+            "event_date": ["2024-05-01", "2024-01-01"],
+            "area_mu": [5, None],
+        }
+    )
     with pytest.raises(SchemaError, match="X disposed before"):
         idle_periods(bad)
 
