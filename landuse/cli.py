@@ -28,6 +28,7 @@ from landuse.pipeline import (
     run_buildable,
     run_check,
     run_demo,
+    run_efficiency,
     run_idle,
     run_rates,
 )
@@ -172,7 +173,7 @@ def _project_data(
 @_out_option
 def demo(out: Path | None) -> None:
     """Run the whole pipeline on the shipped sample and write the outputs."""
-    with _progress(5) as on_step:
+    with _progress(6) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
@@ -309,6 +310,19 @@ def rates(
         on_step("处置率 rates")
         led = Ledger(_ledger_path(project_file, ledger), create=False)
         result = run_rates(data, led, out or Path("landuse_rates"), start=start, end=end, by=by)
+    _echo_result(result)
+
+
+@main.command()
+@_project_option
+@click.option("--year", type=int, default=None, help="Year evaluated (default: the latest).")
+@_out_option
+def tax(project_file: Path | None, year: int | None, out: Path | None) -> None:
+    """亩均税收 / 亩均论英雄: per-mu metrics, A/B/C/D classes, park figures."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step)
+        on_step("亩均效益 per-mu efficiency")
+        result = run_efficiency(data, out or Path("landuse_tax"), year=year)
     _echo_result(result)
 
 

@@ -87,6 +87,7 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "parks": {
         "park_id": ("YQBH", "园区编号", "BSM", "标识码"),
         "park": ("YQMC", "园区名称", "MC", "名称"),
+        "parent_park": ("SJYQ", "上级园区", "所属园区"),
     },
     "district": {"district": ("XZQMC", "行政区名称", "name", "名称")},
     "roads": {

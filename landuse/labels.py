@@ -6,6 +6,7 @@ written for GIS keep the canonical identifiers.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pandas as pd
@@ -86,6 +87,29 @@ LABELS: dict[str, tuple[str, str]] = {
     "corrects": ("更正编号", "Corrects"),
     "batch": ("导入批次", "Batch"),
     "recorded_at": ("录入时间", "Recorded at"),
+    "land_mu": ("用地面积（亩）", "Land (mu)"),
+    "land_rule": ("用地核算方式", "Land allocation rule"),
+    "tax_wan": ("实缴税收（万元）", "Tax paid (10k yuan)"),
+    "revenue_wan": ("营业收入（万元）", "Revenue (10k yuan)"),
+    "value_added_wan": ("增加值（万元）", "Value added (10k yuan)"),
+    "tax_per_mu_wan": ("亩均税收（万元/亩）", "Tax per mu (10k yuan/mu)"),
+    "revenue_per_mu_wan": ("亩均营业收入（万元/亩）", "Revenue per mu"),
+    "va_per_mu_wan": ("亩均增加值（万元/亩）", "Value added per mu"),
+    "va_per_tce_wan": ("单位能耗增加值（万元/吨标煤）", "VA per tce"),
+    "va_per_emission_wan": ("单位排放增加值（万元/吨）", "VA per t emission"),
+    "labour_productivity_wan": ("全员劳动生产率（万元/人）", "VA per employee"),
+    "rd_share": ("研发经费占营业收入比重", "R&D share"),
+    "tax_per_kwh_wan": ("单位电耗税收（万元/千瓦时）", "Tax per kWh"),
+    "score": ("综合得分", "Score"),
+    "grade": ("分类", "Class"),
+    "policy": ("政策导向", "Policy"),
+    "reason": ("评价说明", "Reason"),
+    "level": ("层级", "Level"),
+    "yoy": ("地均税收同比", "YoY change"),
+    "main_enterprise": ("主要企业", "Main enterprise"),
+    "enterprises_on_parcel": ("地块企业数", "Enterprises on parcel"),
+    "size_group": ("企业规模", "Size group"),
+    "score_rank": ("排名", "Rank"),
     "layer": ("图层", "Layer"),
     "feature_id": ("要素编号", "Feature"),
     "action": ("处理", "Action"),
@@ -94,7 +118,14 @@ LABELS: dict[str, tuple[str, str]] = {
 
 
 def label(column: str, lang: Lang = "zh") -> str:
-    """Label of one column (the column name itself when none is defined)."""
+    """Label of one column (the column name itself when none is defined).
+
+    A year suffix is kept: ``tax_per_mu_wan_2024`` → ``2024年亩均税收（万元/亩）``.
+    """
+    base, _, year = column.rpartition("_")
+    if year.isdigit() and len(year) == 4 and base in LABELS:
+        text = LABELS[base][0 if lang == "zh" else 1]
+        return f"{year}年{text}" if lang == "zh" else f"{text} {year}"
     pair = LABELS.get(column)
     return column if pair is None else pair[0 if lang == "zh" else 1]
 
@@ -109,7 +140,7 @@ VALUE_LABELS: dict[str, dict[object, tuple[str, str]]] = {
 }
 
 # Decimals by unit suffix: areas to 0.01 m² / 0.0001 亩 keep sums traceable.
-_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4, "_rate": 4, "_wan": 4}
+_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4, "_rate": 4, "_wan": 4, "score": 2, "yoy": 4}
 
 
 def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
@@ -124,7 +155,8 @@ def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
         if col in out.columns:
             out[col] = out[col].map(lambda v, m=values: m[v][pick] if v in m else v)
     for col in out.columns:
-        suffix = next((s for s in _DECIMALS if str(col).endswith(s)), None)
+        base = re.sub(r"_\d{4}$", "", str(col))  # tax_wan_2024 rounds like tax_wan
+        suffix = next((s for s in _DECIMALS if base.endswith(s)), None)
         if suffix and pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(_DECIMALS[suffix])
     return out.rename(columns={c: label(c, lang) for c in out.columns})

@@ -14,7 +14,7 @@ import pandas as pd
 
 from landuse.errors import SchemaError
 
-__all__ = ["parse_amounts", "parse_flags", "parse_shares"]
+__all__ = ["parse_amounts", "parse_flags", "parse_quantities", "parse_shares"]
 
 _EMPTY = ["", "—", "-", "－", "/", "无", "nan", "NaN", "None", "<NA>", "——"]
 _NUMBER = r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*"
@@ -43,6 +43,45 @@ def _fail(text: pd.Series, bad: pd.Series, column: str, source: str, hint: str) 
     )
 
 
+def parse_quantities(
+    values: pd.Series | Sequence[object],
+    *,
+    column: str,
+    source: str = "",
+    units: dict[str, float] | None = None,
+) -> pd.Series:
+    """Parse plain quantities ("1,234", "3.5吨") with optional unit words and factors.
+
+    Parameters
+    ----------
+    values : Series or sequence
+        Cells as read.
+    column, source : str
+        For the error message.
+    units : dict, optional
+        Accepted unit suffix → factor to the canonical unit; a bare number is
+        always accepted with factor 1.
+
+    Examples
+    --------
+    >>> parse_quantities(["1,500", "1.5万千瓦时", ""], column="YDL",
+    ...                  units={"千瓦时": 1, "万千瓦时": 1e4}).tolist()
+    [1500.0, 15000.0, nan]
+    """
+    table = {"": 1.0, **(units or {})}
+    text = _text(values)
+    empty = text.isna() | text.isin(_EMPTY)
+    alternatives = "|".join(sorted((u for u in table if u), key=len, reverse=True))
+    parts = text.str.extract(_NUMBER + (f"({alternatives})?$" if alternatives else "()$"))
+    number = pd.to_numeric(parts[0], errors="coerce").astype("float64")
+    factor = parts[1].fillna("").map(table).astype("float64")
+    bad = ~empty & (number.isna() | factor.isna())
+    if bad.any():
+        accepted = ", ".join(u for u in table if u) or "none"
+        _fail(text, bad, column, source, f"Write plain numbers (units accepted: {accepted}).")
+    return (number * factor).where(~empty).astype("float64")
+
+
 def parse_amounts(
     values: pd.Series | Sequence[object], *, column: str, source: str = ""
 ) -> pd.Series:
@@ -65,15 +104,7 @@ def parse_amounts(
     >>> parse_amounts(["1,234.5", "12.3万元", "0.5亿元", "—", "50000元"], column="SSZE").tolist()
     [1234.5, 12.3, 5000.0, nan, 5.0]
     """
-    text = _text(values)
-    empty = text.isna() | text.isin(_EMPTY)
-    parts = text.str.extract(_NUMBER + r"(万元|万|亿元|亿|元)?$")
-    number = pd.to_numeric(parts[0], errors="coerce").astype("float64")
-    factor = parts[1].fillna("").map(_MONEY_UNITS).astype("float64")
-    bad = ~empty & number.isna()
-    if bad.any():
-        _fail(text, bad, column, source, "Write amounts like 1234.5, 12.3万元 or 0.5亿元.")
-    return (number * factor).where(~empty).astype("float64")
+    return parse_quantities(values, column=column, source=source, units=_MONEY_UNITS)
 
 
 def parse_shares(

@@ -19,6 +19,7 @@ from landuse.buildable import BuildableOptions, buildable_summary, find_buildabl
 from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
+from landuse.efficiency import EfficiencyOptions, EfficiencyResult, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import find_idle
 from landuse.io import ProjectData, load_project_data, read_raster, write_layers, write_table
@@ -32,6 +33,7 @@ __all__ = [
     "run_buildable",
     "run_check",
     "run_demo",
+    "run_efficiency",
     "run_idle",
     "run_load",
     "run_rates",
@@ -342,6 +344,86 @@ def run_rates(
     return res
 
 
+def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
+    """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
+    options = dict(data.project.section("efficiency"))
+    parcels = with_areas(data.layers["parcels"], data.crs)
+    if "parks" in data.layers and "parent_park" in data.layers["parks"].columns:
+        parent = data.layers["parks"].set_index("park")["parent_park"]
+        parcels["parent_park"] = parcels["park"].map(parent)
+    if "enterprises" not in data.tables:
+        raise ConfigError("The per-mu evaluation needs [layers.enterprises] (CSV or Excel).")
+    chosen = year if year is not None else options.get("year")
+    return evaluate(
+        parcels,
+        data.tables["enterprises"],
+        year=int(chosen) if chosen is not None else None,
+        options=EfficiencyOptions.from_options(options),
+    )
+
+
+_FIRM_COLUMNS = [
+    "enterprise_id",
+    "enterprise_name",
+    "group",
+    "land_mu",
+    "land_rule",
+    "tax_wan",
+    "revenue_wan",
+    "value_added_wan",
+    "tax_per_mu_wan",
+    "revenue_per_mu_wan",
+    "va_per_mu_wan",
+    "va_per_tce_wan",
+    "va_per_emission_wan",
+    "labour_productivity_wan",
+    "rd_share",
+    "tax_per_kwh_wan",
+    "score",
+    "rank",
+    "grade",
+    "policy",
+    "reason",
+]
+
+
+def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None) -> StepResult:
+    """Per-mu evaluation: parcels layer with metrics and class, firm ranking, park table."""
+    res = StepResult(out_dir)
+    r = efficiency_project(data, year=year)
+    res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
+    firms = r.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
+    res.files.append(
+        write_table(
+            labelled(firms[[c for c in _FIRM_COLUMNS if c in firms]]),
+            out_dir / "enterprise_ranking.csv",
+        )
+    )
+    res.files.append(write_table(labelled(r.parks), out_dir / "park_tax_per_mu.csv"))
+    res.files.append(write_table(labelled(r.links), out_dir / "land_allocation.csv"))
+    counts = r.enterprises["grade"].value_counts()
+    county = r.parks[r.parks["level"] == "县区"].iloc[0]
+    this = county[f"tax_per_mu_wan_{r.year}"]
+    line = f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+    if "yoy" in county and pd.notna(county["yoy"]):
+        before = county[f"tax_per_mu_wan_{r.year - 1}"]
+        line += f"，同比 {county['yoy']:+.1%}（{r.year - 1}年 {before:.2f} 万元/亩）"
+    res.lines.append(
+        line
+        + "；企业分类 "
+        + "、".join(f"{g}类 {int(counts.get(g, 0))} 家" for g in "ABCD")
+        + f"，未参评 {int(counts.get('未参评', 0))} 家"
+    )
+    for row in r.parks[r.parks["level"] == "子园区"].itertuples():
+        value = getattr(row, f"tax_per_mu_wan_{r.year}")
+        yoy = getattr(row, "yoy", float("nan"))
+        res.lines.append(
+            f"  {row.group}：地均税收 {value:.2f} 万元/亩"
+            + (f"，同比 {yoy:+.1%}" if pd.notna(yoy) else "")
+        )
+    return res
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -384,4 +466,6 @@ def run_demo(
         ledger.append(read_ledger_file(source), source=Path(source).name)
     result.files.append(ledger.path)
     result.extend(run_rates(data, ledger, out))
+    step("亩均效益 per-mu efficiency")
+    result.extend(run_efficiency(data, out))
     return result

@@ -653,6 +653,8 @@ def _parcel_attributes(
             )
         )
     enterprises = pd.concat(frames, ignore_index=True)
+    # The platform company only holds the factory buildings; it is not evaluated.
+    enterprises = enterprises[enterprises["TYSHXYDM"] != ids[platform]]
     enterprises = enterprises[
         enterprises["TYSHXYDM"].isin(parcels["TYSHXYDM"]) | enterprises["ZLDKBH"].notna()
     ].reset_index(drop=True)
