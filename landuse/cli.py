@@ -30,6 +30,7 @@ from landuse.pipeline import (
     run_demo,
     run_efficiency,
     run_idle,
+    run_map,
     run_rates,
 )
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
@@ -173,7 +174,7 @@ def _project_data(
 @_out_option
 def demo(out: Path | None) -> None:
     """Run the whole pipeline on the shipped sample and write the outputs."""
-    with _progress(6) as on_step:
+    with _progress(7) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
@@ -323,6 +324,39 @@ def tax(project_file: Path | None, year: int | None, out: Path | None) -> None:
         data = _project_data(project_file, on_step)
         on_step("亩均效益 per-mu efficiency")
         result = run_efficiency(data, out or Path("landuse_tax"), year=year)
+    _echo_result(result)
+
+
+@main.command("map")
+@_project_option
+@click.option(
+    "--basemap",
+    type=click.Choice(["none", "osm", "tianditu-vec", "tianditu-img", "amap"]),
+    default="none",
+    show_default=True,
+    help="none = offline map (no network). amap shifts the data to GCJ-02.",
+)
+@click.option(
+    "--tianditu-token",
+    envvar="TIANDITU_TOKEN",
+    default=None,
+    show_envvar=True,
+    help="天地图 user token (written only into the map file).",
+)
+@_out_option
+def map_command(
+    project_file: Path | None, basemap: str, tianditu_token: str | None, out: Path | None
+) -> None:
+    """Meeting map: one self-contained HTML file with every layer."""
+    with _progress(9) as on_step:
+        data = _project_data(project_file, on_step)
+        on_step("会议地图 map")
+        result = run_map(
+            data,
+            out or Path("landuse_map"),
+            basemap=basemap,  # type: ignore[arg-type]
+            tianditu_token=tianditu_token,
+        )
     _echo_result(result)
 
 

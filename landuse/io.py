@@ -58,6 +58,7 @@ __all__ = [
     "write_layer",
     "write_layers",
     "write_table",
+    "write_text",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -373,11 +374,13 @@ def read_layer(
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
     gdf, crs_source = _resolve_crs(p, gdf, crs)
+    metadata = pyogrio.read_info(_gdal_path(p), layer=name).get("layer_metadata") or {}
     gdf.attrs["landuse_source"] = {
         "path": str(p),
         "layer": name,
         "encoding": enc or "as declared",
         "crs": crs_source,
+        "synthetic": str(metadata.get("SYNTHETIC", "")).lower() == "yes",
     }
     return gdf
 
@@ -709,6 +712,14 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
             part = tmp.with_suffix(ext)
             if part.exists():
                 os.replace(part, p.with_suffix(ext))
+    return p
+
+
+def write_text(text: str, path: PathLike) -> Path:
+    """Write a UTF-8 text file (e.g. an HTML map) atomically."""
+    p = Path(path).expanduser()
+    with _atomic_target(p) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return p
 
 

@@ -8,9 +8,10 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,9 +23,17 @@ from landuse.crs import with_areas
 from landuse.efficiency import EfficiencyOptions, EfficiencyResult, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import find_idle
-from landuse.io import ProjectData, load_project_data, read_raster, write_layers, write_table
+from landuse.io import (
+    ProjectData,
+    load_project_data,
+    read_raster,
+    write_layers,
+    write_table,
+    write_text,
+)
 from landuse.labels import labelled
 from landuse.ledger import Ledger, read_ledger_file
+from landuse.maps import Basemap, build_map, parcel_map_status, render_html
 from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "run_efficiency",
     "run_idle",
     "run_load",
+    "run_map",
     "run_rates",
 ]
 
@@ -47,11 +57,13 @@ class StepResult:
     out_dir: Path
     files: list[Path] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
 
     def extend(self, other: StepResult) -> None:
-        """Append another step's files and lines."""
+        """Append another step's files, lines and analysis results."""
         self.files += other.files
         self.lines += other.lines
+        self.results.update(other.results)
 
 
 def parcel_area_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -148,6 +160,7 @@ def run_check(data: ProjectData, out_dir: Path) -> StepResult:
     """Conflict check: GeoPackage (parcels + pieces) and CSV tables."""
     res = StepResult(out_dir)
     result = check_project(data)
+    res.results["conflicts"] = result
     p, pieces = result.parcels, result.pieces
     res.files.append(
         write_layers({"parcels_check": p, "conflict_pieces": pieces}, out_dir / "conflicts.gpkg")
@@ -224,6 +237,7 @@ def run_buildable(data: ProjectData, out_dir: Path) -> StepResult:
     """Buildable land: GeoPackage layer, candidate table, per-park summary."""
     res = StepResult(out_dir)
     cands = buildable_project(data)
+    res.results["buildable"] = cands
     res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg"))
     res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))
     summary = buildable_summary(cands)
@@ -250,6 +264,8 @@ def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> S
     raster = read_raster(raster_path) if raster_path else None
     parcels = with_areas(data.layers["parcels"], data.crs)
     out = find_idle(parcels, str(day), landcover=raster)
+    res.results["idle"] = out
+    res.results["as_of"] = str(pd.Timestamp(str(day)).date())
     res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
     idle = out[out["idle"]]
     cols = [c for c in _IDLE_COLUMNS if c in out.columns]
@@ -391,6 +407,7 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
     """Per-mu evaluation: parcels layer with metrics and class, firm ranking, park table."""
     res = StepResult(out_dir)
     r = efficiency_project(data, year=year)
+    res.results["efficiency"] = r
     res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
     firms = r.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
     res.files.append(
@@ -421,6 +438,71 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
             f"  {row.group}：地均税收 {value:.2f} 万元/亩"
             + (f"，同比 {yoy:+.1%}" if pd.notna(yoy) else "")
         )
+    return res
+
+
+def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of the meeting map from a project and the analyses' results.
+
+    The parcels layer carries the conflict status, idle status and per-mu
+    figures together, so one popup tells a parcel's whole story.
+    """
+    layers = {
+        k: data.layers[k] for k in ("parks", "udb", "farmland", "eco_redline") if k in data.layers
+    }
+    parcels = with_areas(data.layers["parcels"], data.crs)
+    conflicts = results.get("conflicts")
+    if conflicts is not None:
+        parcels = conflicts.parcels
+        layers["conflicts"] = conflicts.pieces
+    idle = results.get("idle")
+    if idle is not None:
+        extra = [c for c in ("idle", "suspect_idle", "idle_days", "consequence") if c in idle]
+        parcels = parcels.join(idle[extra])
+    efficiency = results.get("efficiency")
+    if efficiency is not None:
+        per_mu = efficiency.parcels.set_index("parcel_id")
+        for col in ("tax_per_mu_wan", "grade"):
+            parcels[col] = parcels["parcel_id"].map(per_mu[col])
+        layers["efficiency"] = efficiency.parcels
+    parcels["map_status"] = parcel_map_status(parcels)
+    layers["parcels"] = parcels
+    if results.get("buildable") is not None:
+        layers["buildable"] = results["buildable"]
+    return layers
+
+
+def run_map(
+    data: ProjectData,
+    out_dir: Path,
+    *,
+    results: Mapping[str, Any] | None = None,
+    basemap: Basemap = "none",
+    tianditu_token: str | None = None,
+) -> StepResult:
+    """Write the meeting map (one HTML file); runs the analyses not given in ``results``."""
+    res = StepResult(out_dir)
+    have = dict(results or {})
+    if "conflicts" not in have:
+        have["conflicts"] = check_project(data)
+    if "buildable" not in have and "parks" in data.layers:
+        have["buildable"] = buildable_project(data)
+    if "efficiency" not in have and "enterprises" in data.tables:
+        have["efficiency"] = efficiency_project(data)
+    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    subtitle = f"数据截至 {have['as_of']}" if "as_of" in have else ""
+    m = build_map(
+        map_layers(data, have),
+        title=f"{data.project.name} 土地利用一张图",
+        subtitle=subtitle,
+        synthetic=synthetic,
+        basemap=basemap,
+        tianditu_token=tianditu_token,
+    )
+    path = write_text(render_html(m, offline=basemap == "none"), out_dir / "map.html")
+    res.files.append(path)
+    mode = "离线（不联网）" if basemap == "none" else f"底图 {basemap}"
+    res.lines.append(f"会议地图：{path.name}，{path.stat().st_size / 1e6:.1f} MB，{mode}")
     return res
 
 
@@ -468,4 +550,6 @@ def run_demo(
     result.extend(run_rates(data, ledger, out))
     step("亩均效益 per-mu efficiency")
     result.extend(run_efficiency(data, out))
+    step("会议地图 map")
+    result.extend(run_map(data, out, results=result.results))
     return result

@@ -1,0 +1,1 @@
+"""Map assets: landuse's own JavaScript and CSS for the Leaflet controls."""

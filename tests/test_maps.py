@@ -1,0 +1,181 @@
+import os
+import re
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from landuse.errors import ConfigError
+from landuse.maps import LAYERS, build_map, gcj02_to_wgs84, render_html, wgs84_to_gcj02
+
+CRS = "EPSG:4545"
+XSS = "<script>alert(1)</script>"
+BREAKOUT = "</script><script>alert(2)</script>"
+
+
+# Published reference pairs (WGS84 → GCJ-02), lon/lat: the first from the test of
+# wandergis/coordtransform, the others (Shanghai, Shenzhen, Beijing) from the tests
+# of googollee/eviltransform.
+REFERENCE = [
+    ((116.404, 39.915), (116.41024449916938, 39.91640428150164)),
+    ((121.5272106, 31.1774276), (121.531541859215, 31.17530398364597)),
+    ((113.912316, 22.543847), (113.9171764808363, 22.540796131694766)),
+    ((116.377817, 39.911954), (116.38404722455657, 39.91334545536069)),
+]
+
+
+@pytest.mark.parametrize(("wgs", "gcj"), REFERENCE)
+def test_gcj02_reference_points(wgs, gcj):
+    lon, lat = wgs84_to_gcj02(np.array([wgs[0]]), np.array([wgs[1]]))
+    assert lon[0] == pytest.approx(gcj[0], abs=1e-9)
+    assert lat[0] == pytest.approx(gcj[1], abs=1e-9)
+    back_lon, back_lat = gcj02_to_wgs84(lon, lat)
+    assert back_lon[0] == pytest.approx(wgs[0], abs=1e-8)  # ≈ 1 mm
+    assert back_lat[0] == pytest.approx(wgs[1], abs=1e-8)
+
+
+def test_gcj02_offset_in_guangxi_and_outside_china():
+    # Nanning 108.37°E, 22.82°N: the shift is about half a kilometre (DOMAIN.md: ≈ 510 m).
+    lon, lat = wgs84_to_gcj02(np.array([108.37]), np.array([22.82]))
+    import pyproj
+
+    dist = pyproj.Geod(ellps="WGS84").inv(108.37, 22.82, lon[0], lat[0])[2]
+    assert 360 < dist < 650
+    out_lon, out_lat = wgs84_to_gcj02(np.array([2.35]), np.array([48.85]))  # Paris
+    assert (out_lon[0], out_lat[0]) == (2.35, 48.85)
+
+
+def _layers():
+    parcels = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["P-1", "P-2", "P-3"],
+            "parcel_name": ["河南工业园一号", XSS, BREAKOUT],
+            "area_mu": [15.0, 15.0, 15.0],
+            "map_status": ["已供在用", "闲置土地", "未供地块"],
+        },
+        geometry=[
+            shapely.box(500000 + i * 200, 2620000, 500100 + i * 200, 2620100) for i in range(3)
+        ],
+        crs=CRS,
+    )
+    parks = gpd.GeoDataFrame(
+        {"park": ["测试园"]}, geometry=[shapely.box(499900, 2619900, 501000, 2620200)], crs=CRS
+    )
+    pieces = gpd.GeoDataFrame(
+        {"parcel_id": ["P-2"], "constraint_label": ["占用永久基本农田"], "area_mu": [1.5]},
+        geometry=[shapely.box(500200, 2620000, 500210, 2620100)],
+        crs=CRS,
+    )
+    return {"parcels": parcels, "parks": parks, "conflicts": pieces}
+
+
+def test_html_escapes_every_value_and_is_offline():
+    html_text = render_html(
+        build_map(_layers(), title="测试<b>图</b>", synthetic=True), offline=True
+    )
+    assert XSS not in html_text and BREAKOUT not in html_text
+    assert "alert(1)" in html_text  # the value is there, as escaped data
+    assert "<b>图</b>" not in html_text
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?://", html_text)
+
+
+def test_basemaps(monkeypatch):
+    osm = render_html(build_map(_layers(), title="t", basemap="osm"), offline=False)
+    assert "tile.openstreetmap.org" in osm
+    monkeypatch.delenv("TIANDITU_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="token"):
+        build_map(_layers(), title="t", basemap="tianditu-vec")
+    monkeypatch.setenv("TIANDITU_TOKEN", "secret-token-123")
+    tdt = render_html(build_map(_layers(), title="t", basemap="tianditu-img"), offline=False)
+    assert "tk=secret-token-123" in tdt and "img_w" in tdt and "cia_w" in tdt
+    with pytest.raises(ConfigError, match="Unknown basemap"):
+        build_map(_layers(), title="t", basemap="google")
+
+
+def test_amap_shifts_data_to_gcj02():
+    layers = _layers()
+    plain = render_html(build_map(layers, title="t", simplify_m=0), offline=True)
+    shifted = render_html(build_map(layers, title="t", basemap="amap", simplify_m=0), offline=False)
+    corner = layers["parcels"].to_crs(4326).geometry.iloc[0].exterior.coords[0]
+    lon, lat = wgs84_to_gcj02(np.array([corner[0]]), np.array([corner[1]]))
+    assert f"{round(corner[0], 6)}" in plain
+    assert f"{round(float(lon[0]), 6)}" in shifted and f"{round(float(lat[0]), 6)}" in shifted
+    assert "GCJ-02" in shifted
+
+
+def test_every_declared_layer_has_a_style():
+    import tomllib
+
+    from landuse.config import layers_dir
+
+    styles = tomllib.loads((layers_dir() / "styles.toml").read_text(encoding="utf-8"))
+    assert {spec.key for spec in LAYERS} <= set(styles)
+
+
+def _chromium():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI; .ci/run must install it.")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def test_map_in_headless_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "map.html"
+    path.write_text(
+        render_html(build_map(_layers(), title="测试", synthetic=True), offline=True),
+        encoding="utf-8",
+    )
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=args)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        requests, problems, dialogs = [], [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.LU_READY === true", timeout=30_000)
+        assert problems == []
+        # Every overlay toggles from the layer control.
+        for label in ("工业地块（按状态）", "园区边界", "冲突图斑"):
+            key = {"工业地块（按状态）": "parcels", "园区边界": "parks", "冲突图斑": "conflicts"}[
+                label
+            ]
+            visible = f"LU.map.hasLayer(LU.layers['{key}'].layer)"
+            assert page.evaluate(visible) is True
+            toggle = page.locator(".leaflet-control-layers label", has_text=label)
+            toggle.click()
+            assert page.evaluate(visible) is False
+            toggle.click()
+            assert page.evaluate(visible) is True
+        # Search the parcel named like a script and open its popup: text, not markup.
+        page.fill(".lu-search input", "P-2")
+        page.press(".lu-search input", "Enter")
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5_000)
+        assert XSS in popup.inner_text()
+        assert page.locator(".leaflet-popup-content script").count() == 0
+        page.fill(".lu-search input", "P-3")
+        page.press(".lu-search input", "Enter")
+        page.wait_for_timeout(300)
+        assert BREAKOUT in page.locator(".leaflet-popup-content").inner_text()
+        shot = tmp_path / "map.png"
+        page.screenshot(path=str(shot))
+        browser.close()
+    assert dialogs == []  # no script ran
+    assert shot.stat().st_size > 10_000
+    assert [u for u in requests if u != path.as_uri()] == []  # offline: nothing left the page
