@@ -32,6 +32,7 @@ from landuse.pipeline import (
     run_idle,
     run_map,
     run_rates,
+    run_report,
 )
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
@@ -141,7 +142,7 @@ def _echo_result(result: StepResult) -> None:
         click.echo(line)
     click.echo(f"输出目录 Outputs: {result.out_dir.resolve()}")
     for f in result.files:
-        click.echo(f"  {f.name}")
+        click.echo(f"  {f.relative_to(result.out_dir) if f.is_relative_to(result.out_dir) else f}")
 
 
 _out_option = click.option(
@@ -174,7 +175,7 @@ def _project_data(
 @_out_option
 def demo(out: Path | None) -> None:
     """Run the whole pipeline on the shipped sample and write the outputs."""
-    with _progress(7) as on_step:
+    with _progress(9) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
@@ -327,22 +328,47 @@ def tax(project_file: Path | None, year: int | None, out: Path | None) -> None:
     _echo_result(result)
 
 
-@main.command("map")
-@_project_option
-@click.option(
+_basemap_option = click.option(
     "--basemap",
     type=click.Choice(["none", "osm", "tianditu-vec", "tianditu-img", "amap"]),
     default="none",
     show_default=True,
     help="none = offline map (no network). amap shifts the data to GCJ-02.",
 )
-@click.option(
+_token_option = click.option(
     "--tianditu-token",
     envvar="TIANDITU_TOKEN",
     default=None,
     show_envvar=True,
     help="天地图 user token (written only into the map file).",
 )
+
+
+@main.command()
+@_project_option
+@_basemap_option
+@_token_option
+@_out_option
+def report(
+    project_file: Path | None, basemap: str, tianditu_token: str | None, out: Path | None
+) -> None:
+    """Meeting pack: every analysis, the map, an Excel workbook, charts and a summary."""
+    with _progress(16) as on_step:
+        data = _project_data(project_file, on_step)
+        result = run_report(
+            data,
+            out or Path("landuse_report"),
+            on_step=on_step,
+            basemap=basemap,
+            tianditu_token=tianditu_token,
+        )  # type: ignore[arg-type]
+    _echo_result(result)
+
+
+@main.command("map")
+@_project_option
+@_basemap_option
+@_token_option
 @_out_option
 def map_command(
     project_file: Path | None, basemap: str, tianditu_token: str | None, out: Path | None

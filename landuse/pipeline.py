@@ -8,7 +8,8 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import html
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from landuse import __version__
 from landuse.buildable import BuildableOptions, buildable_summary, find_buildable, steep_land
 from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
@@ -35,6 +37,15 @@ from landuse.labels import labelled
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
 from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
+from landuse.report import (
+    Sheet,
+    class_chart,
+    file_sha256,
+    overview_map,
+    ranking_chart,
+    trend_chart,
+    write_workbook,
+)
 
 __all__ = [
     "StepResult",
@@ -46,7 +57,9 @@ __all__ = [
     "run_idle",
     "run_load",
     "run_map",
+    "run_pack",
     "run_rates",
+    "run_report",
 ]
 
 
@@ -338,6 +351,8 @@ def run_rates(
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
     periods = idle_periods(ledger.entries(effective=True))
     idle = disposal_rates(periods, start, end, groups=groups)
+    res.results["period"] = (str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
+    res.results["trend"] = disposal_trend(ledger, pd.Timestamp(end).year)
     table = idle.merge(
         unsupplied_rates(parcels, start, end, groups=groups), on="group", how="outer"
     )
@@ -345,6 +360,7 @@ def run_rates(
         "unsupplied_supplied_mu"
     ].fillna(0)
     res.files.append(write_table(labelled(table), out_dir / "disposal_rates.csv"))
+    res.results["rates"] = table
     total = table.set_index("group").loc["合计"]
     period = f"{pd.Timestamp(start).date()} 至 {pd.Timestamp(end).date()}"
     res.lines += [
@@ -506,13 +522,230 @@ def run_map(
     return res
 
 
+def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
+    """The project's ledger ([idle] ledger), or a fresh one filled from ledger_import.
+
+    None when the project names neither.
+    """
+    options = data.project.section("idle")
+    root = data.project.source.parent if data.project.source else Path.cwd()
+    if options.get("ledger"):
+        return Ledger(root / str(options["ledger"]), create=False)
+    if not options.get("ledger_import"):
+        return None
+    ledger = Ledger(out_dir / "idle_ledger.gpkg")
+    if ledger.entries().empty:
+        source = root / str(options["ledger_import"])
+        ledger.append(read_ledger_file(source), source=source.name)
+    return ledger
+
+
+def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:
+    """Calendar-year disposal figures for the ``years`` years up to ``last_year``."""
+    periods = idle_periods(ledger.entries(effective=True))
+    rows = [
+        disposal_rates(periods, f"{y}-01-01", f"{y}-12-31").iloc[0].drop("group").rename(y)
+        for y in range(last_year - years + 1, last_year + 1)
+    ]
+    return pd.DataFrame(rows).rename_axis("year").reset_index()
+
+
+def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    project = data.project
+    rows = [
+        ("工具版本", f"landuse {__version__}"),
+        ("项目", project.name),
+        ("分析坐标系", f"{data.crs.name}（EPSG:{data.crs.to_epsg()}）"),
+    ]
+    if project.source is not None:
+        rows.append(("项目文件", f"{project.source.name}  SHA-256 {file_sha256(project.source)}"))
+    if "as_of" in results:
+        rows.append(("闲置土地判定日", results["as_of"]))
+    if "period" in results:
+        rows.append(("处置率统计期", " 至 ".join(results["period"])))
+    if "conflicts" in results:
+        tol = results["conflicts"].tolerance
+        rows.append(
+            (
+                "边界误差容差",
+                f"面积 < {tol.area_m2:g} 平方米且占地块 < {tol.share:.1%}，"
+                f"或宽度 < {tol.width_m:g} 米",
+            )
+        )
+    opts = BuildableOptions.from_options(project.section("buildable"))
+    rows.append(
+        (
+            "可建设用地参数",
+            f"单块 ≥ {opts.min_area_mu:g} 亩，宽度 ≥ {opts.min_width_m:g} 米，"
+            f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
+        )
+    )
+    eff = EfficiencyOptions.from_options(project.section("efficiency"))
+    rows.append(
+        (
+            "亩均效益评价方案",
+            "规上 "
+            + "，".join(f"{k} {v:g}" for k, v in eff.above_weights.items())
+            + "；规下 "
+            + "，".join(f"{k} {v:g}" for k, v in eff.below_weights.items())
+            + f"；分类 A 前 {eff.class_shares[0]:.0%}、B 前 {eff.class_shares[1]:.0%}、"
+            f"C 前 {eff.class_shares[2]:.0%}",
+        )
+    )
+    for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
+        rows.append(("公式", FORMULAS[key]))
+    seen: set[Path] = set()
+    inputs = [(name, spec.path) for name, spec in project.layers.items()]
+    inputs += [(name, path) for name, path in project.rasters.items()]
+    if project.section("idle").get("ledger_import") and project.source is not None:
+        inputs.append(
+            ("ledger_import", project.source.parent / str(project.section("idle")["ledger_import"]))
+        )
+    for name, path in inputs:
+        if path in seen or not Path(path).exists():
+            continue
+        seen.add(path)
+        rows.append((f"输入文件（{name}）", f"{Path(path).name}  SHA-256 {file_sha256(path)}"))
+    if data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic"):
+        rows.append(
+            ("说明", "示例数据：地块、企业与管控线均为模拟生成，仅兴宾区行政边界为真实数据")
+        )
+    return rows
+
+
+def run_pack(
+    data: ProjectData, out_dir: Path, results: Mapping[str, Any], lines: Sequence[str]
+) -> StepResult:
+    """Workbook, charts, overview map PNG and the headline summary from the results."""
+    res = StepResult(out_dir)
+    sheets = [Sheet("几何修复记录", data.report)]
+    if "conflicts" in results:
+        c = results["conflicts"]
+        flagged = c.parcels[~c.parcels["compliant"] | (c.parcels["noise_m2"] > 0)]
+        cols = [col for col in _CHECK_COLUMNS if col in flagged.columns]
+        sheets += [
+            Sheet("三区三线冲突", pd.DataFrame(flagged[cols])),
+            Sheet("冲突图斑", pd.DataFrame(c.pieces.drop(columns="constraint"))),
+        ]
+        if "certified_outside_udb" in c.parcels:
+            sheets.append(Sheet("有证无法建设", certified_outside_udb(c)))
+    if "buildable" in results:
+        sheets += [
+            Sheet("可建设用地", pd.DataFrame(results["buildable"])),
+            Sheet("可建设用地汇总", buildable_summary(results["buildable"])),
+        ]
+    if "idle" in results:
+        idle = results["idle"]
+        shown = idle[idle["idle"] | idle.get("suspect_idle", False)]
+        sheets.append(
+            Sheet("闲置土地", pd.DataFrame(shown[[c for c in _IDLE_COLUMNS if c in shown]]))
+        )
+    if "rates" in results:
+        note = "；".join(FORMULAS.values())
+        sheets += [Sheet("处置率", results["rates"], note), Sheet("处置趋势", results["trend"])]
+    if "efficiency" in results:
+        e = results["efficiency"]
+        firms = e.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
+        sheets += [
+            Sheet("亩均效益排名", firms[[c for c in _FIRM_COLUMNS if c in firms]]),
+            Sheet("园区汇总", e.parks),
+        ]
+    res.files.append(write_workbook(out_dir / "会议材料.xlsx", sheets, _cover(data, results)))
+    charts = out_dir / "charts"
+    if "efficiency" in results:
+        e = results["efficiency"]
+        res.files.append(ranking_chart(e.enterprises, charts / "亩均税收排名.png", year=e.year))
+        res.files.append(class_chart(e.enterprises, charts / "分类分布.png", year=e.year))
+    if "trend" in results:
+        res.files.append(trend_chart(results["trend"], charts / "处置趋势.png"))
+    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    res.files.append(
+        overview_map(
+            map_layers(data, results),
+            charts / "总览图.png",
+            title=f"{data.project.name} 总览",
+            synthetic=synthetic,
+        )
+    )
+    title = f"{data.project.name} 土地利用情况摘要"
+    md = [f"# {title}", ""]
+    if synthetic:
+        md += ["> 示例数据（模拟生成），数字仅用于演示。", ""]
+    md += [
+        f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
+        for line in lines
+    ]
+    md += ["", f"landuse {__version__}；完整表格见《会议材料.xlsx》。", ""]
+    res.files.append(write_text("\n".join(md), out_dir / "摘要.md"))
+    body = "".join(
+        f"<li>{html.escape(line.strip())}</li>" for line in lines if not line.startswith("  ")
+    )
+    page = (
+        f'<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>'
+        f"{html.escape(title)}</title><body><h1>{html.escape(title)}</h1>"
+        + ("<p><b>示例数据（模拟生成）</b></p>" if synthetic else "")
+        + f"<ul>{body}</ul></body></html>"
+    )
+    res.files.append(write_text(page, out_dir / "摘要.html"))
+    res.lines.append(
+        f"会议材料：会议材料.xlsx（{len(sheets) + 1} 个工作表）、"
+        f"{sum(1 for f in res.files if f.suffix == '.png')} 张图表、摘要.md"
+    )
+    return res
+
+
+def run_report(
+    data: ProjectData,
+    out_dir: str | Path,
+    *,
+    on_step: Callable[[str], None] | None = None,
+    basemap: Basemap = "none",
+    tianditu_token: str | None = None,
+) -> StepResult:
+    """Run every configured analysis and write the meeting pack into ``out_dir``.
+
+    Analyses run when the project has what they need: the check always, buildable
+    land with a parks layer, idle land with ``[idle] as_of``, rates with a ledger,
+    the per-mu evaluation with an enterprise table.
+    """
+    step = on_step or (lambda _msg: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = StepResult(out)
+    result.extend(run_load(data, out))
+    step("三区三线检查 conflict check")
+    result.extend(run_check(data, out))
+    if "parks" in data.layers:
+        step("可建设用地 buildable land")
+        result.extend(run_buildable(data, out))
+    if data.project.section("idle").get("as_of"):
+        step("闲置土地 idle land")
+        result.extend(run_idle(data, out))
+    ledger = _ledger_for(data, out)
+    if ledger is not None:
+        step("处置台账与处置率 ledger and rates")
+        result.files.append(ledger.path)
+        result.extend(run_rates(data, ledger, out))
+    if "enterprises" in data.tables:
+        step("亩均效益 per-mu efficiency")
+        result.extend(run_efficiency(data, out))
+    step("会议地图 map")
+    result.extend(
+        run_map(data, out, results=result.results, basemap=basemap, tianditu_token=tianditu_token)
+    )
+    step("会议材料 meeting pack")
+    pack = run_pack(data, out, result.results, result.lines)
+    result.extend(pack)
+    return result
+
+
 def run_demo(
     out_dir: str | Path,
     *,
     project: Project | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> StepResult:
-    """Run every analysis on a project (the shipped sample by default).
+    """Run the whole pipeline and the meeting pack on the shipped sample (or a project).
 
     Parameters
     ----------
@@ -528,28 +761,6 @@ def run_demo(
     StepResult
     """
     step = on_step or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result = StepResult(out)
     step("读取图层 loading layers")
     data = load_project_data(project or sample_project())
-    result.extend(run_load(data, out))
-    step("三区三线检查 conflict check")
-    result.extend(run_check(data, out))
-    step("可建设用地 buildable land")
-    result.extend(run_buildable(data, out))
-    step("闲置土地 idle land")
-    result.extend(run_idle(data, out))
-    step("处置台账与处置率 ledger and rates")
-    ledger = Ledger(out / "idle_ledger.gpkg")
-    import_file = data.project.section("idle").get("ledger_import")
-    if import_file and ledger.entries().empty:
-        source = data.project.source.parent / import_file if data.project.source else import_file
-        ledger.append(read_ledger_file(source), source=Path(source).name)
-    result.files.append(ledger.path)
-    result.extend(run_rates(data, ledger, out))
-    step("亩均效益 per-mu efficiency")
-    result.extend(run_efficiency(data, out))
-    step("会议地图 map")
-    result.extend(run_map(data, out, results=result.results))
-    return result
+    return run_report(data, out_dir, on_step=on_step)

@@ -88,6 +88,9 @@ def test_entry_point_runs_as_a_module(tmp_path):
     assert "地块总面积" in done.stdout
     assert "三区三线检查" in done.stdout and "可建设用地" in done.stdout
     assert "闲置土地（截至" in done.stdout and "处置率" in done.stdout
+    assert "会议材料" in done.stdout
+    assert (tmp_path / "d" / "会议材料.xlsx").exists() and (tmp_path / "d" / "map.html").exists()
+    assert len(list((tmp_path / "d" / "charts").glob("*.png"))) == 4
 
 
 def _user_project(tmp_path, parcels_gdf):
