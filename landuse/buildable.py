@@ -24,13 +24,15 @@ import shapely
 
 from landuse.crs import check_same_crs
 from landuse.errors import CRSError, SchemaError
-from landuse.overlay import explode, intersect_by_group, polygonal, union_by_group
+from landuse.overlay import explode, intersect_by_group, polygonal, query_pairs, union_by_group
 from landuse.units import m2_to_ha, m2_to_mu, mu_to_m2
 
 __all__ = [
     "BuildableOptions",
     "buildable_summary",
+    "check_inputs",
     "find_buildable",
+    "ranked_candidates",
     "steep_land",
 ]
 
@@ -186,43 +188,87 @@ def find_buildable(
         ``area_ha``, ordered by area, largest first.
     """
     opts = options or BuildableOptions()
+    crs = check_inputs(
+        parks,
+        udb,
+        farmland=farmland,
+        eco_redline=eco_redline,
+        parcels=parcels,
+        roads=roads,
+        buffers=buffers,
+        steep=steep,
+    )
+    blockers = _blockers(
+        farmland=farmland,
+        eco_redline=eco_redline,
+        steep=steep,
+        parcels=parcels,
+        roads=roads,
+        buffers=buffers,
+        options=opts,
+    )
+    parts, names, part_m2 = _pieces(
+        _geoms(parks), parks["park"].to_numpy(), _geoms(udb), blockers, opts
+    )
+    return ranked_candidates(parts, names, part_m2, crs)
+
+
+def check_inputs(
+    parks: gpd.GeoDataFrame,
+    udb: gpd.GeoDataFrame,
+    *,
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
+    **layers: gpd.GeoDataFrame | None,
+) -> pyproj.CRS:
+    """Check the layers of the buildable finder once; return their shared projected CRS."""
     named = {"parks": parks, "udb": udb}
-    for name, layer in (
-        ("farmland", farmland),
-        ("eco_redline", eco_redline),
-        ("parcels", parcels),
-        ("roads", roads),
-        ("steep", steep),
-    ):
-        if layer is not None:
-            named[name] = layer
-    for name, (layer, _) in (buffers or {}).items():
-        named[name] = layer
+    named.update({name: layer for name, layer in layers.items() if layer is not None})
+    named.update({name: layer for name, (layer, _) in (buffers or {}).items()})
     crs = check_same_crs(named)
     if not crs.is_projected:
         raise CRSError(f"Buildable land needs a projected CRS, got {crs.name}.")
     if "park" not in parks.columns:
         raise SchemaError("Layer 'parks' needs a 'park' name field (YQMC / 园区名称).")
+    return crs
 
-    park_geoms = _geoms(parks)
-    hit, area = intersect_by_group(park_geoms, _geoms(udb))[:2]
+
+def _blockers(
+    *,
+    farmland: gpd.GeoDataFrame | None,
+    eco_redline: gpd.GeoDataFrame | None,
+    steep: gpd.GeoDataFrame | None,
+    parcels: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None,
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None,
+    options: BuildableOptions,
+) -> np.ndarray:
+    """Every geometry that takes land out of the candidates, buffers applied."""
     obstacles = [_geoms(farmland), _geoms(eco_redline), _geoms(steep)]
     if parcels is not None:
-        obstacles.append(_occupied(parcels, opts))
+        obstacles.append(_occupied(parcels, options))
     if roads is not None:
-        obstacles.append(_road_corridors(roads, opts))
+        obstacles.append(_road_corridors(roads, options))
     for layer, distance in (buffers or {}).values():
         obstacles.append(shapely.buffer(_geoms(layer), distance))
-    blockers = np.concatenate(obstacles) if obstacles else np.array([], dtype=object)
-    blockers = blockers[~shapely.is_empty(blockers) & ~shapely.is_missing(blockers)]
+    blockers = np.concatenate(obstacles)
+    return blockers[~shapely.is_empty(blockers) & ~shapely.is_missing(blockers)]
 
+
+def _pieces(
+    park_geoms: np.ndarray,
+    park_names: np.ndarray,
+    udb_geoms: np.ndarray,
+    blockers: np.ndarray,
+    opts: BuildableOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pieces of some parks: geometries, park names and areas (m²)."""
+    hit, area = intersect_by_group(park_geoms, udb_geoms)[:2]
     if len(blockers) and len(area):
-        a_idx, b_idx = shapely.STRtree(blockers).query(area, predicate="intersects")
+        a_idx, b_idx = query_pairs(blockers, area)
         if len(a_idx):
             groups, blocked = union_by_group(blockers[b_idx], a_idx)
             area = area.copy()
             area[groups] = polygonal(shapely.difference(area[groups], blocked))
-
     # Opening: strips narrower than min_width vanish; rectangles keep their corners.
     half = opts.min_width_m / 2
     if half > 0:
@@ -232,20 +278,25 @@ def find_buildable(
     parts, owner = explode(area)
     part_m2 = shapely.area(parts)
     keep = part_m2 >= mu_to_m2(opts.min_area_mu)
-    parts, owner, part_m2 = parts[keep], owner[keep], part_m2[keep]
+    return parts[keep], park_names[hit[owner[keep]]], part_m2[keep]
 
+
+def ranked_candidates(
+    parts: np.ndarray, park_names: np.ndarray, area_m2: np.ndarray, crs: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    """Number candidate pieces KJ-0001… by area, largest first (ties by position)."""
     centroid = shapely.get_coordinates(shapely.centroid(parts)) if len(parts) else np.zeros((0, 2))
-    order = np.lexsort((centroid[:, 1], centroid[:, 0], -part_m2))
-    parts, owner, part_m2 = parts[order], owner[order], part_m2[order]
+    order = np.lexsort((centroid[:, 1], centroid[:, 0], -area_m2))
+    parts, park_names, area_m2 = parts[order], park_names[order], area_m2[order]
     rank = np.arange(1, len(parts) + 1)
     return gpd.GeoDataFrame(
         {
             "candidate_id": [f"KJ-{k:04d}" for k in rank],
             "rank": rank,
-            "park": parks["park"].to_numpy()[hit[owner]],
-            "area_m2": part_m2,
-            "area_mu": m2_to_mu(part_m2),
-            "area_ha": m2_to_ha(part_m2),
+            "park": park_names,
+            "area_m2": area_m2,
+            "area_mu": m2_to_mu(area_m2),
+            "area_ha": m2_to_ha(area_m2),
         },
         geometry=parts,
         crs=crs,

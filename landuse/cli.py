@@ -24,6 +24,7 @@ from landuse.io import ProjectData, describe_layer, list_layers, load_project_da
 from landuse.labels import labelled
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.pipeline import (
+    Engine,
     StepResult,
     run_buildable,
     run_check,
@@ -145,6 +146,33 @@ def _echo_result(result: StepResult) -> None:
         click.echo(f"  {f.relative_to(result.out_dir) if f.is_relative_to(result.out_dir) else f}")
 
 
+_engine_options = [
+    click.option(
+        "--engine",
+        type=click.Choice(["local", "dask"]),
+        default="local",
+        show_default=True,
+        help="dask: spatial partitions on a dask cluster.",
+    ),
+    click.option(
+        "--scheduler", default=None, help="dask scheduler address (default: start a local cluster)."
+    ),
+    click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="Workers of the local dask cluster.",
+    ),
+]
+
+
+def _engine_option(func: Callable) -> Callable:
+    for option in reversed(_engine_options):
+        func = option(func)
+    return func
+
+
 _out_option = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -188,25 +216,40 @@ def demo(out: Path | None) -> None:
     default=None,
     help="Check these parcels (e.g. a proposed project's red line) instead.",
 )
+@_engine_option
 @_out_option
-def check(project_file: Path | None, parcels: Path | None, out: Path | None) -> None:
+def check(
+    project_file: Path | None,
+    parcels: Path | None,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    out: Path | None,
+) -> None:
     """三区三线 conflict check: UDB, permanent basic farmland, eco red line."""
     with _progress(9) as on_step:
         data = _project_data(project_file, on_step, parcels)
         on_step("三区三线检查 checking")
-        result = run_check(data, out or Path("landuse_check"))
+        result = run_check(
+            data, out or Path("landuse_check"), engine=Engine(engine, scheduler, workers)
+        )  # type: ignore[arg-type]
     _echo_result(result)
 
 
 @main.command()
 @_project_option
+@_engine_option
 @_out_option
-def buildable(project_file: Path | None, out: Path | None) -> None:
+def buildable(
+    project_file: Path | None, engine: str, scheduler: str | None, workers: int, out: Path | None
+) -> None:
     """Buildable land (可建设用地) inside the parks."""
     with _progress(9) as on_step:
         data = _project_data(project_file, on_step)
         on_step("可建设用地 finding buildable land")
-        result = run_buildable(data, out or Path("landuse_buildable"))
+        result = run_buildable(
+            data, out or Path("landuse_buildable"), engine=Engine(engine, scheduler, workers)
+        )  # type: ignore[arg-type]
     _echo_result(result)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "NoiseTolerance",
     "certified_outside_udb",
     "check_conflicts",
+    "sort_pieces",
 ]
 
 #: Layer name → (Chinese label, English label) of the conflict it causes.
@@ -297,16 +298,21 @@ def check_conflicts(
         geometry=pieces["geometry"].to_numpy(),
         crs=crs,
     )
+    return ConflictResult(
+        parcels=out, pieces=sort_pieces(piece_gdf, id_field=id_field), tolerance=tol
+    )
+
+
+def sort_pieces(pieces: gpd.GeoDataFrame, *, id_field: str = "parcel_id") -> gpd.GeoDataFrame:
+    """Pieces in report order: by parcel id, constraint, then largest first."""
     order = np.lexsort(
         (
-            -piece_gdf["area_m2"].to_numpy(),
-            piece_gdf["constraint"].to_numpy(),
-            piece_gdf[id_field].astype(str).to_numpy(),
+            -pieces["area_m2"].to_numpy(),
+            pieces["constraint"].to_numpy(),
+            pieces[id_field].astype(str).to_numpy(),
         )
     )
-    return ConflictResult(
-        parcels=out, pieces=piece_gdf.iloc[order].reset_index(drop=True), tolerance=tol
-    )
+    return pieces.iloc[order].reset_index(drop=True)
 
 
 def certified_outside_udb(result: ConflictResult, *, id_field: str = "parcel_id") -> pd.DataFrame:

@@ -368,7 +368,8 @@ def read_layer(
     is_shp = p.suffix.lower() in (".shp", ".zip")
     enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
     try:
-        gdf = pyogrio.read_dataframe(_gdal_path(p), layer=name, encoding=enc)
+        # Arrow is the fast path for large layers (pyarrow is a dependency).
+        gdf = pyogrio.read_dataframe(_gdal_path(p), layer=name, encoding=enc, use_arrow=True)
     except (DataSourceError, DataLayerError) as exc:
         raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
     if len(gdf) == 0:

@@ -16,6 +16,7 @@ __all__ = [
     "explode",
     "intersect_by_group",
     "polygonal",
+    "query_pairs",
     "union_by_group",
 ]
 
@@ -124,7 +125,7 @@ def intersect_by_group(
         intersection, for attributing pieces to layer ids.
     """
     tree = tree if tree is not None else shapely.STRtree(layer)
-    t_idx, l_idx = tree.query(targets, predicate="intersects")
+    t_idx, l_idx = _ordered(*tree.query(targets, predicate="intersects"))
     if not len(t_idx):
         empty = np.array([], dtype=int)
         return empty, np.array([], dtype=object), empty, empty
@@ -144,6 +145,23 @@ def intersect_by_group(
     inside[fully] = targets[hit[fully]]
     inside[~fully] = polygonal(inside[~fully])
     return hit, inside, t_idx, l_idx
+
+
+def _ordered(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sorted by (first, second).
+
+    STRtree returns pairs in tree order, which depends on what else the tree
+    holds; unions in another order differ in the last bits.
+    """
+    order = np.lexsort((second, first))
+    return first[order], second[order]
+
+
+def query_pairs(
+    tree_geoms: np.ndarray, targets: np.ndarray, predicate: str = "intersects"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(target, tree) index pairs meeting ``predicate``, in a deterministic order."""
+    return _ordered(*shapely.STRtree(tree_geoms).query(targets, predicate=predicate))
 
 
 def explode(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +22,7 @@ from landuse.buildable import BuildableOptions, buildable_summary, find_buildabl
 from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
+from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 from landuse.efficiency import EfficiencyOptions, EfficiencyResult, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import find_idle
@@ -48,6 +49,7 @@ from landuse.report import (
 )
 
 __all__ = [
+    "Engine",
     "StepResult",
     "parcel_area_summary",
     "run_buildable",
@@ -135,12 +137,24 @@ def _extra_constraints(data: ProjectData) -> dict[str, str]:
     return {str(k): str(v) for k, v in extra.items()}
 
 
-def check_project(data: ProjectData) -> ConflictResult:
-    """Run :func:`check_conflicts` with the project's layers and ``[check]`` options."""
+@dataclass(frozen=True)
+class Engine:
+    """Where the overlay analyses run: ``local`` (this process) or ``dask``.
+
+    With ``dask``, ``scheduler`` is a running scheduler's address; without one a
+    local cluster of ``workers`` processes is started.
+    """
+
+    kind: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+    workers: int = 2
+
+
+def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
+    """Run the conflict check with the project's layers and ``[check]`` options."""
     options = data.project.section("check")
     extra = _extra_constraints(data)
-    return check_conflicts(
-        data.layers["parcels"],
+    args = dict(
         udb=data.layers["udb"],
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
@@ -148,6 +162,10 @@ def check_project(data: ProjectData) -> ConflictResult:
         labels={name: (f"占用{label}", f"occupies {name}") for name, label in extra.items()},
         tolerance=NoiseTolerance.from_options(options),
     )
+    if engine is None or engine.kind == "local":
+        return check_conflicts(data.layers["parcels"], **args)
+    with dask_client(engine.scheduler, n_workers=engine.workers) as client:
+        return check_conflicts_dask(data.layers["parcels"], client=client, **args)
 
 
 _CHECK_COLUMNS = [
@@ -169,10 +187,10 @@ _CHECK_COLUMNS = [
 ]
 
 
-def run_check(data: ProjectData, out_dir: Path) -> StepResult:
+def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
     """Conflict check: GeoPackage (parcels + pieces) and CSV tables."""
     res = StepResult(out_dir)
-    result = check_project(data)
+    result = check_project(data, engine)
     res.results["conflicts"] = result
     p, pieces = result.parcels, result.pieces
     res.files.append(
@@ -214,7 +232,7 @@ def run_check(data: ProjectData, out_dir: Path) -> StepResult:
     return res
 
 
-def buildable_project(data: ProjectData) -> gpd.GeoDataFrame:
+def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
     """Run :func:`find_buildable` with the project's layers and ``[buildable]`` options."""
     options = dict(data.project.section("buildable"))
     buffers_opt = options.get("buffers", {})
@@ -233,9 +251,7 @@ def buildable_project(data: ProjectData) -> gpd.GeoDataFrame:
         steep = steep_land(
             dem.array, dem.transform, dem.crs, opts.max_slope_deg, nodata=dem.nodata
         ).to_crs(data.crs)
-    return find_buildable(
-        data.layers["parks"],
-        data.layers["udb"],
+    args = dict(
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
         parcels=data.layers.get("parcels"),
@@ -244,12 +260,16 @@ def buildable_project(data: ProjectData) -> gpd.GeoDataFrame:
         steep=steep,
         options=opts,
     )
+    if engine is None or engine.kind == "local":
+        return find_buildable(data.layers["parks"], data.layers["udb"], **args)
+    with dask_client(engine.scheduler, n_workers=engine.workers) as client:
+        return find_buildable_dask(data.layers["parks"], data.layers["udb"], client=client, **args)
 
 
-def run_buildable(data: ProjectData, out_dir: Path) -> StepResult:
+def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
     """Buildable land: GeoPackage layer, candidate table, per-park summary."""
     res = StepResult(out_dir)
-    cands = buildable_project(data)
+    cands = buildable_project(data, engine)
     res.results["buildable"] = cands
     res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg"))
     res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))

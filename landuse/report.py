@@ -13,23 +13,25 @@ the pack stops with an error instead of drawing empty boxes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import geopandas as gpd
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -210,23 +212,49 @@ def cjk_font() -> str:
     )
 
 
-def _figure(width: float = 8.0, height: float = 5.0) -> tuple[plt.Figure, plt.Axes]:
-    plt.rcParams["font.family"] = ["sans-serif"]
-    plt.rcParams["font.sans-serif"] = [cjk_font(), "DejaVu Sans"]
-    plt.rcParams["axes.unicode_minus"] = False
-    return plt.subplots(figsize=(width, height), dpi=120)
+@contextlib.contextmanager
+def _cjk_style() -> Iterator[None]:
+    """Chinese-capable fonts for the charts drawn inside, without touching global state."""
+    style = {
+        "font.family": ["sans-serif"],
+        "font.sans-serif": [cjk_font(), "DejaVu Sans"],
+        "axes.unicode_minus": False,
+    }
+    with matplotlib.rc_context(style):
+        yield
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def _figure(width: float = 8.0, height: float = 5.0) -> tuple[Figure, Axes]:
+    # A bare Figure needs no pyplot backend: nothing changes for notebook users.
+    fig = Figure(figsize=(width, height), dpi=120)
+    return fig, fig.subplots()
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*[Gg]lyph.*missing.*")
         fig.savefig(target, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     return target
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _with_cjk(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Draw the chart inside :func:`_cjk_style`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _cjk_style():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_cjk
 def ranking_chart(firms: pd.DataFrame, path: str | Path, *, top: int = 20, year: int) -> Path:
     """Horizontal bars: the ``top`` firms by 亩均税收 (scored firms only)."""
     scored = firms[firms["scored"]].nlargest(top, "tax_per_mu_wan").iloc[::-1]
@@ -240,6 +268,7 @@ def ranking_chart(firms: pd.DataFrame, path: str | Path, *, top: int = 20, year:
     return _save(fig, path)
 
 
+@_with_cjk
 def class_chart(firms: pd.DataFrame, path: str | Path, *, year: int) -> Path:
     """Bars: number of firms per class A/B/C/D, above- and below-size side by side."""
     grades = ["A", "B", "C", "D"]
@@ -270,6 +299,7 @@ def class_chart(firms: pd.DataFrame, path: str | Path, *, year: int) -> Path:
     return _save(fig, path)
 
 
+@_with_cjk
 def trend_chart(trend: pd.DataFrame, path: str | Path) -> Path:
     """Disposed idle land per year (bars, 亩) and the disposal rate (line, %)."""
     fig, ax = _figure(8, 4.5)
@@ -293,6 +323,7 @@ def trend_chart(trend: pd.DataFrame, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+@_with_cjk
 def overview_map(
     layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, title: str, synthetic: bool
 ) -> Path:

@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+from distributed import LocalCluster
+
+from landuse.buildable import find_buildable
+from landuse.conflicts import check_conflicts
+from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(n_workers=2) as c:
+        yield c
+
+
+def _same(got, want):
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry"))
+    )
+    assert got.geometry.geom_equals_exact(want.geometry, 0).all()
+    assert got.crs == want.crs
+
+
+def test_check_identical_to_local(client, sample_data):
+    L = sample_data.layers
+    args = dict(
+        udb=L["udb"],
+        farmland=L["farmland"],
+        eco_redline=L["eco_redline"],
+        others={"flood": L["eco_redline"].iloc[:2]},
+    )
+    want = check_conflicts(L["parcels"], **args)
+    got = check_conflicts_dask(L["parcels"], client=client, npartitions=7, **args)
+    _same(got.parcels, want.parcels)
+    _same(got.pieces, want.pieces)
+    assert got.parcels.index.equals(L["parcels"].index)
+
+
+def test_buildable_identical_to_local(client, sample_data):
+    L = sample_data.layers
+    args = dict(
+        farmland=L["farmland"], eco_redline=L["eco_redline"], parcels=L["parcels"], roads=L["roads"]
+    )
+    want = find_buildable(L["parks"], L["udb"], **args)
+    got = find_buildable_dask(L["parks"], L["udb"], client=client, npartitions=3, **args)
+    _same(got, want)
+
+
+def test_runs_on_a_given_scheduler_address(sample_data):
+    L = sample_data.layers
+    parcels = L["parcels"].iloc[:300]
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        dask_client(cluster.scheduler_address) as client,
+    ):
+        got = check_conflicts_dask(parcels, client=client, udb=L["udb"], farmland=L["farmland"])
+    want = check_conflicts(parcels, udb=L["udb"], farmland=L["farmland"])
+    _same(got.parcels, want.parcels)
