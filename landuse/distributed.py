@@ -1,7 +1,8 @@
 """Province scale: the conflict check and buildable land on a dask cluster.
 
-Parcels (or parks) are partitioned spatially with dask-geopandas (Hilbert
-distance), the constraint layers are sent once to every worker, and each
+Parcels (or parks) are partitioned spatially by their Hilbert distance
+(dask-geopandas), partitions and constraint layers are scattered to the
+workers (the constraint layers once to every worker), and each
 partition runs the same vectorised engine as the single-machine path on the
 constraint features that reach its bounding box.  A parcel's figures depend
 only on the parcel and the features it meets, so the results are the same
@@ -67,18 +68,22 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2) -> Iterator
 _ROW = "_landuse_row"
 
 
-def _spatial_partitions(gdf: gpd.GeoDataFrame, npartitions: int) -> list:
-    """Delayed partitions of ``gdf`` in Hilbert order (dask-geopandas spatial shuffle).
+def _spatial_partitions(gdf: gpd.GeoDataFrame, npartitions: int, client: Client) -> list:
+    """Partitions of ``gdf`` in Hilbert order, scattered to the workers.
 
-    The shuffle re-indexes by Hilbert distance; each row's position in ``gdf``
-    travels in a column and becomes the partition's index again (:func:`_restore`).
+    The Hilbert distances come from dask-geopandas, computed in this process;
+    the partitions then go straight to the workers (``scatter``) rather than
+    through the task graph.  Each row's position in ``gdf`` travels in a column
+    and becomes the partition's index again (:func:`_restore`).
     """
     numbered = gdf.reset_index(drop=True).assign(**{_ROW: np.arange(len(gdf))})
     n = max(1, min(npartitions, len(gdf)))
     # Keep pandas dtypes as they are (dask would turn text into Arrow strings).
-    with dask.config.set({"dataframe.convert-string": False}):
-        ddf = dask_geopandas.from_geopandas(numbered, npartitions=n)
-        return ddf.spatial_shuffle(by="hilbert", npartitions=n).to_delayed()
+    with dask.config.set({"dataframe.convert-string": False, "scheduler": "sync"}):
+        ddf = dask_geopandas.from_geopandas(numbered, npartitions=1)
+        distance = ddf.hilbert_distance().compute().to_numpy()
+    order = np.argsort(distance, kind="stable")
+    return client.scatter([numbered.iloc[idx] for idx in np.array_split(order, n)])
 
 
 def _restore(part: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -149,7 +154,7 @@ def check_conflicts_dask(
     shared = client.scatter(layers, broadcast=True)
     tasks = [
         dask.delayed(_check_partition)(part, shared, kwargs)
-        for part in _spatial_partitions(parcels, n)
+        for part in _spatial_partitions(parcels, n, client)
     ]
     results = [r for r in client.compute(tasks, sync=True) if r is not None]
     out = pd.concat([r.parcels for r in results]).sort_index()
@@ -216,7 +221,7 @@ def find_buildable_dask(
     shared_udb, shared_blockers = client.scatter([_geoms(udb), blockers], broadcast=True)
     tasks = [
         dask.delayed(_buildable_partition)(part, shared_udb, shared_blockers, opts)
-        for part in _spatial_partitions(parks, min(n, max(1, len(parks))))
+        for part in _spatial_partitions(parks, n, client)
     ]
     results = client.compute(tasks, sync=True)
     parts = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
