@@ -32,6 +32,7 @@ __all__ = [
     "buildable_summary",
     "check_inputs",
     "find_buildable",
+    "prepare",
     "ranked_candidates",
     "steep_land",
 ]
@@ -188,7 +189,7 @@ def find_buildable(
         ``area_ha``, ordered by area, largest first.
     """
     opts = options or BuildableOptions()
-    crs = check_inputs(
+    crs, blockers = prepare(
         parks,
         udb,
         farmland=farmland,
@@ -197,14 +198,6 @@ def find_buildable(
         roads=roads,
         buffers=buffers,
         steep=steep,
-    )
-    blockers = _blockers(
-        farmland=farmland,
-        eco_redline=eco_redline,
-        steep=steep,
-        parcels=parcels,
-        roads=roads,
-        buffers=buffers,
         options=opts,
     )
     parts, names, part_m2 = _pieces(
@@ -230,6 +223,41 @@ def check_inputs(
     if "park" not in parks.columns:
         raise SchemaError("Layer 'parks' needs a 'park' name field (YQMC / 园区名称).")
     return crs
+
+
+def prepare(
+    parks: gpd.GeoDataFrame,
+    udb: gpd.GeoDataFrame,
+    *,
+    farmland: gpd.GeoDataFrame | None,
+    eco_redline: gpd.GeoDataFrame | None,
+    parcels: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None,
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None,
+    steep: gpd.GeoDataFrame | None,
+    options: BuildableOptions,
+) -> tuple[pyproj.CRS, np.ndarray]:
+    """Check the inputs once and gather the obstacles: (shared CRS, obstacle geometries)."""
+    crs = check_inputs(
+        parks,
+        udb,
+        farmland=farmland,
+        eco_redline=eco_redline,
+        parcels=parcels,
+        roads=roads,
+        buffers=buffers,
+        steep=steep,
+    )
+    blockers = _blockers(
+        farmland=farmland,
+        eco_redline=eco_redline,
+        steep=steep,
+        parcels=parcels,
+        roads=roads,
+        buffers=buffers,
+        options=options,
+    )
+    return crs, blockers
 
 
 def _blockers(

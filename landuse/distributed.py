@@ -26,14 +26,7 @@ import pandas as pd
 import shapely
 from distributed import Client, LocalCluster
 
-from landuse.buildable import (
-    BuildableOptions,
-    _blockers,
-    _geoms,
-    _pieces,
-    check_inputs,
-    ranked_candidates,
-)
+from landuse.buildable import BuildableOptions, _geoms, _pieces, prepare, ranked_candidates
 from landuse.conflicts import ConflictResult, NoiseTolerance, check_conflicts, sort_pieces
 from landuse.crs import check_same_crs
 from landuse.errors import SchemaError
@@ -198,7 +191,7 @@ def find_buildable_dask(
 ) -> gpd.GeoDataFrame:
     """:func:`~landuse.buildable.find_buildable` on a dask cluster, parks partitioned."""
     opts = options or BuildableOptions()
-    crs = check_inputs(
+    crs, blockers = prepare(
         parks,
         udb,
         farmland=farmland,
@@ -207,14 +200,6 @@ def find_buildable_dask(
         roads=roads,
         buffers=buffers,
         steep=steep,
-    )
-    blockers = _blockers(
-        farmland=farmland,
-        eco_redline=eco_redline,
-        steep=steep,
-        parcels=parcels,
-        roads=roads,
-        buffers=buffers,
         options=opts,
     )
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))

@@ -80,11 +80,13 @@ def idle_periods(entries: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="disposed_mu").reset_index(drop=True)
 
 
-def _group_keys(frame: pd.DataFrame, groups: pd.Series | None) -> pd.Series:
+def _grouped(frame: pd.DataFrame, rows: pd.DataFrame, groups: pd.Series | None) -> pd.DataFrame:
+    """Sum ``frame`` per group of each row's parcel (plus a 合计 row), or overall."""
     if groups is None:
-        return pd.Series("合计", index=frame.index)
-    mapped = frame["parcel_id"].map(groups)
-    return mapped.fillna("未匹配地块")
+        return frame.groupby(pd.Series("合计", index=frame.index)).sum()
+    table = frame.groupby(rows["parcel_id"].map(groups).fillna("未匹配地块")).sum()
+    table.loc["合计"] = frame.sum()
+    return table
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -133,10 +135,7 @@ def disposal_rates(
             "stock_end_mu": stock_at(t1),
         }
     )
-    keys = _group_keys(p, groups)
-    table = frame.groupby(keys).sum()
-    if groups is not None:
-        table.loc["合计"] = frame.sum()
+    table = _grouped(frame, p, groups)
     table["disposal_rate"] = _ratio(
         table["disposed_mu"], table["stock_start_mu"] + table["identified_mu"]
     )
@@ -182,9 +181,6 @@ def unsupplied_rates(
             ),
         }
     )
-    keys = _group_keys(parcels, groups)
-    table = frame.groupby(keys).sum()
-    if groups is not None:
-        table.loc["合计"] = frame.sum()
+    table = _grouped(frame, parcels, groups)
     table["unsupplied_rate"] = _ratio(table["unsupplied_supplied_mu"], table["unsupplied_stock_mu"])
     return table.rename_axis("group").reset_index()
