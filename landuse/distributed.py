@@ -1,10 +1,9 @@
 """Province scale: the conflict check and buildable land on a dask cluster.
 
 Parcels (or parks) are partitioned spatially by their Hilbert distance
-(dask-geopandas), partitions and constraint layers are scattered to the
-workers (the constraint layers once to every worker), and each
-partition runs the same vectorised engine as the single-machine path on the
-constraint features that reach its bounding box.  A parcel's figures depend
+(dask-geopandas); each partition is scattered to the workers together with
+only the constraint features that reach its bounding box, and runs the same
+vectorised engine as the single-machine path on them.  A parcel's figures depend
 only on the parcel and the features it meets, so the results are the same
 as :func:`landuse.conflicts.check_conflicts` and
 :func:`landuse.buildable.find_buildable` — tested for equality.
@@ -58,29 +57,17 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2) -> Iterator
         yield client
 
 
-_ROW = "_landuse_row"
+def _hilbert_chunks(gdf: gpd.GeoDataFrame, npartitions: int) -> list[np.ndarray]:
+    """Row positions of ``gdf`` split into spatially compact chunks (Hilbert order).
 
-
-def _spatial_partitions(gdf: gpd.GeoDataFrame, npartitions: int, client: Client) -> list:
-    """Partitions of ``gdf`` in Hilbert order, scattered to the workers.
-
-    The Hilbert distances come from dask-geopandas, computed in this process;
-    the partitions then go straight to the workers (``scatter``) rather than
-    through the task graph.  Each row's position in ``gdf`` travels in a column
-    and becomes the partition's index again (:func:`_restore`).
+    The Hilbert distances come from dask-geopandas, computed in this process.
     """
-    numbered = gdf.reset_index(drop=True).assign(**{_ROW: np.arange(len(gdf))})
-    n = max(1, min(npartitions, len(gdf)))
-    # Keep pandas dtypes as they are (dask would turn text into Arrow strings).
     with dask.config.set({"dataframe.convert-string": False, "scheduler": "sync"}):
-        ddf = dask_geopandas.from_geopandas(numbered, npartitions=1)
+        ddf = dask_geopandas.from_geopandas(gdf.reset_index(drop=True), npartitions=1)
         distance = ddf.hilbert_distance().compute().to_numpy()
     order = np.argsort(distance, kind="stable")
-    return client.scatter([numbered.iloc[idx] for idx in np.array_split(order, n)])
-
-
-def _restore(part: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return part.set_index(_ROW).rename_axis(None)
+    n = max(1, min(npartitions, len(gdf)))
+    return [chunk for chunk in np.array_split(order, n) if len(chunk)]
 
 
 def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
@@ -90,18 +77,13 @@ def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
 
 def _check_partition(
     part: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame], kwargs: dict
-) -> ConflictResult | None:
-    if len(part) == 0:
-        return None
-    part = _restore(part)
-    bounds = part.total_bounds
-    local = {name: _subset(layer, bounds) for name, layer in layers.items()}
-    others = {k: v for k, v in local.items() if k not in ("udb", "farmland", "eco_redline")}
+) -> ConflictResult:
+    others = {k: v for k, v in layers.items() if k not in ("udb", "farmland", "eco_redline")}
     return check_conflicts(
         part,
-        udb=local["udb"],
-        farmland=local.get("farmland"),
-        eco_redline=local.get("eco_redline"),
+        udb=layers["udb"],
+        farmland=layers.get("farmland"),
+        eco_redline=layers.get("eco_redline"),
         others=others,
         **kwargs,
     )
@@ -144,12 +126,14 @@ def check_conflicts_dask(
     check_same_crs({"parcels": parcels, **layers})
     kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
-    shared = client.scatter(layers, broadcast=True)
-    tasks = [
-        dask.delayed(_check_partition)(part, shared, kwargs)
-        for part in _spatial_partitions(parcels, n, client)
-    ]
-    results = [r for r in client.compute(tasks, sync=True) if r is not None]
+    futures = []
+    for rows in _hilbert_chunks(parcels, n):
+        # Each partition travels with only the constraint features near it.
+        part = parcels.iloc[rows].set_axis(rows)
+        local = {name: _subset(layer, part.total_bounds) for name, layer in layers.items()}
+        data = client.scatter([part, local])
+        futures.append(client.submit(_check_partition, *data, kwargs, pure=False))
+    results = client.gather(futures)
     out = pd.concat([r.parcels for r in results]).sort_index()
     out.index = parcels.index[out.index.to_numpy()]
     pieces = gpd.GeoDataFrame(
@@ -165,14 +149,7 @@ def check_conflicts_dask(
 def _buildable_partition(
     part: gpd.GeoDataFrame, udb: np.ndarray, blockers: np.ndarray, opts: BuildableOptions
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if len(part) == 0:
-        empty = np.array([], dtype=object)
-        return empty, empty, np.array([])
-    part = _restore(part)
-    box = shapely.box(*part.total_bounds)
-    near = np.sort(shapely.STRtree(blockers).query(box, predicate="intersects"))
-    near_udb = np.sort(shapely.STRtree(udb).query(box, predicate="intersects"))
-    return _pieces(_geoms(part), part["park"].to_numpy(), udb[near_udb], blockers[near], opts)
+    return _pieces(_geoms(part), part["park"].to_numpy(), udb, blockers, opts)
 
 
 def find_buildable_dask(
@@ -203,12 +180,17 @@ def find_buildable_dask(
         options=opts,
     )
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
-    shared_udb, shared_blockers = client.scatter([_geoms(udb), blockers], broadcast=True)
-    tasks = [
-        dask.delayed(_buildable_partition)(part, shared_udb, shared_blockers, opts)
-        for part in _spatial_partitions(parks, n, client)
-    ]
-    results = client.compute(tasks, sync=True)
+    udb_geoms = _geoms(udb)
+    udb_tree, blocker_tree = shapely.STRtree(udb_geoms), shapely.STRtree(blockers)
+    futures = []
+    for rows in _hilbert_chunks(parks, n):
+        part = parks.iloc[rows]
+        box = shapely.box(*part.total_bounds)
+        near_udb = udb_geoms[np.sort(udb_tree.query(box, predicate="intersects"))]
+        near = blockers[np.sort(blocker_tree.query(box, predicate="intersects"))]
+        data = client.scatter([part, near_udb, near])
+        futures.append(client.submit(_buildable_partition, *data, opts, pure=False))
+    results = client.gather(futures)
     parts = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
     names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
     area = np.concatenate([r[2] for r in results]) if results else np.array([])
