@@ -46,11 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument(
-        "--local-only",
-        action="store_true",
-        help="skip the dask runs (e.g. where the cluster's memory would not do)",
-    )
+    ap.add_argument("--local-only", action="store_true", help="skip the dask runs")
+    ap.add_argument("--dask-only", action="store_true", help="skip the local runs")
     args = ap.parse_args()
     print(
         f"{'parcels':>10} {'step':<10} {'local s':>8} {'local MiB':>10} "
@@ -58,8 +55,12 @@ def main() -> None:
     )
     for n in args.sizes:
         load(n)
-        t_lc, m_lc = measure(lambda: check_conflicts(LAYERS["parcels"], **_check()))
-        t_lb, m_lb = measure(lambda: find_buildable(LAYERS["parks"], LAYERS["udb"], **_buildable()))
+        t_lc = m_lc = t_lb = m_lb = float("nan")
+        if not args.dask_only:
+            t_lc, m_lc = measure(lambda: check_conflicts(LAYERS["parcels"], **_check()))
+            t_lb, m_lb = measure(
+                lambda: find_buildable(LAYERS["parks"], LAYERS["udb"], **_buildable())
+            )
         if args.local_only:
             print(f"{n:>10,} {'check':<10} {t_lc:8.1f} {m_lc:10.0f} {'—':>7} {'—':>9}")
             print(

@@ -15,7 +15,7 @@ pass a scheduler address (``tcp://host:8786``) to use a running one.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import dask
 import dask_geopandas
@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, as_completed
 
 from landuse.buildable import BuildableOptions, _geoms, _pieces, prepare, ranked_candidates
 from landuse.conflicts import ConflictResult, NoiseTolerance, check_conflicts, sort_pieces
@@ -68,6 +68,29 @@ def _hilbert_chunks(gdf: gpd.GeoDataFrame, npartitions: int) -> list[np.ndarray]
     order = np.argsort(distance, kind="stable")
     n = max(1, min(npartitions, len(gdf)))
     return [chunk for chunk in np.array_split(order, n) if len(chunk)]
+
+
+def _run_windowed(client: Client, func: Callable, jobs: Iterable[tuple]) -> list:
+    """Run ``func(*job)`` for each job on the cluster, in order of the jobs.
+
+    At most two jobs per worker are in flight: inputs are prepared and shipped
+    lazily and results fetched as they finish, so neither the client nor the
+    workers ever hold every partition at once.
+    """
+    window = 2 * max(1, len(client.scheduler_info()["workers"]))
+    results: dict[int, object] = {}
+    running = as_completed()
+    position: dict = {}
+    for index, job in enumerate(jobs):
+        future = client.submit(func, *client.scatter(list(job[:-1])), job[-1], pure=False)
+        position[future.key] = index
+        running.add(future)
+        if running.count() >= window:
+            done = next(running)
+            results[position.pop(done.key)] = done.result()
+    for done in running:
+        results[position.pop(done.key)] = done.result()
+    return [results[i] for i in sorted(results)]
 
 
 def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
@@ -126,14 +149,14 @@ def check_conflicts_dask(
     check_same_crs({"parcels": parcels, **layers})
     kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
-    futures = []
-    for rows in _hilbert_chunks(parcels, n):
+
+    def inputs(rows: np.ndarray) -> tuple:
         # Each partition travels with only the constraint features near it.
         part = parcels.iloc[rows].set_axis(rows)
         local = {name: _subset(layer, part.total_bounds) for name, layer in layers.items()}
-        data = client.scatter([part, local])
-        futures.append(client.submit(_check_partition, *data, kwargs, pure=False))
-    results = client.gather(futures)
+        return part, local, kwargs
+
+    results = _run_windowed(client, _check_partition, map(inputs, _hilbert_chunks(parcels, n)))
     out = pd.concat([r.parcels for r in results]).sort_index()
     out.index = parcels.index[out.index.to_numpy()]
     pieces = gpd.GeoDataFrame(
@@ -182,15 +205,15 @@ def find_buildable_dask(
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
     udb_geoms = _geoms(udb)
     udb_tree, blocker_tree = shapely.STRtree(udb_geoms), shapely.STRtree(blockers)
-    futures = []
-    for rows in _hilbert_chunks(parks, n):
+
+    def inputs(rows: np.ndarray) -> tuple:
         part = parks.iloc[rows]
         box = shapely.box(*part.total_bounds)
         near_udb = udb_geoms[np.sort(udb_tree.query(box, predicate="intersects"))]
         near = blockers[np.sort(blocker_tree.query(box, predicate="intersects"))]
-        data = client.scatter([part, near_udb, near])
-        futures.append(client.submit(_buildable_partition, *data, opts, pure=False))
-    results = client.gather(futures)
+        return part, near_udb, near, opts
+
+    results = _run_windowed(client, _buildable_partition, map(inputs, _hilbert_chunks(parks, n)))
     parts = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
     names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
     area = np.concatenate([r[2] for r in results]) if results else np.array([])
