@@ -22,6 +22,7 @@ import pyproj
 import rasterio.features
 import shapely
 
+from landuse.config import option_values
 from landuse.crs import check_same_crs
 from landuse.errors import CRSError, SchemaError
 from landuse.overlay import explode, intersect_by_group, polygonal, query_pairs, union_by_group
@@ -69,17 +70,14 @@ class BuildableOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> BuildableOptions:
         """Build from a ``[buildable]`` table; unknown keys are an error."""
-        known = set(cls.__dataclass_fields__) | {"buffers"}
-        unknown = set(options) - known
-        if unknown:
-            raise SchemaError(
-                f"[buildable] has unknown option(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(known))}."
-            )
-        values = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
-        if "occupied_status" in values:
-            values["occupied_status"] = tuple(values["occupied_status"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
+        values = option_values(
+            cls,
+            options,
+            section="buildable",
+            also_allowed=("buffers",),
+            tuples=("occupied_status",),
+        )
+        return cls(**values)
 
 
 def _geoms(gdf: gpd.GeoDataFrame | None) -> np.ndarray:

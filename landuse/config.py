@@ -24,12 +24,13 @@ Fields not mapped explicitly are recognised from :data:`FIELD_ALIASES`
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from landuse.errors import ConfigError
+from landuse.errors import ConfigError, SchemaError
 
 __all__ = [
     "FIELD_ALIASES",
@@ -41,6 +42,7 @@ __all__ = [
     "Project",
     "layers_dir",
     "load_project",
+    "option_values",
     "sample_project",
 ]
 
@@ -251,6 +253,35 @@ def load_project(path: str | Path) -> Project:
         rasters=rasters,
         options=data,
     )
+
+
+def option_values(
+    cls: type,
+    options: Mapping[str, Any],
+    *,
+    section: str,
+    also_allowed: tuple[str, ...] = (),
+    tuples: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Keyword values for an options dataclass from a project-file table.
+
+    Unknown keys are an error naming the table and the known keys; list values
+    of the ``tuples`` fields become tuples (TOML has arrays, dataclasses want
+    tuples).  Keys in ``also_allowed`` are read elsewhere and skipped here.
+    """
+    fields = set(cls.__dataclass_fields__)
+    known = fields | set(also_allowed)
+    unknown = set(options) - known
+    if unknown:
+        raise SchemaError(
+            f"[{section}] has unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known))}."
+        )
+    values = {k: v for k, v in options.items() if k in fields}
+    for key in tuples:
+        if key in values:
+            values[key] = tuple(values[key])
+    return values
 
 
 def layers_dir() -> Path:

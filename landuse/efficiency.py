@@ -33,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from landuse.config import option_values
 from landuse.errors import SchemaError
 from landuse.numbers import parse_amounts, parse_flags, parse_quantities
 from landuse.units import m2_to_mu
@@ -124,17 +125,13 @@ class EfficiencyOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> EfficiencyOptions:
         """Build from an ``[efficiency]`` table (unknown keys are an error)."""
-        known = set(cls.__dataclass_fields__) | {"year"}
-        unknown = set(options) - known
-        if unknown:
-            raise SchemaError(
-                f"[efficiency] has unknown option(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(known))}."
-            )
-        values = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
-        for key in ("average_if_missing", "class_shares"):
-            if key in values:
-                values[key] = tuple(values[key])  # type: ignore[arg-type]
+        values = option_values(
+            cls,
+            options,
+            section="efficiency",
+            also_allowed=("year",),
+            tuples=("average_if_missing", "class_shares"),
+        )
         for key in ("above_weights", "below_weights"):
             weights = values.get(key)
             if weights is not None and not set(weights) <= set(_RATIOS):  # type: ignore[arg-type]
