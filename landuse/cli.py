@@ -113,7 +113,10 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--layer", default=None, help="Layer inside a multi-layer file.")
-def info(path: Path, layer: str | None) -> None:
+@click.option(
+    "--encoding", default=None, help="Attribute encoding (e.g. GBK) when detection is not enough."
+)
+def info(path: Path, layer: str | None, encoding: str | None) -> None:
     """Describe a layer: CRS, features, fields, encoding, validity."""
     layers = list_layers(path, counts=True)
     if layer is None and layers["geometry_type"].notna().sum() > 1:
@@ -123,19 +126,22 @@ def info(path: Path, layer: str | None) -> None:
             crs = row.crs if isinstance(row.crs, str) else "no CRS"
             click.echo(f"  {row.name}: {kind}, {row.features} features, {crs}")
         return
-    d = describe_layer(path, layer)
+    d = describe_layer(path, layer, encoding=encoding)
     click.echo(f"文件 File:      {d['path']}")
     click.echo(f"图层 Layers:    {', '.join(d['layers'])} (showing '{d['layer']}', {d['driver']})")
     click.echo(f"坐标系 CRS:     {d['crs']} [{d['crs_source']}]")
     click.echo(f"要素 Features:  {d['features']} {d['geometry_type']}")
-    click.echo(f"编码 Encoding:  {d['encoding']}")
+    click.echo(
+        f"编码 Encoding:  字段名 names: {d['names_encoding']}; "
+        f"属性值 values: {d['values_encoding']}"
+    )
     click.echo("范围 Bounds:    " + ", ".join(f"{v:.3f}" for v in d["bounds"]))
     click.echo(
         f"有效性 Validity: {d['invalid']} invalid, {d['empty']} empty, {d['null']} null geometries"
     )
-    click.echo("字段 Fields:")
+    click.echo("字段 Fields (类型 type, 示例 example):")
     for name, dtype in d["fields"].items():
-        click.echo(f"  {name}: {dtype}")
+        click.echo(f"  {name}: {dtype}, {d['examples'][name]}")
 
 
 def _echo_result(result: StepResult) -> None:

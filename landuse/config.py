@@ -48,6 +48,12 @@ __all__ = [
 
 #: Canonical field → names bureaus use for it, per logical layer.
 FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    # Earlier names win when a layer has several.  The national layers keep the
+    # field codes of their database standards: 永久基本农田 YJJBNTTB / YJJBNTBHTB,
+    # 城镇开发边界 CZKFBJ, 生态保护红线 STBHHX (国土空间规划"一张图" / 三区三线成果)
+    # and the 第三次全国国土调查 地类图斑 DLTB.  stated_area_m2 (用地面积, 宗地面积)
+    # is the area written in the attribute table, in m² as land registers keep it;
+    # analyses measure their own area_m2 from the geometry.
     "parcels": {
         "parcel_id": (
             "DKBH",
@@ -58,12 +64,25 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
             "ZDBH",
             "宗地编号",
             "ZDH",
+            "宗地号",
         ),
         "parcel_name": ("DKMC", "地块名称", "ZDMC", "宗地名称", "XMMC", "项目名称"),
         "park": ("SSYQ", "所属园区", "YQMC", "园区名称"),
         "land_use": ("TDYT", "土地用途", "YDXZ", "用地性质", "DLMC", "地类名称"),
         "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),
-        "enterprise_name": ("QYMC", "企业名称", "TDSYQR", "土地使用权人", "QLR", "权利人"),
+        "enterprise_name": (
+            "QYMC",
+            "企业名称",
+            "TDSYQR",
+            "土地使用权人",
+            "QLR",
+            "权利人",
+            "TDSYZ",
+            "土地使用者",
+            "YDDW",
+            "用地单位",
+        ),
+        "stated_area_m2": ("YDMJ", "用地面积", "ZDMJ", "宗地面积", "DKMJ", "地块面积"),
         "certificate_no": ("BDCQZH", "不动产权证号", "TDZH", "土地证号"),
         "supply_status": ("GDZT", "供地状态"),
         "approval_date": ("PZRQ", "批准日期", "批复日期"),
@@ -80,21 +99,70 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "plot_ratio": ("RJL", "容积率"),
         "standard_factory": ("BZCF", "标准厂房", "是否标准厂房"),
     },
-    "udb": {"zone_id": ("BSM", "标识码", "KFBJBH", "编号")},
-    "farmland": {"patch_id": ("TBBH", "图斑编号", "BSM", "标识码")},
+    "udb": {
+        "zone_id": ("BSM", "标识码", "KFBJBH", "编号"),
+        # 城镇集中建设区 / 城镇弹性发展区 / 特别用途区 inside the boundary.
+        "zone_code": ("GHFQDM", "规划分区代码"),
+        "zone_type": ("GHFQMC", "规划分区名称"),
+        "district_code": ("XZQDM", "行政区代码"),
+    },
+    "farmland": {
+        "patch_id": (
+            "YJJBNTTBBH",
+            "永久基本农田图斑编号",
+            "JBNTTBBH",
+            "基本农田图斑编号",
+            "TBBH",
+            "图斑编号",
+            "BSM",
+            "标识码",
+        ),
+        "land_class_code": ("DLBM", "地类编码"),
+        "land_class": ("DLMC", "地类名称"),
+        "patch_area_m2": ("YJJBNTTBMJ", "TBMJ", "图斑面积"),
+        "farmland_area_m2": ("YJJBNTMJ", "永久基本农田面积", "JBNTMJ", "基本农田面积"),
+        "location_code": ("ZLDWDM", "座落单位代码", "坐落单位代码"),
+        "district_code": ("XZQDM", "行政区代码"),
+    },
     "eco_redline": {
         "patch_id": ("HXBH", "红线编号", "BSM", "标识码"),
         "patch_name": ("HXMC", "红线名称", "MC", "名称"),
+        "district_code": ("XJXZQDM", "XJXZQHDM", "XZQDM", "行政区代码"),
     },
     "parks": {
         "park_id": ("YQBH", "园区编号", "BSM", "标识码"),
         "park": ("YQMC", "园区名称", "MC", "名称"),
         "parent_park": ("SJYQ", "上级园区", "所属园区"),
     },
-    "district": {"district": ("XZQMC", "行政区名称", "name", "名称")},
+    "district": {
+        "district": ("XZQMC", "行政区名称", "name", "名称"),
+        "district_code": ("XZQDM", "行政区代码"),
+    },
     "roads": {
         "road_name": ("DLMC", "道路名称", "MC", "名称"),
         "width_m": ("LK", "路宽", "DLKD", "道路宽度"),
+    },
+    # 第三次全国国土调查 地类图斑; areas are ellipsoidal m² (椭球面积).  耕地 patches
+    # include 田坎: deduction_area_m2 = patch_area_m2 × deduction_ratio and
+    # class_area_m2 = patch_area_m2 − deduction_area_m2.
+    "dltb": {
+        "feature_id": ("BSM", "标识码"),
+        "feature_code": ("YSDM", "要素代码"),
+        "patch_no": ("TBBH", "图斑编号"),
+        "land_class_code": ("DLBM", "地类编码"),
+        "land_class": ("DLMC", "地类名称"),
+        "ownership": ("QSXZ", "权属性质"),
+        "owner_code": ("QSDWDM", "权属单位代码"),
+        "owner_name": ("QSDWMC", "权属单位名称"),
+        "location_code": ("ZLDWDM", "座落单位代码", "坐落单位代码"),
+        "location_name": ("ZLDWMC", "座落单位名称", "坐落单位名称"),
+        "patch_area_m2": ("TBMJ", "图斑面积"),
+        "deduction_class_code": ("KCDLBM", "扣除地类编码"),
+        "deduction_ratio": ("KCXS", "扣除系数", "扣除地类系数", "TKXS"),
+        "deduction_area_m2": ("KCMJ", "扣除面积", "扣除地类面积", "TKMJ"),
+        "class_area_m2": ("TBDLMJ", "图斑地类面积"),
+        "farmland_type": ("GDLX", "耕地类型"),
+        "slope_grade": ("GDPDJB", "耕地坡度级别", "GDPDJ", "耕地坡度级"),
     },
     "enterprises": {
         "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),

@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -46,8 +46,11 @@ from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, stan
 __all__ = [
     "ProjectData",
     "Raster",
+    "TextEncoding",
     "describe_layer",
     "detect_shapefile_encoding",
+    "find_layer_sources",
+    "layer_info",
     "list_layers",
     "load_layer",
     "load_project_data",
@@ -55,6 +58,8 @@ __all__ = [
     "read_layer",
     "read_raster",
     "read_table",
+    "refuse_existing",
+    "shapefile_text_encoding",
     "write_layer",
     "write_layers",
     "write_table",
@@ -143,6 +148,49 @@ def list_layers(path: PathLike, *, counts: bool = False) -> pd.DataFrame:
     return layers
 
 
+# Files GIS layers are read from when scanning a delivery folder (.gdb folders too).
+_SOURCE_SUFFIXES = (".shp", ".gpkg", ".zip", ".geojson", ".kml")
+
+
+def find_layer_sources(path: PathLike) -> tuple[list[Path], list[Path]]:
+    """Find what layers can be read from in a delivery folder, recursively.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder, or a single ``.zip``, ``.gdb``, ``.gpkg``, ``.shp`` ...
+
+    Returns
+    -------
+    sources : list of Path
+        Shapefiles, GeoPackages, zip files, GeoJSON and KML files, and FileGDB
+        folders (not entered), sorted.
+    others : list of Path
+        The other files (documents, rasters, tables), sorted; the parts of a
+        shapefile (``.dbf``, ``.prj`` ...) and hidden files are left out.
+    """
+    p = _existing(path)
+    if not p.is_dir() or p.suffix.lower() == ".gdb":
+        return [p], []
+    sources: list[Path] = []
+    others: list[Path] = []
+    for folder, dirs, files in os.walk(p):
+        base = Path(folder)
+        sources += [base / d for d in dirs if d.lower().endswith(".gdb")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not d.lower().endswith(".gdb")]
+        shapefiles = {f.lower()[:-4] for f in files if f.lower().endswith(".shp")}
+        for f in files:
+            lower = f.lower()
+            stem = lower.rsplit(".", 1)[0]
+            if f.startswith(".") or lower.endswith(("-wal", "-shm", "-journal")):
+                continue
+            if lower.endswith(_SOURCE_SUFFIXES):
+                sources.append(base / f)
+            elif stem not in shapefiles and stem.removesuffix(".shp") not in shapefiles:
+                others.append(base / f)
+    return sorted(sources), sorted(others)
+
+
 def _choose_layer(p: Path, layer: str | None) -> str:
     layers = list_layers(p)
     names = layers["name"].tolist()
@@ -169,42 +217,80 @@ def _choose_layer(p: Path, layer: str | None) -> str:
 # ------------------------------------------------------------------------ encoding
 
 
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a layer's field names and attribute values are decoded.
+
+    Attributes
+    ----------
+    encoding : str or None
+        The encoding to hand to GDAL; None when GDAL knows it by itself (a
+        ``.cpg``, the DBF language byte, a format that is always UTF-8) or when
+        all text is plain ASCII.
+    names : str
+        How the field names were decoded, for people, e.g. ``"GB18030 (detected,
+        no .cpg)"``, ``"UTF-8 (.cpg)"`` or ``"ASCII"``.
+    values : str
+        The same for the attribute values.
+    """
+
+    encoding: str | None
+    names: str
+    values: str
+
+
+def _read_dbf_head(f: BinaryIO) -> bytes:
+    """The header and the first sampled records of a DBF, not the whole file."""
+    head = f.read(32)
+    if len(head) < 32:
+        return head
+    n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+    return head + f.read(header_len - 32 + min(n_records, _SNIFF_ROWS) * record_len)
+
+
 def _dbf_bytes(p: Path, layer: str) -> tuple[bytes | None, bytes | None]:
     """Return (.dbf head bytes, .cpg bytes) of a shapefile, plain or zipped."""
     if p.suffix.lower() != ".zip":
         dbf, cpg = p.with_suffix(".dbf"), p.with_suffix(".cpg")
         if not dbf.exists():
             dbf = p.with_suffix(".DBF")
-        head = dbf.read_bytes() if dbf.exists() else None
+        head = None
+        if dbf.exists():
+            with dbf.open("rb") as f:
+                head = _read_dbf_head(f)
         return head, cpg.read_bytes() if cpg.exists() else None
     with zipfile.ZipFile(p) as zf:
         members = {Path(n).name.lower(): n for n in zf.namelist()}
         dbf_name = members.get(f"{layer.lower()}.dbf")
         cpg_name = members.get(f"{layer.lower()}.cpg")
-        head = zf.read(dbf_name) if dbf_name else None
+        head = None
+        if dbf_name:
+            with zf.open(dbf_name) as f:
+                head = _read_dbf_head(f)
         return head, zf.read(cpg_name) if cpg_name else None
 
 
-def _dbf_text_values(dbf: bytes) -> Iterator[bytes]:
-    """Yield the raw bytes of every character field in the first rows of a DBF."""
+def _dbf_text(dbf: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The non-ASCII field names and character values in the first rows of a DBF."""
     n_records, header_len, record_len = struct.unpack("<IHH", dbf[4:12])
+    names: list[bytes] = []
     fields: list[tuple[int, int]] = []  # (offset in record, length) of C fields
     offset = 1  # byte 0 of a record is the deletion flag
     for pos in range(32, header_len - 1, 32):
         desc = dbf[pos : pos + 32]
         if not desc or desc[0] == 0x0D:
             break
+        names.append(desc[:11].split(b"\x00", 1)[0])
         length = desc[16]
         if desc[11:12] == b"C":
             fields.append((offset, length))
         offset += length
+    values = []
     for row in range(min(n_records, _SNIFF_ROWS)):
         start = header_len + row * record_len
         record = dbf[start : start + record_len]
-        for f_off, f_len in fields:
-            value = record[f_off : f_off + f_len].rstrip(b" \x00")
-            if any(b > 0x7F for b in value):
-                yield value
+        values.extend(record[f_off : f_off + f_len].rstrip(b" \x00") for f_off, f_len in fields)
+    return [n for n in names if not n.isascii()], [v for v in values if not v.isascii()]
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -217,12 +303,75 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str | None:
-    """Find the attribute encoding of a shapefile GDAL would otherwise misread.
+def _sniff_dbf(p: Path, dbf: bytes) -> TextEncoding:
+    """Decide one encoding for the field names and values of a DBF with no declaration."""
+    names, values = _dbf_text(dbf)
+    if not names and not values:
+        return TextEncoding(None, "ASCII", "ASCII")
+    # GDAL decodes names and values with one encoding, so both must agree.
+    if all(_is_utf8(t) for t in names + values):
+        enc = "UTF-8"
+    else:
+        for kind, texts in (("field name", names), ("attribute text", values)):
+            for t in texts:
+                try:
+                    t.decode("gb18030")
+                except UnicodeDecodeError:
+                    raise EncodingError(
+                        f"{p}: {kind} {t[:40]!r} is neither UTF-8 nor GBK. Add a .cpg file "
+                        "naming its encoding (e.g. 'GBK', 'BIG5') or pass encoding=... "
+                        "(--encoding, 'encoding' in landuse.toml)."
+                    ) from None
+        enc = "GB18030"
+    detected = f"{enc} (detected, no .cpg)"
+    return TextEncoding(enc, detected if names else "ASCII", detected if values else "ASCII")
+
+
+def shapefile_text_encoding(path: PathLike, layer: str | None = None) -> TextEncoding:
+    """How GDAL must decode a shapefile's field names and values, and why.
 
     GDAL honours a ``.cpg`` file and the DBF language byte (0x4D = CP936).  When
-    a shapefile has neither, GDAL assumes ISO-8859-1 and Chinese names come out
-    as mojibake; this function then looks at the bytes themselves.
+    a shapefile has neither, GDAL assumes ISO-8859-1 and Chinese field names
+    and values come out as mojibake (``µØ¿é±àºÅ``); the bytes of both are then
+    examined: a GBK file whose values are all ASCII but whose field names are
+    Chinese is still recognised.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.shp`` file, or a ``.zip`` holding one.
+    layer : str, optional
+        The shapefile's name inside a zip holding several.
+
+    Returns
+    -------
+    TextEncoding
+        ``encoding`` is None when GDAL already knows or the text is plain
+        ASCII, else ``"UTF-8"`` or ``"GB18030"`` (a superset of GBK).
+
+    Raises
+    ------
+    EncodingError
+        Non-ASCII text is neither UTF-8 nor GBK/GB18030.
+    """
+    p = _existing(path)
+    dbf, cpg = _dbf_bytes(p, layer or p.stem)
+    if dbf is None or len(dbf) < 32:
+        return TextEncoding(None, "ASCII", "ASCII")
+    if cpg is not None:
+        declared = f"{cpg.decode('ascii', 'replace').strip()} (.cpg)"
+        return TextEncoding(None, declared, declared)
+    if dbf[29] != 0:
+        declared = f"DBF language byte 0x{dbf[29]:02X}"
+        return TextEncoding(None, declared, declared)
+    return _sniff_dbf(p, dbf)
+
+
+def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str | None:
+    """Find the encoding of a shapefile GDAL would otherwise misread.
+
+    See :func:`shapefile_text_encoding`, which also says how the field names
+    and the values were decoded.
 
     Parameters
     ----------
@@ -234,32 +383,15 @@ def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str |
     Returns
     -------
     str or None
-        None when GDAL already knows (``.cpg``/language byte) or the text is
-        plain ASCII; ``"UTF-8"`` or ``"GB18030"`` (a superset of GBK) otherwise.
+        None when GDAL already knows (``.cpg``/language byte) or the field
+        names and values are plain ASCII; ``"UTF-8"`` or ``"GB18030"`` otherwise.
 
     Raises
     ------
     EncodingError
         When non-ASCII text is neither UTF-8 nor GBK/GB18030.
     """
-    p = _existing(path)
-    dbf, cpg = _dbf_bytes(p, layer or p.stem)
-    if dbf is None or cpg is not None or len(dbf) < 32 or dbf[29] != 0:
-        return None
-    values = list(_dbf_text_values(dbf))
-    if not values:
-        return None
-    if all(_is_utf8(v) for v in values):
-        return "UTF-8"
-    for v in values:
-        try:
-            v.decode("gb18030")
-        except UnicodeDecodeError:
-            raise EncodingError(
-                f"{p}: attribute text {v[:40]!r} is neither UTF-8 nor GBK. Add a .cpg file "
-                "naming its encoding (e.g. 'GBK', 'BIG5') or pass encoding=... / --encoding."
-            ) from None
-    return "GB18030"
+    return shapefile_text_encoding(path, layer).encoding
 
 
 # ----------------------------------------------------------------------------- CRS
@@ -569,21 +701,117 @@ def read_raster(path: PathLike, *, band: int = 1) -> Raster:
         raise LayerReadError(f"{p}: not a readable raster ({exc}).") from exc
 
 
-def describe_layer(path: PathLike, layer: str | None = None) -> dict[str, Any]:
+def layer_info(
+    path: PathLike, layer: str | None = None, *, encoding: str | None = None
+) -> dict[str, Any]:
+    """Summarise one layer from its header, without reading its features.
+
+    Field names come out decoded: a GBK shapefile without ``.cpg`` is
+    detected as :func:`read_layer` does.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file or folder :func:`read_layer` takes.
+    layer : str, optional
+        Layer name inside a multi-layer file.
+    encoding : str, optional
+        Attribute encoding, when detection is not enough.
+
+    Returns
+    -------
+    dict
+        ``path``, ``layer``, ``driver``, ``geometry_type`` (None for a table),
+        ``features``, ``crs`` (as declared, None when the file has none),
+        ``bounds`` (None when unknown), ``fields`` (name → dtype) and ``text``
+        (a :class:`TextEncoding`).
+
+    Raises
+    ------
+    LayerReadError
+        The file or layer cannot be read.
+    EncodingError
+        The text encoding cannot be determined, or the given one is wrong.
+    """
+    p = _existing(path)
+    name = _choose_layer(p, layer)
+    gdal_path = _gdal_path(p)
+
+    def read(enc: str | None) -> dict[str, Any]:
+        try:
+            return pyogrio.read_info(
+                gdal_path,
+                layer=name,
+                encoding=enc,
+                force_feature_count=True,
+                force_total_bounds=True,
+            )
+        except (DataSourceError, DataLayerError) as exc:
+            raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
+        except UnicodeDecodeError as exc:
+            raise EncodingError(
+                f"{p}: layer '{name}' is not in {enc} ({exc}). Remove or correct the encoding "
+                "('encoding' in landuse.toml, --encoding)."
+            ) from exc
+
+    info = read(encoding)
+    if encoding is not None:
+        text = TextEncoding(encoding, f"{encoding} (given)", f"{encoding} (given)")
+    elif info["driver"] == "ESRI Shapefile":
+        text = shapefile_text_encoding(p, name)
+        if text.encoding is not None:
+            info = read(text.encoding)
+    else:
+        declared = f"{info['encoding']} ({info['driver']})"
+        text = TextEncoding(None, declared, declared)
+    bounds = info.get("total_bounds")
+    return {
+        "path": str(p),
+        "layer": name,
+        "driver": info["driver"],
+        "geometry_type": info["geometry_type"],
+        "features": int(info["features"]),
+        "crs": info["crs"],
+        "bounds": tuple(float(v) for v in bounds) if bounds is not None else None,
+        "fields": dict(zip(info["fields"], info["dtypes"], strict=True)),
+        "text": text,
+    }
+
+
+def describe_layer(
+    path: PathLike, layer: str | None = None, *, encoding: str | None = None
+) -> dict[str, Any]:
     """Summarise a layer for ``landuse info``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    layer : str, optional
+        Layer name inside a multi-layer file.
+    encoding : str, optional
+        Attribute encoding, when detection is not enough.
 
     Returns
     -------
     dict
         ``layer``, ``driver``, ``crs`` (and where it came from), ``features``,
-        ``geometry_type``, ``fields`` (name → type), ``encoding``, ``bounds`` and
-        a validity summary ``invalid``, ``empty``, ``null`` (feature counts).
+        ``geometry_type``, ``fields`` (decoded name → type), ``examples``
+        (field → first non-empty value as text), ``encoding`` (what the text
+        was decoded with), ``names_encoding`` and ``values_encoding`` (how the
+        field names and the values were decoded, and why), ``bounds`` and a
+        validity summary ``invalid``, ``empty``, ``null`` (feature counts).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LanduseWarning)
-        gdf = read_layer(path, layer)
+        gdf = read_layer(path, layer, encoding=encoding)
     src = gdf.attrs["landuse_source"]
-    info = pyogrio.read_info(_gdal_path(Path(src["path"])), layer=src["layer"])
+    info = layer_info(src["path"], src["layer"], encoding=encoding)
+    text: TextEncoding = info["text"]
+    examples = {}
+    for name in info["fields"]:
+        first = gdf[name].first_valid_index() if name in gdf.columns else None
+        examples[name] = "" if first is None else str(gdf[name].loc[first])[:40]
     geoms = gdf.geometry.array
     null = shapely.is_missing(geoms)
     empty = shapely.is_empty(geoms) & ~null
@@ -597,8 +825,11 @@ def describe_layer(path: PathLike, layer: str | None = None) -> dict[str, Any]:
         "crs_source": src["crs"],
         "features": len(gdf),
         "geometry_type": info["geometry_type"],
-        "fields": dict(zip(info["fields"], info["dtypes"], strict=True)),
-        "encoding": src["encoding"] if src["encoding"] != "as declared" else info["encoding"],
+        "fields": info["fields"],
+        "examples": examples,
+        "encoding": text.encoding or text.values,
+        "names_encoding": text.names,
+        "values_encoding": text.values,
         "bounds": tuple(float(v) for v in gdf.total_bounds),
         "invalid": int(invalid.sum()),
         "empty": int(empty.sum()),
@@ -716,9 +947,22 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
     return p
 
 
-def write_text(text: str, path: PathLike) -> Path:
-    """Write a UTF-8 text file (e.g. an HTML map) atomically."""
+def refuse_existing(path: PathLike) -> None:
+    """Raise FileExistsError when ``path`` exists (writers that must not overwrite)."""
     p = Path(path).expanduser()
+    if p.exists():
+        raise FileExistsError(p)
+
+
+def write_text(text: str, path: PathLike, *, overwrite: bool = True) -> Path:
+    """Write a UTF-8 text file (e.g. an HTML map) atomically.
+
+    With ``overwrite=False`` an existing file is left alone and
+    FileExistsError is raised.
+    """
+    p = Path(path).expanduser()
+    if not overwrite:
+        refuse_existing(p)
     with _atomic_target(p) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return p
