@@ -118,8 +118,8 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 )
 def info(path: Path, layer: str | None, encoding: str | None) -> None:
     """Describe a layer: CRS, features, fields, encoding, validity."""
-    layers = list_layers(path, counts=True)
-    if layer is None and layers["geometry_type"].notna().sum() > 1:
+    if layer is None and list_layers(path)["geometry_type"].notna().sum() > 1:
+        layers = list_layers(path, counts=True)
         click.echo(f"文件 File: {path} — {len(layers)} 个图层 layers (--layer NAME for details)")
         for row in layers.itertuples():
             kind = row.geometry_type if isinstance(row.geometry_type, str) else "表格 table"
@@ -433,6 +433,56 @@ def map_command(
             tianditu_token=tianditu_token,
         )
     _echo_result(result)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("landuse.toml"),
+    show_default=True,
+    help="项目文件 Project file to write.",
+)
+@click.option("--force", is_flag=True, help="覆盖已有的项目文件 Overwrite an existing file.")
+def init(path: Path, out: Path, force: bool) -> None:
+    """由交付资料生成项目文件 Write landuse.toml from a delivery folder, .zip, .gdb or .gpkg."""
+    # Imported here: only this command needs them.
+    import shutil
+    from io import StringIO
+
+    from rich.table import Table
+
+    from landuse.delivery import METHOD_LABELS, ROLE_LABELS, init_project
+
+    with console.status("扫描交付资料 scanning the delivery"):
+        delivery = init_project(path, out, force=force)
+    chosen = delivery.chosen()
+    table = Table("图层 Layer", "用途 Role", "识别依据 How", "要素 Features", "字段 Fields")
+    for layer in delivery.layers:
+        role = f"{layer.role} {ROLE_LABELS[layer.role]}" if layer.role else "—"
+        if layer.role and not layer.chosen:
+            role += " (未采用 unused)" if layer.role in chosen else " (待定 TODO)"
+        how = f"{METHOD_LABELS[layer.method]}: {layer.evidence}" if layer.method else layer.evidence
+        mapped = [f"{c}←{f}" for c, f in layer.field_map.items()]
+        fields = ", ".join(mapped[:4]) + (f" … (+{len(mapped) - 4})" if len(mapped) > 4 else "")
+        table.add_row(layer.name, role, how, str(layer.features), fields)
+    width = max(shutil.get_terminal_size((160, 24)).columns, 100)
+    rendered = Console(file=StringIO(), width=width)
+    rendered.print(table)
+    click.echo(rendered.file.getvalue().rstrip())
+    for source, why in delivery.unreadable:
+        click.echo(f"无法读取 Unreadable: {source}: {why}")
+    if delivery.others:
+        click.echo(f"其他文件 Other files (not read): {len(delivery.others)}")
+    for n, todo in enumerate(delivery.todos, 1):
+        where = f"[{todo.layer}] " if todo.layer else ""
+        click.echo(f"TODO {n} ({todo.role}): {where}{todo.message}")
+    click.echo(
+        f"已写出 Written: {out} — {len(chosen)} 个图层 layers, "
+        f"{len(delivery.todos)} 个待办 TODO"
+        + ("；先处理 TODO 再运行 landuse check" if delivery.todos else "")
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

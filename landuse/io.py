@@ -749,9 +749,13 @@ def layer_info(
         except (DataSourceError, DataLayerError) as exc:
             raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
         except UnicodeDecodeError as exc:
+            # Also what a shapefile field name cut at 10 bytes inside a character gives.
             raise EncodingError(
-                f"{p}: layer '{name}' is not in {enc} ({exc}). Remove or correct the encoding "
-                "('encoding' in landuse.toml, --encoding)."
+                f"{p}: layer '{name}' has a field name or text that is not {enc or 'UTF-8'} "
+                f"({exc}). If the encoding is right, a field name was cut inside a character "
+                "(shapefile names hold 10 bytes: 3 Chinese characters in UTF-8, 5 in GBK): "
+                "rename it and export again; else give the encoding ('encoding' in "
+                "landuse.toml, --encoding)."
             ) from exc
 
     info = read(encoding)
@@ -802,11 +806,12 @@ def describe_layer(
         field names and the values were decoded, and why), ``bounds`` and a
         validity summary ``invalid``, ``empty``, ``null`` (feature counts).
     """
+    # The header first: undecodable field names give a clear error here.
+    info = layer_info(path, layer, encoding=encoding)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LanduseWarning)
-        gdf = read_layer(path, layer, encoding=encoding)
+        gdf = read_layer(path, info["layer"], encoding=encoding)
     src = gdf.attrs["landuse_source"]
-    info = layer_info(src["path"], src["layer"], encoding=encoding)
     text: TextEncoding = info["text"]
     examples = {}
     for name in info["fields"]:

@@ -152,6 +152,8 @@ class Engine:
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
     """Run the conflict check with the project's layers and ``[check]`` options."""
+    for name in ("parcels", "udb"):
+        data.project.layer(name)  # a missing table is a ConfigError naming it, not a KeyError
     options = data.project.section("check")
     extra = _extra_constraints(data)
     args = dict(

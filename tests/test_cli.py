@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
@@ -24,6 +25,52 @@ def test_info_on_gbk_shapefile(runner, tmp_path, parcels_gdf):
     assert "GB18030" in result.output
     assert "EPSG:4524" in result.output
     assert "要素 Features:  3 Polygon" in result.output
+
+
+def test_info_decodes_chinese_field_names_and_values(runner, tmp_path, parcels_gdf):
+    gdf = parcels_gdf.rename(columns={"DKBH": "宗地号", "DKMC": "地块名称"})
+    shp = _shapefile(gdf, tmp_path / "地块.shp", encoding="GBK", cpg=False)
+    result = runner.invoke(main, ["info", str(shp)])
+    assert result.exit_code == 0, result.output
+    assert "  宗地号: object, A1" in result.output
+    assert "  地块名称: object, 河南工业园一号地块" in result.output
+    detected = "GB18030 (detected, no .cpg)"
+    assert f"字段名 names: {detected}; 属性值 values: {detected}" in result.output
+    # An encoding given on the command line is used and named.
+    result = runner.invoke(main, ["info", str(shp), "--encoding", "GBK"])
+    assert result.exit_code == 0, result.output
+    assert "字段名 names: GBK (given)" in result.output and "  宗地号: object, A1" in result.output
+
+
+def test_info_detects_gbk_from_field_names_when_values_are_ascii(runner, tmp_path):
+    from landuse.io import detect_shapefile_encoding
+
+    from .conftest import GK36, square
+
+    gdf = gpd.GeoDataFrame(
+        {"宗地号": ["A1", "A2"], "用地面积": [10_000.0, 5_000.0]},
+        geometry=[square(0, 0), square(200, 0)],
+        crs=GK36,
+    )
+    shp = _shapefile(gdf, tmp_path / "p.shp", encoding="GBK", cpg=False)
+    # GDAL alone garbles the names (宗地号 read as ISO-8859-1).
+    assert "宗地号" not in pyogrio.read_info(shp)["fields"]
+    assert detect_shapefile_encoding(shp) == "GB18030"
+    result = runner.invoke(main, ["info", str(shp)])
+    assert result.exit_code == 0, result.output
+    assert "字段名 names: GB18030 (detected, no .cpg); 属性值 values: ASCII" in result.output
+    assert "  宗地号: object, A1" in result.output
+    assert "  用地面积: float64, 10000.0" in result.output
+
+
+@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")
+def test_info_on_a_field_name_cut_inside_a_character(runner, tmp_path, parcels_gdf):
+    # GDAL writes 土地使用者 (15 bytes in UTF-8) as its first 10 bytes: 3⅓ characters.
+    gdf = parcels_gdf.rename(columns={"DKMC": "土地使用者"})
+    shp = _shapefile(gdf, tmp_path / "u.shp", encoding="UTF-8", cpg=True)
+    result = runner.invoke(main, ["info", str(shp)])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "u.shp" in result.output and "cut inside a character" in result.output
 
 
 def test_info_lists_layers_of_a_geopackage(runner, tmp_path, parcels_gdf):
