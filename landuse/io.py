@@ -18,7 +18,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,14 @@ import rasterio.errors
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from landuse.config import FIELD_ALIASES, GEOMETRY_KINDS, ID_FIELDS, REQUIRED_FIELDS, Project
+from landuse.config import (
+    FIELD_ALIASES,
+    GEOMETRY_KINDS,
+    ID_FIELDS,
+    LAYER_LABELS,
+    REQUIRED_FIELDS,
+    Project,
+)
 from landuse.crs import CGCS2000, analysis_crs, infer_crs_from_bounds, to_analysis_crs
 from landuse.errors import (
     CRSError,
@@ -44,6 +51,7 @@ from landuse.errors import (
 from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
 
 __all__ = [
+    "LayerIntake",
     "ProjectData",
     "Raster",
     "describe_layer",
@@ -454,7 +462,10 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     id_field = ID_FIELDS.get(name)
     check_layer(gdf, layer_name=name, required=REQUIRED_FIELDS.get(name, ()), id_field=id_field)
     cleaned, report = clean_geometries(gdf, layer_name=name, id_field=id_field, kind=kind)
-    cleaned.attrs = raw.attrs
+    cleaned.attrs = {
+        **raw.attrs,
+        "landuse_source": {**raw.attrs["landuse_source"], "read": len(raw)},
+    }
     return cleaned, report
 
 
@@ -475,15 +486,72 @@ def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
     return df
 
 
+@dataclass(frozen=True)
+class LayerIntake:
+    """What reading one layer did to it: ``read = kept + repaired + dropped``.
+
+    Attributes
+    ----------
+    layer : str
+        Logical layer name (``parcels``, ``udb`` ...).
+    source : str
+        The file (and layer inside it) read.
+    read, repaired, dropped : int
+        Features read, repaired (kept, geometry fixed) and dropped (listed in
+        the geometry report with the reason).
+    """
+
+    layer: str
+    source: str
+    read: int
+    repaired: int
+    dropped: int
+
+    @property
+    def kept(self) -> int:
+        """Features kept as they were."""
+        return self.read - self.repaired - self.dropped
+
+    def line(self) -> str:
+        """The one line every command prints for this layer."""
+        label = LAYER_LABELS.get(self.layer, self.layer)
+        return (
+            f"{label}（{self.source}）：读入 {self.read}，原样保留 {self.kept}，"
+            f"修复 {self.repaired}，剔除 {self.dropped}"
+            + ("（见 geometry_report.csv）" if self.repaired or self.dropped else "")
+        )
+
+
+def _intake(name: str, layer: gpd.GeoDataFrame, report: pd.DataFrame) -> LayerIntake:
+    src = layer.attrs["landuse_source"]
+    shown = Path(src["path"]).name + (f":{src['layer']}" if src["path"].endswith(".gpkg") else "")
+    return LayerIntake(
+        layer=name,
+        source=shown,
+        read=int(src["read"]),
+        repaired=int(report["action"].eq("repaired").sum()),
+        dropped=int(report["action"].eq("dropped").sum()),
+    )
+
+
 @dataclass
 class ProjectData:
-    """A project's layers, all in one analysis CRS, plus what loading repaired."""
+    """A project's layers, all in one analysis CRS, plus what loading repaired.
+
+    Attributes
+    ----------
+    report : DataFrame
+        Every repaired or dropped feature (``layer``, ``feature_id``, ``action``, ``detail``).
+    intake : list of LayerIntake
+        Per layer: features read, kept, repaired and dropped.
+    """
 
     project: Project
     crs: pyproj.CRS
     layers: dict[str, gpd.GeoDataFrame]
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
+    intake: list[LayerIntake] = field(default_factory=list)
 
 
 def load_project_data(
@@ -511,14 +579,16 @@ def load_project_data(
     layers: dict[str, gpd.GeoDataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}
     reports = []
+    intake = []
     for name in wanted:
         if on_step:
-            on_step(name)
+            on_step(f"读取 {LAYER_LABELS.get(name, name)} reading {name}")
         if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
             tables[name] = load_table(project, name)
             continue
         layers[name], report = load_layer(project, name)
         reports.append(report)
+        intake.append(_intake(name, layers[name], report))
     if project.analysis_crs:
         crs = pyproj.CRS.from_user_input(project.analysis_crs)
     elif layers:
@@ -529,7 +599,9 @@ def load_project_data(
     report = (
         pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     )
-    return ProjectData(project=project, crs=crs, layers=layers, tables=tables, report=report)
+    return ProjectData(
+        project=project, crs=crs, layers=layers, tables=tables, report=report, intake=intake
+    )
 
 
 @dataclass

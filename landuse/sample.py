@@ -121,12 +121,15 @@ layer = "enterprises"
 [rasters]
 landcover = "{tif}"
 
-# Idle land: the day to judge for, ledger rows to import (the demo imports them
-# into a fresh ledger), and the period for the disposal rates.  A bureau sets
-# ledger = "台账/idle_ledger.gpkg" for its own append-only ledger.
+# Idle land: the day to judge for and ledger rows to import (the demo imports
+# them into a fresh ledger).  A bureau sets ledger = "台账/idle_ledger.gpkg" for
+# its own append-only ledger.
 [idle]
 as_of = "2025-12-31"
 ledger_import = "{ledger}"
+
+# Disposal rates: the period counted.
+[rates]
 period = ["2025-01-01", "2025-12-31"]
 """
 
