@@ -53,6 +53,7 @@ from landuse.crs import (
     to_analysis_crs,
 )
 from landuse.errors import (
+    ConfigError,
     CRSError,
     EncodingError,
     LanduseWarning,
@@ -645,6 +646,18 @@ class ProjectData:
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
     intake: list[LayerIntake] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """The data are the synthetic sample (示例数据), by the GeoPackage's own label."""
+        return any(g.attrs.get("landuse_source", {}).get("synthetic") for g in self.layers.values())
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A loaded layer, or the project's error naming the missing ``[layers.<name>]``."""
+        if name not in self.layers:
+            self.project.layer(name)  # raises ConfigError when the project lacks it
+            raise ConfigError(f"Layer '{name}' was not loaded for this step.")
+        return self.layers[name]
 
 
 def load_project_data(

@@ -162,7 +162,10 @@ class BuildableOptions:
 
 @dataclass(frozen=True)
 class IdleOptions:
-    """``[idle]``: idle-land finder and the disposal ledger.
+    """``[idle]``: idle-land rules, raster evidence and the disposal ledger.
+
+    The legal values (one third, 25 %, 20 %) are defaults, not constants, so a
+    province's stricter rule can be expressed.
 
     Attributes
     ----------
@@ -173,11 +176,32 @@ class IdleOptions:
     ledger_import : str or None
         A CSV/Excel of ledger rows imported into a fresh ledger by ``report``
         (the sample uses it; a bureau keeps ``ledger`` instead).
+    developed_threshold : float
+        Developed share under which started land can be idle (default 1/3).
+    invested_threshold : float
+        Invested share under which started land can be idle (default 25 %).
+    fee_rate : float
+        Idle-land fee as a share of the land price (default 20 %).
+    supplied_status : tuple of str
+        ``supply_status`` values of supplied land (default 已供).
+    evidence_classes : tuple of int
+        Land-cover classes that show construction (default 4 built-up, 5 site).
+    suspect_below : float
+        Evidence share under which a parcel recorded as started is suspect (5 %).
+    min_raster_coverage : float
+        Share of a parcel the raster must cover to judge the evidence (90 %).
     """
 
     as_of: dt.date | None = None
     ledger: str | None = None
     ledger_import: str | None = None
+    developed_threshold: float = 1 / 3
+    invested_threshold: float = 0.25
+    fee_rate: float = 0.20
+    supplied_status: tuple[str, ...] = ("已供",)
+    evidence_classes: tuple[int, ...] = (4, 5)
+    suspect_below: float = 0.05
+    min_raster_coverage: float = 0.9
 
 
 @dataclass(frozen=True)

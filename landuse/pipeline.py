@@ -25,7 +25,7 @@ from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 from landuse.efficiency import EfficiencyResult, evaluate
 from landuse.errors import ConfigError
-from landuse.idle import find_idle
+from landuse.idle import IDLE_REQUIRED, find_idle
 from landuse.io import (
     ProjectData,
     load_project_data,
@@ -123,7 +123,7 @@ def run_intake(data: ProjectData, out_dir: Path) -> StepResult:
     res = StepResult(out_dir)
     res.files.append(write_table(labelled(data.report), out_dir / "geometry_report.csv"))
     project = data.project.source or data.project.name
-    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    synthetic = data.synthetic
     res.lines += [
         f"项目 Project：{project}" + ("（示例数据，模拟生成 synthetic）" if synthetic else ""),
         *(intake.line() for intake in data.intake),
@@ -135,7 +135,7 @@ def run_intake(data: ProjectData, out_dir: Path) -> StepResult:
 def run_load(data: ProjectData, out_dir: Path) -> StepResult:
     """Write the loaded parcels with areas and the areas by park."""
     res = StepResult(out_dir)
-    parcels = with_areas(data.layers["parcels"], data.crs)
+    parcels = with_areas(data.layer("parcels"), data.crs)
     res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
     summary = parcel_area_summary(parcels)
     res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
@@ -165,7 +165,7 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
     options = data.project.options.check
     extra = options.extra_constraints
     args = dict(
-        udb=data.layers["udb"],
+        udb=data.layer("udb"),
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
         others={name: data.layers[name] for name in extra},
@@ -173,9 +173,9 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         tolerance=NoiseTolerance.from_options(options),
     )
     if engine is None or engine.kind == "local":
-        return check_conflicts(data.layers["parcels"], **args)
+        return check_conflicts(data.layer("parcels"), **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
-        return check_conflicts_dask(data.layers["parcels"], client=client, **args)
+        return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
 
 _CHECK_COLUMNS = [
@@ -263,9 +263,9 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         options=opts,
     )
     if engine is None or engine.kind == "local":
-        return find_buildable(data.layers["parks"], data.layers["udb"], **args)
+        return find_buildable(data.layer("parks"), data.layer("udb"), **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
-        return find_buildable_dask(data.layers["parks"], data.layers["udb"], client=client, **args)
+        return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 
 
 def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
@@ -293,8 +293,8 @@ def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> S
         raise ConfigError("Give the day to judge for: --as-of 2025-12-31 or [idle] as_of.")
     raster_path = data.project.rasters.get("landcover")
     raster = read_raster(raster_path) if raster_path else None
-    parcels = with_areas(data.layers["parcels"], data.crs)
-    out = find_idle(parcels, day.isoformat(), landcover=raster)
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    out = find_idle(parcels, day.isoformat(), landcover=raster, options=data.project.options.idle)
     res.results["idle"] = out
     res.results["as_of"] = day.isoformat()
     res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
@@ -367,7 +367,7 @@ def run_rates(
     res = StepResult(out_dir)
     start, end = _period(data, start, end)
     by = by or data.project.options.rates.by
-    parcels = with_areas(data.layers["parcels"], data.crs)
+    parcels = with_areas(data.layer("parcels"), data.crs)
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
     periods = idle_periods(ledger.entries(effective=True))
     idle = disposal_rates(periods, start, end, groups=groups)
@@ -399,9 +399,9 @@ def run_rates(
 def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
     """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
     options = data.project.options.efficiency
-    parcels = with_areas(data.layers["parcels"], data.crs)
-    if "parks" in data.layers and "parent_park" in data.layers["parks"].columns:
-        parent = data.layers["parks"].set_index("park")["parent_park"]
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    if "parks" in data.layers and "parent_park" in data.layer("parks").columns:
+        parent = data.layer("parks").set_index("park")["parent_park"]
         parcels["parent_park"] = parcels["park"].map(parent)
     if "enterprises" not in data.tables:
         raise ConfigError("The per-mu evaluation needs [layers.enterprises] (CSV or Excel).")
@@ -485,7 +485,7 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
     layers = {
         k: data.layers[k] for k in ("parks", "udb", "farmland", "eco_redline") if k in data.layers
     }
-    parcels = with_areas(data.layers["parcels"], data.crs)
+    parcels = with_areas(data.layer("parcels"), data.crs)
     conflicts = results.get("conflicts")
     if conflicts is not None:
         parcels = conflicts.parcels
@@ -524,7 +524,7 @@ def run_map(
         have["buildable"] = buildable_project(data)
     if "efficiency" not in have and "enterprises" in data.tables:
         have["efficiency"] = efficiency_project(data)
-    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    synthetic = data.synthetic
     subtitle = f"数据截至 {have['as_of']}" if "as_of" in have else ""
     m = build_map(
         map_layers(data, have),
@@ -622,7 +622,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             continue
         seen.add(path)
         rows.append((f"输入文件（{name}）", f"{Path(path).name}  SHA-256 {file_sha256(path)}"))
-    if data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic"):
+    if data.synthetic:
         rows.append(
             ("说明", "示例数据：地块、企业与管控线均为模拟生成，仅兴宾区行政边界为真实数据")
         )
@@ -674,7 +674,7 @@ def run_pack(
         res.files.append(class_chart(e.enterprises, charts / "分类分布.png", year=e.year))
     if "trend" in results:
         res.files.append(trend_chart(results["trend"], charts / "处置趋势.png"))
-    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    synthetic = data.synthetic
     res.files.append(
         overview_map(
             map_layers(data, results),
@@ -710,6 +710,38 @@ def run_pack(
     return res
 
 
+def _preflight(data: ProjectData) -> None:
+    """Stop before writing anything when a configured analysis lacks its inputs.
+
+    The meeting pack runs several analyses; one failing halfway would leave half
+    a pack.  Every problem is listed in one error.
+    """
+    options = data.project.options
+    problems = []
+    if "udb" not in data.layers:
+        problems.append("the conflict check needs [layers.udb] (城镇开发边界)")
+    if options.idle.as_of is not None:
+        lacking = [c for c in IDLE_REQUIRED if c not in data.layer("parcels").columns]
+        if lacking:
+            problems.append(
+                f"[idle] as_of is set but the parcels lack {', '.join(lacking)} (约定动工日期); "
+                'map it in [layers.parcels.fields] (e.g. agreed_start_date = "约定动工日期") '
+                "or remove [idle] as_of"
+            )
+    if (options.idle.ledger or options.idle.ledger_import) and options.rates.period is None:
+        problems.append("a ledger is configured but [rates] period is not (统计期)")
+    for key in ("ledger", "ledger_import"):
+        name = getattr(options.idle, key)
+        if name and not data.project.path(name).exists():
+            problems.append(f"[idle] {key} = {name!r}: no such file")
+    if problems:
+        raise ConfigError(
+            f"{data.project.source or data.project.name}: nothing written; "
+            + "; ".join(problems)
+            + "."
+        )
+
+
 def run_report(
     data: ProjectData,
     out_dir: str | Path,
@@ -725,6 +757,7 @@ def run_report(
     the per-mu evaluation with an enterprise table.
     """
     step = on_step or (lambda _msg: None)
+    _preflight(data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = StepResult(out)
