@@ -133,10 +133,10 @@ def cgcs2000_equivalent(crs: pyproj.CRS) -> pyproj.CRS | None:
     """
     if crs.is_geographic:
         return pyproj.CRS.from_epsg(CGCS2000)
-    cm = _central_meridian(crs)
-    if cm is None:
+    params = _tm_params(crs)
+    if params is None:
         return None
-    params = {p.name: p.value for p in crs.coordinate_operation.params}
+    cm = params.get("Longitude of natural origin", 0.0)
     prefix = int(params.get("False easting", 500_000.0) // 1e6)
     # The zone prefix tells 3- from 6-degree zones; without it the unprefixed 3-degree
     # CRS on the same meridian is the same projection.
@@ -247,15 +247,21 @@ def infer_crs_from_bounds(bounds: tuple[float, float, float, float]) -> pyproj.C
     return None
 
 
-def _central_meridian(crs: pyproj.CRS) -> float | None:
-    """Central meridian of a Transverse Mercator CRS with scale 1, else None."""
+def _tm_params(crs: pyproj.CRS) -> dict[str, float] | None:
+    """Parameters of a Transverse Mercator CRS with scale 1 (Gauss-Kruger), else None."""
     op = crs.coordinate_operation
     if op is None or "Transverse Mercator" not in op.method_name:
         return None
-    params = {p.name: p.value for p in op.params}
+    params = {p.name: float(p.value) for p in op.params}
     if not math.isclose(params.get("Scale factor at natural origin", 0.0), 1.0):
         return None
-    return params.get("Longitude of natural origin")
+    return params
+
+
+def _central_meridian(crs: pyproj.CRS) -> float | None:
+    """Central meridian of a Gauss-Kruger CRS, else None."""
+    params = _tm_params(crs)
+    return None if params is None else params.get("Longitude of natural origin")
 
 
 def centre_lon(gdf: gpd.GeoDataFrame) -> float:

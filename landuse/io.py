@@ -702,10 +702,10 @@ def load_project_data(
         reports.append(report)
         intake.append(_intake(name, layers[name], report))
     if no_zone is not None:
-        name, exc = no_zone
+        unplaced, error = no_zone
         if not layers:
-            raise exc
-        raise zone_hint(exc, name, centre_lon(next(iter(layers.values())))) from exc
+            raise error
+        raise zone_hint(error, unplaced, centre_lon(next(iter(layers.values())))) from error
     if project.analysis_crs:
         crs = pyproj.CRS.from_user_input(project.analysis_crs)
     elif layers:

@@ -253,7 +253,7 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         steep = steep_land(
             dem.array, dem.transform, dem.crs, opts.max_slope_deg, nodata=dem.nodata
         ).to_crs(data.crs)
-    args = dict(
+    args: dict[str, Any] = dict(
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
         parcels=data.layers.get("parcels"),
@@ -482,7 +482,7 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
     The parcels layer carries the conflict status, idle status and per-mu
     figures together, so one popup tells a parcel's whole story.
     """
-    layers = {
+    layers: dict[str, Any] = {
         k: data.layers[k] for k in ("parks", "udb", "farmland", "eco_redline") if k in data.layers
     }
     parcels = with_areas(data.layer("parcels"), data.crs)
