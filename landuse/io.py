@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -26,11 +30,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio._io
+import pyogrio.raw
 import pyproj
 import rasterio
 import rasterio.errors
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
+import shapely.errors
+from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
 from landuse.config import (
     FIELD_ALIASES,
@@ -60,7 +67,20 @@ from landuse.errors import (
     LayerNotFoundError,
     LayerReadError,
 )
-from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
+from landuse.integrity import (
+    DAMAGED_FIX,
+    ShapefileIndex,
+    check_read_geometries,
+    check_shapefile,
+    fid_ranges,
+)
+from landuse.validate import (
+    REPORT_COLUMNS,
+    check_layer,
+    clean_geometries,
+    intake_counts,
+    standardize_fields,
+)
 
 __all__ = [
     "LayerIntake",
@@ -409,6 +429,236 @@ def _resolve_crs(
     return gdf, source
 
 
+# ------------------------------------------------------------------ damaged files
+
+
+def _shapefile_sources(p: Path) -> dict[str, dict[str, str]]:
+    """Shapefiles at ``p``: layer name → extension → file path (or zip member)."""
+    suffix = p.suffix.lower()
+    if suffix == ".zip":
+        folder = _zip_folder(p) or "."
+        with zipfile.ZipFile(p) as zf:
+            names = [n for n in zf.namelist() if str(Path(n).parent) == folder]
+    elif suffix == ".shp":
+        names = [str(f) for f in p.parent.iterdir() if f.stem == p.stem]
+    elif p.is_dir() and suffix != ".gdb":
+        names = [str(f) for f in p.iterdir()]
+    else:
+        return {}
+    groups: dict[str, dict[str, str]] = {}
+    for n in names:
+        stem, ext = os.path.splitext(n)
+        groups.setdefault(Path(stem).name, {})[ext.lower()] = n
+    return {stem: parts for stem, parts in groups.items() if ".shp" in parts}
+
+
+def _check_shapefiles(p: Path, layer: str | None) -> dict[str, tuple[ShapefileIndex, str]]:
+    """Check each shapefile that may be read from ``p`` before GDAL opens it.
+
+    GDAL cannot list a shapefile without its ``.shx`` and reads one without its
+    ``.dbf`` as a layer without attributes, so this runs first.  Returns layer
+    name → (what its ``.shp`` declares, the ``.shp`` as named in messages).
+    """
+    sources = _shapefile_sources(p)
+    if layer is not None and p.suffix.lower() != ".shp":
+        sources = {k: v for k, v in sources.items() if k == layer}
+    in_zip = p.suffix.lower() == ".zip"
+    indexes = {}
+    for stem, parts in sources.items():
+        shown = {ext: f"{p}/{m}" if in_zip else m for ext, m in parts.items()}
+        for ext, role in ((".shx", "索引 index"), (".dbf", "属性表 attribute table")):
+            if ext not in parts:
+                raise LayerReadError(
+                    f"{shown['.shp']}: 缺少{role} file {stem}{ext}; a shapefile needs its .shp, "
+                    f".shx and .dbf side by side. Copy {stem}{ext} along with the .shp or "
+                    "export the layer again."
+                )
+        if in_zip:
+            with zipfile.ZipFile(p) as zf:
+                shp = np.frombuffer(zf.read(parts[".shp"]), dtype=np.uint8)
+                shx = zf.read(parts[".shx"])
+                with zf.open(parts[".dbf"]) as f:
+                    dbf_head = f.read(32)
+                dbf_size = zf.getinfo(parts[".dbf"]).file_size
+        else:
+            shp_path = Path(parts[".shp"])
+            shp = (
+                np.memmap(shp_path, dtype=np.uint8, mode="r")
+                if shp_path.stat().st_size
+                else np.zeros(0, dtype=np.uint8)
+            )
+            shx = Path(parts[".shx"]).read_bytes()
+            with open(parts[".dbf"], "rb") as f:
+                dbf_head = f.read(32)
+            dbf_size = Path(parts[".dbf"]).stat().st_size
+        index = check_shapefile(shp, shx, dbf_head, dbf_size, names=shown)
+        indexes[stem] = (index, shown[".shp"])
+        del shp  # release the memory map before GDAL opens the file
+    return indexes
+
+
+_CE_WARNING, _CE_FAILURE = 2, 3  # GDAL CPLErr classes
+_FIRST_SENTENCE = re.compile(r"\.\s+(?=[A-Z])")
+_CPL_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_char_p)
+
+
+@functools.cache
+def _libgdal() -> ctypes.CDLL | None:
+    """The GDAL library pyogrio runs on, for its error-handler API (None if not found)."""
+    # dlsym through pyogrio's extension module finds the libgdal it links (ELF, Mach-O);
+    # wheels for Windows ship it in pyogrio.libs, conda uses the system's.
+    here = Path(pyogrio.__file__).parent
+    candidates = [
+        pyogrio._io.__file__,
+        *map(str, sorted(here.parent.glob("pyogrio.libs/*gdal*"))),
+        *map(str, sorted(here.glob(".dylibs/*gdal*"))),
+        ctypes.util.find_library("gdal"),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            lib = ctypes.CDLL(candidate)
+            lib.CPLPushErrorHandler.argtypes = [_CPL_HANDLER]
+            lib.CPLPopErrorHandler.argtypes = []
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+@contextlib.contextmanager
+def _gdal_messages() -> Iterator[list[tuple[int, str]]]:
+    """Collect the errors and warnings GDAL reports in this thread meanwhile.
+
+    pyogrio turns only the GDAL errors of a failed call into exceptions; while
+    reading features it drops them, so a record GDAL cannot decode comes back
+    without geometry and nobody hears of it.  Yields a list that fills with
+    ``(class, message)`` pairs (class 2 = warning, 3 = error).
+    """
+    messages: list[tuple[int, str]] = []
+    lib = _libgdal()
+    if lib is None:
+        yield messages
+        return
+
+    @_CPL_HANDLER
+    def handler(err_class: int, _err_no: int, msg: bytes | None) -> None:
+        text = (msg or b"").decode("utf-8", "replace")
+        # Keep what happened, not GDAL's advice on config options no landuse user can set.
+        messages.append((err_class, _FIRST_SENTENCE.split(text, maxsplit=1)[0].rstrip(".")))
+
+    lib.CPLPushErrorHandler(handler)  # thread-local: other threads keep their handlers
+    try:
+        yield messages
+    finally:
+        lib.CPLPopErrorHandler()
+
+
+_FEATURE_IN_MESSAGE = re.compile(r"\b(?:shape|feature|fid)\s*[#:=]?\s*(\d+)", re.IGNORECASE)
+
+
+def _gdal_failure(p: Path, name: str, failures: list[str]) -> LayerReadError:
+    fids = sorted({int(m) for msg in failures for m in _FEATURE_IN_MESSAGE.findall(msg)})
+    where = f" (FID) {fid_ranges(np.array(fids))}" if fids else ""
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return LayerReadError(
+        f"{p}: 图层 '{name}' 读取出错 GDAL could not read features{where}: "
+        f"{failures[0]}{more}. {DAMAGED_FIX}"
+    )
+
+
+def _undecodable(src: str, name: str, enc: str | None, use_arrow: bool) -> np.ndarray:
+    """FIDs whose geometry bytes no valid shape can be built from, read as the failed read."""
+    if use_arrow:
+        meta, table = pyogrio.raw.read_arrow(
+            src, layer=name, encoding=enc, columns=[], return_fids=True
+        )
+        wkb = table[meta["geometry_name"] or "wkb_geometry"].to_numpy(zero_copy_only=False)
+        fids = table[meta["fid_column"]].to_numpy()
+    else:
+        _, fids, wkb, _ = pyogrio.raw.read(
+            src, layer=name, encoding=enc, columns=[], return_fids=True
+        )
+    built = shapely.from_wkb(wkb, on_invalid="ignore")
+    return np.asarray(fids)[pd.notna(wkb) & shapely.is_missing(built)]
+
+
+def _undecodable_text(p: Path, name: str, enc: str | None, exc: UnicodeError) -> EncodingError:
+    return EncodingError(
+        f"{p}: 图层 '{name}' 的文字不能按 {enc or 'UTF-8'} 解码 text is not {enc or 'UTF-8'} "
+        f"({exc}). Pass its encoding with --encoding (e.g. --encoding GBK) or 'encoding' "
+        "in landuse.toml."
+    )
+
+
+def _layer_info(p: Path, name: str, enc: str | None) -> dict[str, Any]:
+    """Return pyogrio's layer info, with the feature count even where it costs a pass."""
+    try:
+        info = pyogrio.read_info(_gdal_path(p), layer=name, encoding=enc)
+        if info["features"] < 0:  # the driver cannot count without reading
+            info = pyogrio.read_info(
+                _gdal_path(p), layer=name, encoding=enc, force_feature_count=True
+            )
+    except UnicodeError as exc:
+        raise _undecodable_text(p, name, enc, exc) from exc
+    return info
+
+
+def _read_features(
+    p: Path, name: str, enc: str | None, driver: str
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Read a layer with Arrow where pyogrio allows it; any GDAL error is an error.
+
+    Returns the layer and the encoding it was read with.
+    """
+    src = _gdal_path(p)
+    shapefile = driver == "ESRI Shapefile"
+    utf8 = enc is None or codecs.lookup(enc).name == "utf-8"
+    # pyogrio's Arrow path refuses non-UTF-8 text except in shapefiles, whose
+    # encoding it hands to GDAL (SHAPE_ENCODING) to recode; elsewhere it decodes
+    # on its non-Arrow path.
+    use_arrow = shapefile or utf8
+    with _gdal_messages() as messages:
+        try:
+            try:
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=use_arrow)
+            except DataSourceError as exc:
+                # Undeclared non-UTF-8 text Arrow cannot take (e.g. GBK field names over
+                # ASCII values, which encoding detection does not see).  Chinese DBFs
+                # without .cpg are GBK (GB18030 is its superset).
+                if not (shapefile and enc is None and isinstance(exc.__cause__, UnicodeError)):
+                    raise
+                enc = "GB18030"
+                warnings.warn(
+                    f"{p}: 图层 '{name}' 的文字不是 UTF-8 且未声明编码，按 GB18030 (GBK) 读取 "
+                    "text is not UTF-8 and no .cpg names its encoding: read as GB18030. If "
+                    "names look wrong, pass the right one with --encoding.",
+                    LanduseWarning,
+                    stacklevel=3,
+                )
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=True)
+        except UnicodeError as exc:
+            raise _undecodable_text(p, name, enc, exc) from exc
+        except (DataSourceError, DataLayerError, FeatureError) as exc:
+            raise LayerReadError(
+                f"{p}: 无法读取图层 cannot read layer '{name}' ({exc}). {DAMAGED_FIX}"
+            ) from exc
+        except shapely.errors.GEOSException as exc:
+            said = "".join(f"; GDAL: {m}" for _, m in messages)
+            bad = _undecodable(src, name, enc, use_arrow)
+            where = f" (FID) {fid_ranges(bad)}" if len(bad) else ""
+            raise LayerReadError(
+                f"{p}: 图层 '{name}' 几何无法构建 features{where} cannot be built into shapes "
+                f"({exc}{said}). {DAMAGED_FIX}"
+            ) from exc
+    failures = [m for cls, m in messages if cls >= _CE_FAILURE]
+    if failures:
+        raise _gdal_failure(p, name, failures)
+    for cls, m in messages:
+        if cls == _CE_WARNING:
+            warnings.warn(f"{p}: GDAL: {m}", LanduseWarning, stacklevel=3)
+    return gdf, enc
+
+
 # --------------------------------------------------------------------------- reads
 
 
@@ -421,6 +671,12 @@ def read_layer(
     datum_transform: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one spatial layer, fixing what real bureau files get wrong.
+
+    Damaged files are errors, never partial reads: a shapefile's ``.shp``,
+    ``.shx`` and ``.dbf`` are checked against each other before reading
+    (:func:`landuse.integrity.check_shapefile`), any error GDAL reports while
+    reading fails the read, and the features read must number what the layer
+    declares.
 
     Parameters
     ----------
@@ -450,11 +706,25 @@ def read_layer(
     LayerNotFoundError
         The file or layer does not exist.
     LayerReadError
-        The file is empty, not spatial, corrupt or has no features.
+        The file is empty, not spatial, damaged (cut short, garbage bytes,
+        parts missing or disagreeing, GDAL read errors) or has no features.
     CRSError
         No CRS and none can be proven from the coordinates.
+
+    Warns
+    -----
+    LanduseWarning
+        GDAL's warnings during the read, and a CRS or encoding that was inferred.
     """
     p = _existing(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise EncodingError(
+                f"{p}: unknown encoding '{encoding}'; use e.g. GBK, GB18030, BIG5 or UTF-8."
+            ) from None
+    shapefiles = _check_shapefiles(p, layer)
     name = _choose_layer(p, layer)
     layers = list_layers(p).set_index("name")["geometry_type"]
     if layers.get(name) is None:
@@ -463,15 +733,20 @@ def read_layer(
         )
     is_shp = p.suffix.lower() in (".shp", ".zip")
     enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
-    try:
-        # Arrow is the fast path for large layers (pyarrow is a dependency).
-        gdf = pyogrio.read_dataframe(_gdal_path(p), layer=name, encoding=enc, use_arrow=True)
-    except (DataSourceError, DataLayerError) as exc:
-        raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
+    info = _layer_info(p, name, enc)
+    gdf, enc = _read_features(p, name, enc, info["driver"])
+    if len(gdf) != info["features"]:
+        raise LayerReadError(
+            f"{p}: 图层 '{name}' 声明 {info['features']} 个要素，只读到 {len(gdf)} 个 "
+            f"declares {info['features']} features but {len(gdf)} were read. {DAMAGED_FIX}"
+        )
+    if name in shapefiles:
+        index, shown = shapefiles[name]
+        check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown)
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
     gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
-    metadata = pyogrio.read_info(_gdal_path(p), layer=name).get("layer_metadata") or {}
+    metadata = info.get("layer_metadata") or {}
     gdf.attrs["landuse_source"] = {
         "path": str(p),
         "layer": name,
@@ -619,12 +894,13 @@ class LayerIntake:
 def _intake(name: str, layer: gpd.GeoDataFrame, report: pd.DataFrame) -> LayerIntake:
     src = layer.attrs["landuse_source"]
     shown = Path(src["path"]).name + (f":{src['layer']}" if src["path"].endswith(".gpkg") else "")
+    counts = intake_counts(int(src["read"]), report)
     return LayerIntake(
         layer=name,
         source=shown,
-        read=int(src["read"]),
-        repaired=int(report["action"].eq("repaired").sum()),
-        dropped=int(report["action"].eq("dropped").sum()),
+        read=counts["read"],
+        repaired=counts["repaired"],
+        dropped=counts["dropped"],
     )
 
 
