@@ -18,7 +18,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,28 @@ import rasterio.errors
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from landuse.config import FIELD_ALIASES, GEOMETRY_KINDS, ID_FIELDS, REQUIRED_FIELDS, Project
-from landuse.crs import CGCS2000, analysis_crs, infer_crs_from_bounds, to_analysis_crs
+from landuse.config import (
+    FIELD_ALIASES,
+    GEOMETRY_KINDS,
+    ID_FIELDS,
+    LAYER_LABELS,
+    REQUIRED_FIELDS,
+    Project,
+)
+from landuse.crs import (
+    CGCS2000,
+    analysis_crs,
+    apply_datum_transform,
+    centre_lon,
+    cgcs2000_equivalent,
+    gk3_epsg,
+    gk3_zone_for_lon,
+    infer_crs_from_bounds,
+    local_datum,
+    to_analysis_crs,
+)
 from landuse.errors import (
+    ConfigError,
     CRSError,
     EncodingError,
     LanduseWarning,
@@ -44,6 +63,7 @@ from landuse.errors import (
 from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
 
 __all__ = [
+    "LayerIntake",
     "ProjectData",
     "Raster",
     "describe_layer",
@@ -265,16 +285,54 @@ def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str |
 # ----------------------------------------------------------------------------- CRS
 
 
+class ZoneUnknownError(CRSError):
+    """Unprefixed Gauss-Kruger metres and no CRS: only the location tells the zone."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+_HOW_TO_SET = '(--crs {code} on the command line, crs = "{code}" in landuse.toml [layers.<name>])'
+
+
+def _unprefixed(bounds: np.ndarray) -> bool:
+    minx, _, maxx, _ = bounds
+    return bool(100_000 <= minx <= maxx <= 900_000)
+
+
 def _crs_hint(bounds: np.ndarray) -> str:
     minx, _, maxx, _ = bounds
     if -180 <= minx <= maxx <= 180:
-        return "The coordinates look like longitude/latitude: pass --crs EPSG:4490 (CGCS2000)."
-    if 100_000 <= minx <= maxx <= 900_000:
+        lon = (minx + maxx) / 2
+        zone = gk3_zone_for_lon(lon)
         return (
-            "The coordinates look like Gauss-Kruger metres without a zone prefix: pass the "
-            "zone's CRS, e.g. --crs EPSG:4545 (CGCS2000 3-degree, CM 108°E)."
+            "The coordinates look like longitude/latitude: set EPSG:4490 (CGCS2000) "
+            + _HOW_TO_SET.format(code="EPSG:4490")
+            + f"; areas are then measured in 3-degree zone {zone} (CM {3 * zone}°E) for "
+            f"{lon:.1f}°E."
         )
-    return "Pass the layer's CRS with --crs (e.g. --crs EPSG:4524)."
+    if _unprefixed(bounds):
+        return (
+            "The coordinates look like Gauss-Kruger metres without a zone prefix; set the "
+            "CGCS2000 3-degree zone of your area "
+            + _HOW_TO_SET.format(code="EPSG:<4534 + (中央经线 CM − 75) / 3>")
+            + ", e.g. CM 108°E → EPSG:4545; `landuse info` on another layer of the same area "
+            "shows its longitude."
+        )
+    return "Set the layer's CRS " + _HOW_TO_SET.format(code="EPSG:<code>") + "."
+
+
+def zone_hint(error: ZoneUnknownError, layer: str, lon: float) -> CRSError:
+    """Make a concrete suggestion for an unprefixed layer from the project's longitude."""
+    zone = gk3_zone_for_lon(lon)
+    code = f"EPSG:{gk3_epsg(zone, prefixed=False)}"
+    return CRSError(
+        f"{error.path}: no coordinate system, and the coordinates are Gauss-Kruger metres "
+        f"without a zone prefix. The project's other layers lie at {lon:.1f}°E, so this is "
+        f'most likely CGCS2000 3-degree zone {zone} (CM {3 * zone}°E): set crs = "{code}" '
+        f"in [layers.{layer}] of landuse.toml (--crs {code} for a file on the command line)."
+    )
 
 
 def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None:
@@ -295,27 +353,60 @@ def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None
         )
 
 
-def _resolve_crs(p: Path, gdf: gpd.GeoDataFrame, crs: Any) -> tuple[gpd.GeoDataFrame, str]:
-    """Return the layer with its CRS set and a note of where the CRS came from."""
+def _check_datum(p: Path, crs: pyproj.CRS, datum_transform: str | None) -> None:
+    """Refuse Xian 1980 / Beijing 1954 layers unless the user gives the transformation."""
+    datum = local_datum(crs)
+    if datum is None or datum_transform is not None:
+        return
+    same = cgcs2000_equivalent(crs)
+    if_wrong = (
+        " If the coordinates are in fact CGCS2000 and only the .prj is wrong, set "
+        + _HOW_TO_SET.format(code=f"EPSG:{same.to_epsg()}")
+        + "."
+        if same is not None
+        else ""
+    )
+    raise CRSError(
+        f"{p}: the coordinates are on the {datum} datum ({crs.name}). landuse does not apply "
+        "a rough datum shift: real Xian 80 / Beijing 54 → CGCS2000 differences are metres to "
+        "tens of metres and need the local 7 parameters or a grid, and a rough shift can move "
+        "a parcel across a control line. Give the transformation published for your area in "
+        'landuse.toml: [project] datum_transform = "+proj=pipeline ..." (see README, '
+        f"坐标基准 Datums).{if_wrong}"
+    )
+
+
+def _resolve_crs(
+    p: Path, gdf: gpd.GeoDataFrame, crs: Any, datum_transform: str | None = None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Return the layer with its CRS set (and datum moved) and where the CRS came from."""
     bounds = gdf.total_bounds
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
-        return gdf, "given"
-    if gdf.crs is not None:
+        source = "given"
+    elif gdf.crs is not None:
         _check_coordinates_fit(p, gdf.crs, bounds)
-        return gdf, "file"
-    inferred = infer_crs_from_bounds(tuple(bounds))
-    if inferred is None:
-        raise CRSError(
-            f"{p}: no coordinate system (no .prj or CRS in the file). {_crs_hint(bounds)}"
+        source = "file"
+    else:
+        inferred = infer_crs_from_bounds(tuple(bounds))
+        if inferred is None:
+            message = f"{p}: no coordinate system (no .prj or CRS in the file). {_crs_hint(bounds)}"
+            if _unprefixed(bounds):
+                raise ZoneUnknownError(message, p)
+            raise CRSError(message)
+        warnings.warn(
+            f"{p}: no .prj; eastings carry zone prefix {int(bounds[0] // 1e6)}, so the CRS is "
+            f"{inferred.name} (EPSG:{inferred.to_epsg()}).",
+            LanduseWarning,
+            stacklevel=3,
         )
-    warnings.warn(
-        f"{p}: no .prj; eastings carry zone prefix {int(bounds[0] // 1e6)}, so the CRS is "
-        f"{inferred.name} (EPSG:{inferred.to_epsg()}).",
-        LanduseWarning,
-        stacklevel=3,
-    )
-    return gdf.set_crs(inferred), f"inferred from zone prefix: EPSG:{inferred.to_epsg()}"
+        gdf, source = gdf.set_crs(inferred), f"inferred from zone prefix: EPSG:{inferred.to_epsg()}"
+    _check_datum(p, gdf.crs, datum_transform)
+    datum = local_datum(gdf.crs)
+    if datum is not None and datum_transform is not None:
+        gdf = apply_datum_transform(gdf, datum_transform)
+        source += f"; {datum} → CGCS2000 by [project] datum_transform"
+    return gdf, source
 
 
 # --------------------------------------------------------------------------- reads
@@ -327,6 +418,7 @@ def read_layer(
     *,
     crs: Any = None,
     encoding: str | None = None,
+    datum_transform: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one spatial layer, fixing what real bureau files get wrong.
 
@@ -342,6 +434,10 @@ def read_layer(
         CRS to use when the file has none (or a wrong one), e.g. ``"EPSG:4524"``.
     encoding : str, optional
         Attribute encoding; detected for shapefiles without ``.cpg``.
+    datum_transform : str, optional
+        PROJ pipeline taking Xian 1980 / Beijing 1954 degrees to CGCS2000
+        degrees (``[project] datum_transform``); layers on those datums are
+        refused without it.
 
     Returns
     -------
@@ -374,7 +470,7 @@ def read_layer(
         raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
-    gdf, crs_source = _resolve_crs(p, gdf, crs)
+    gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
     metadata = pyogrio.read_info(_gdal_path(p), layer=name).get("layer_metadata") or {}
     gdf.attrs["landuse_source"] = {
         "path": str(p),
@@ -447,14 +543,23 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     if kind is None:
         raise LayerReadError(f"'{name}' is a table, not a spatial layer; use load_table().")
     spec = project.layer(name)
-    raw = read_layer(spec.path, spec.layer, crs=spec.crs, encoding=spec.encoding)
+    raw = read_layer(
+        spec.path,
+        spec.layer,
+        crs=spec.crs,
+        encoding=spec.encoding,
+        datum_transform=project.options.project.datum_transform,
+    )
     gdf = standardize_fields(
         raw, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields
     )
     id_field = ID_FIELDS.get(name)
     check_layer(gdf, layer_name=name, required=REQUIRED_FIELDS.get(name, ()), id_field=id_field)
     cleaned, report = clean_geometries(gdf, layer_name=name, id_field=id_field, kind=kind)
-    cleaned.attrs = raw.attrs
+    cleaned.attrs = {
+        **raw.attrs,
+        "landuse_source": {**raw.attrs["landuse_source"], "read": len(raw)},
+    }
     return cleaned, report
 
 
@@ -475,15 +580,84 @@ def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
     return df
 
 
+@dataclass(frozen=True)
+class LayerIntake:
+    """What reading one layer did to it: ``read = kept + repaired + dropped``.
+
+    Attributes
+    ----------
+    layer : str
+        Logical layer name (``parcels``, ``udb`` ...).
+    source : str
+        The file (and layer inside it) read.
+    read, repaired, dropped : int
+        Features read, repaired (kept, geometry fixed) and dropped (listed in
+        the geometry report with the reason).
+    """
+
+    layer: str
+    source: str
+    read: int
+    repaired: int
+    dropped: int
+
+    @property
+    def kept(self) -> int:
+        """Features kept as they were."""
+        return self.read - self.repaired - self.dropped
+
+    def line(self) -> str:
+        """The one line every command prints for this layer."""
+        label = LAYER_LABELS.get(self.layer, self.layer)
+        return (
+            f"{label}（{self.source}）：读入 {self.read}，原样保留 {self.kept}，"
+            f"修复 {self.repaired}，剔除 {self.dropped}"
+            + ("（见 geometry_report.csv）" if self.repaired or self.dropped else "")
+        )
+
+
+def _intake(name: str, layer: gpd.GeoDataFrame, report: pd.DataFrame) -> LayerIntake:
+    src = layer.attrs["landuse_source"]
+    shown = Path(src["path"]).name + (f":{src['layer']}" if src["path"].endswith(".gpkg") else "")
+    return LayerIntake(
+        layer=name,
+        source=shown,
+        read=int(src["read"]),
+        repaired=int(report["action"].eq("repaired").sum()),
+        dropped=int(report["action"].eq("dropped").sum()),
+    )
+
+
 @dataclass
 class ProjectData:
-    """A project's layers, all in one analysis CRS, plus what loading repaired."""
+    """A project's layers, all in one analysis CRS, plus what loading repaired.
+
+    Attributes
+    ----------
+    report : DataFrame
+        Every repaired or dropped feature (``layer``, ``feature_id``, ``action``, ``detail``).
+    intake : list of LayerIntake
+        Per layer: features read, kept, repaired and dropped.
+    """
 
     project: Project
     crs: pyproj.CRS
     layers: dict[str, gpd.GeoDataFrame]
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
+    intake: list[LayerIntake] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """The data are the synthetic sample (示例数据), by the GeoPackage's own label."""
+        return any(g.attrs.get("landuse_source", {}).get("synthetic") for g in self.layers.values())
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A loaded layer, or the project's error naming the missing ``[layers.<name>]``."""
+        if name not in self.layers:
+            self.project.layer(name)  # raises ConfigError when the project lacks it
+            raise ConfigError(f"Layer '{name}' was not loaded for this step.")
+        return self.layers[name]
 
 
 def load_project_data(
@@ -511,14 +685,27 @@ def load_project_data(
     layers: dict[str, gpd.GeoDataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}
     reports = []
+    intake = []
+    no_zone: tuple[str, ZoneUnknownError] | None = None
     for name in wanted:
         if on_step:
-            on_step(name)
+            on_step(f"读取 {LAYER_LABELS.get(name, name)} reading {name}")
         if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
             tables[name] = load_table(project, name)
             continue
-        layers[name], report = load_layer(project, name)
+        try:
+            layers[name], report = load_layer(project, name)
+        except ZoneUnknownError as exc:
+            # The other layers' location tells the zone: read them before reporting.
+            no_zone = no_zone or (name, exc)
+            continue
         reports.append(report)
+        intake.append(_intake(name, layers[name], report))
+    if no_zone is not None:
+        unplaced, error = no_zone
+        if not layers:
+            raise error
+        raise zone_hint(error, unplaced, centre_lon(next(iter(layers.values())))) from error
     if project.analysis_crs:
         crs = pyproj.CRS.from_user_input(project.analysis_crs)
     elif layers:
@@ -529,7 +716,9 @@ def load_project_data(
     report = (
         pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     )
-    return ProjectData(project=project, crs=crs, layers=layers, tables=tables, report=report)
+    return ProjectData(
+        project=project, crs=crs, layers=layers, tables=tables, report=report, intake=intake
+    )
 
 
 @dataclass
@@ -727,6 +916,10 @@ def write_text(text: str, path: PathLike) -> Path:
 def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     """Write a table atomically as CSV in UTF-8 with BOM (opens cleanly in Chinese Excel).
 
+    Codes made of digits (13-digit 地块编号, 18-digit 统一社会信用代码 without
+    letters, codes with a leading zero) get a leading tab so Excel and WPS keep
+    them as text instead of 4.51302E+12.
+
     Parameters
     ----------
     df : DataFrame
@@ -738,5 +931,28 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with _atomic_target(p) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        _codes_as_text(df).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
     return p
+
+
+# Digit strings Excel/WPS would turn into numbers and damage: 11+ digits (shown as
+# 4.51302E+12, digits past the 15th lost) or a leading zero.
+_CODE = r"\d{11,}|0\d+"
+
+
+def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep codes (统一社会信用代码, 13-digit 地块编号 ...) text when a CSV opens in Excel or WPS.
+
+    A leading tab makes Excel and WPS keep the cell as text; it is invisible in the
+    cell and ``str.strip()`` removes it for programs reading the file.
+    """
+    out = df
+    for col in df.columns:
+        if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
+            continue
+        text = df[col].astype("string")
+        code = text.str.fullmatch(_CODE).fillna(False).to_numpy(dtype=bool)
+        if code.any():
+            out = out.copy() if out is df else out
+            out[col] = df[col].where(~code, "\t" + text)
+    return out
