@@ -258,6 +258,9 @@ def _pieces(
     if half > 0:
         shrunk = shapely.buffer(area, -half, join_style="mitre")
         opened = shapely.buffer(shrunk, half, join_style="mitre")
+        # Mitre buffers of jagged outlines can self-intersect; repair only those.
+        bad = ~shapely.is_valid(opened)
+        opened[bad] = shapely.make_valid(opened[bad], method="structure", keep_collapsed=False)
         area = polygonal(shapely.intersection(opened, area))
     parts, owner = explode(area)
     part_m2 = shapely.area(parts)
