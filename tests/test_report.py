@@ -227,11 +227,6 @@ def test_write_workbook_escapes_nothing_and_keeps_types(tmp_path):
     assert serial == 45353 and cells["E2"] == ("n", "45353")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="landuse/report.py write_workbook: openpyxl stores text starting with '=' as a "
-    "formula (value changed, formula injection from input attributes)",
-)
 def test_write_workbook_keeps_formula_like_text_as_text(tmp_path):
     # A name typed as "=1+1" in a bureau's attribute table must not become a formula.
     table = pd.DataFrame({"parcel_id": ["A1"], "parcel_name": ["=1+1"]})
