@@ -70,7 +70,7 @@ def test_info_on_a_field_name_cut_inside_a_character(runner, tmp_path, parcels_g
     shp = _shapefile(gdf, tmp_path / "u.shp", encoding="UTF-8", cpg=True)
     result = runner.invoke(main, ["info", str(shp)])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
-    assert "u.shp" in result.output and "cut inside a character" in result.output
+    assert "u.shp" in result.output and "cut inside a" in result.output
 
 
 def test_info_lists_layers_of_a_geopackage(runner, tmp_path, parcels_gdf):
@@ -242,7 +242,7 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     from landuse.sample import get_path
 
     out = tmp_path / "idle"
-    result = runner.invoke(main, ["idle", "--as-of", "2025-12-31", "--out", str(out)])
+    result = runner.invoke(main, ["idle", "--sample", "--as-of", "2025-12-31", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "闲置土地（截至 2025-12-31）" in result.output
     table = pd.read_csv(out / "idle.csv", encoding="utf-8-sig")
@@ -270,6 +270,7 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
         main,
         [
             "rates",
+            "--sample",
             "--ledger",
             str(ledger),
             "--from",
