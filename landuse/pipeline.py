@@ -556,7 +556,12 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
     ledger = Ledger(out_dir / "idle_ledger.gpkg")
     if ledger.entries().empty:
         source = root / str(options["ledger_import"])
-        ledger.append(read_ledger_file(source), source=source.name)
+        ledger.append(
+            read_ledger_file(source),
+            source=source.name,
+            parcel_ids=data.layers["parcels"]["parcel_id"],
+            content_sha256=file_sha256(source),
+        )
     return ledger
 
 
