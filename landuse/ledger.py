@@ -244,7 +244,9 @@ def _row_hash(previous: str, values: Sequence[object]) -> str:
 
 def _unknown_ids(parcel_ids: pd.Series, known: Iterable[object], *, source: str) -> None:
     """Raise when ledger parcel ids are not among the project's parcels, listing them."""
-    mask = ~parcel_ids.isin(pd.Index(list(known)).astype(str).str.strip())
+    ids = pd.Series(list(known), dtype=object).astype(str).str.strip()
+    # Object dtype: isin on arrow-backed strings is a slow per-element path.
+    mask = ~parcel_ids.astype(object).isin(ids.astype(object))
     if not mask.any():
         return
     unknown = pd.unique(parcel_ids[mask])
@@ -539,10 +541,8 @@ class Ledger:
             " 地块编号未核对" if parcel_ids is None else ""
         )
         plain = checked.astype(object).where(checked.notna(), None)
-        values = [
-            tuple(v.item() if isinstance(v, np.generic) else v for v in row)
-            for row in plain.itertuples(index=False, name=None)
-        ]
+        # Python str/float/int/None, as SQLite gives them back: the hash is reproducible.
+        values = list(plain.itertuples(index=False, name=None))
         sql = (
             f"INSERT INTO {TABLE} ({', '.join(HASHED_COLUMNS)}, row_hash) "
             f"VALUES ({', '.join('?' * (len(HASHED_COLUMNS) + 1))})"

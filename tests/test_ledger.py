@@ -326,6 +326,27 @@ def test_tampering_is_detected(tmp_path, sql, broken, n_rows):
         assert report.broken == broken and not report.missing_triggers and report.head_ok
 
 
+def test_rows_added_outside_landuse_and_a_dropped_head_are_reported(tmp_path):
+    led = _five_rows(tmp_path)
+    # Inserting needs no dropped trigger: a GIS or sqlite3 can add a row.
+    with sqlite3.connect(led.path) as con:
+        con.execute(f"INSERT INTO {TABLE} (parcel_id, event, event_date) VALUES ('Q', '公示', 'x')")
+    con.close()
+    report = led.verify()
+    assert report.broken == (BrokenRow(6, "unhashed"),) and not report.head_ok
+    with pytest.raises(LedgerError, match="5 rows recorded, 6 present"):
+        add(led, rows(1, parcel="N"), "c.csv")
+    with sqlite3.connect(led.path) as con:
+        con.execute(f"DROP TABLE {HEAD_TABLE}")
+    con.close()
+    report = led.verify()
+    assert report.head_rows is None and not report.ok
+    result = CliRunner().invoke(main, ["ledger", "verify", "--ledger", str(led.path)])
+    assert (
+        result.exit_code == 2 and "✗ 链尾 head: 链尾记录缺失 head record missing" in result.output
+    )
+
+
 def test_dropped_triggers_alone_are_reported_and_restored_by_the_next_import(tmp_path):
     led = _five_rows(tmp_path)
     _tamper(led.path)
