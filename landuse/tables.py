@@ -64,10 +64,11 @@ _PARENTHESISED = re.compile(r"\((?:单位:?)?(.+)\)|单位:(.+)")
 _HEADER_UNIT = re.compile(r"^(.*?\S)\s*[(（]\s*(?:单位\s*[:：]\s*)?([^()（）]+?)\s*[)）]$")
 _NUMBER = re.compile(r"[+-]?(?:\d[\d,，]*(?:\.\d*)?|\.\d+)")
 _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}(?:[-/.月]\d{1,2}日?)?(?:[ t].*)?|\d{8}")
-_TOTAL = r".{0,10}(?:合计|小计|总计|共计)[:：]?"
+# A label such as "合计", "合  计", "全县合计：", "一、园区小计" (spaces allowed inside).
+_TOTAL = r"(?:\S\s*){0,10}?(?:合\s*计|小\s*计|总\s*计|共\s*计)\s*[:：]?"
 _NOTE = (
     r"(?:注\d*|说明|备注|填表人?|填报人?|制表人?|审核人?|负责人|联系人|联系电话|数据来源|资料来源)"
-    r"[:：]"
+    r"\s*[:：]"
 )
 
 
@@ -282,14 +283,17 @@ def clean_table(
     body = cells.iloc[top + stop :].copy()
     body.index = pd.RangeIndex(top + stop + 1, len(cells) + 1, name=ROW_INDEX)
     body.columns = _dedupe(names)
-    squeezed = body.iloc[:, :_LABEL_COLUMNS].apply(lambda c: c.str.replace(r"\s+", "", regex=True))
-    first_filled = body.replace("", np.nan).bfill(axis=1).iloc[:, 0].fillna("")
+    values = body.to_numpy(dtype=object)
+    filled_cells = values != ""
+    first_filled = pd.Series(
+        values[np.arange(len(values)), filled_cells.argmax(axis=1)], index=body.index, dtype=str
+    )
     reason = np.select(
         [
             (body.index == header_rows[-1] + 1) & (units_row is not None),
-            ~body.ne("").any(axis=1),
-            squeezed.apply(lambda c: c.str.fullmatch(_TOTAL)).any(axis=1),
-            first_filled.str.replace(r"\s+", "", regex=True).str.match(_NOTE),
+            ~filled_cells.any(axis=1),
+            body.iloc[:, :_LABEL_COLUMNS].apply(lambda c: c.str.fullmatch(_TOTAL)).any(axis=1),
+            first_filled.str.match(_NOTE),
         ],
         ["单位行", "空行", "合计行", "说明行"],
         "",
