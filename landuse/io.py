@@ -44,7 +44,7 @@ from landuse.errors import (
     LayerReadError,
     SchemaError,
 )
-from landuse.tables import DROPPED_COLUMNS, ROW_INDEX, clean_table
+from landuse.tables import ROW_INDEX, clean_table
 from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
 
 __all__ = [
@@ -479,17 +479,21 @@ def read_table(
         table).  ``attrs["landuse_source"]`` holds ``path``, ``sheet``,
         ``encoding``, ``header_rows`` and ``units`` (column → unit applied);
         ``attrs["landuse_dropped_rows"]`` lists the rows under the header left
-        out (``row``, ``reason``, ``text``): rows under the header = rows kept
-        + rows dropped.
+        out, as records ``{"row", "reason", "text"}`` (``pd.DataFrame(records)``
+        makes a table; a DataFrame inside ``attrs`` would make pandas fail to
+        concat or merge two tables): rows under the header = rows kept + rows
+        dropped.
 
     Raises
     ------
     LayerNotFoundError
         The file, sheet or table does not exist.
     LayerReadError
-        Unreadable, empty or unsupported file.
+        Unreadable or unsupported file.
     EncodingError
         A CSV neither in UTF-8 nor in GBK.
+    SchemaError
+        No filled cell, or a header unit that contradicts the units row.
     """
     p = _existing(path)
     suffix = p.suffix.lower()
@@ -499,8 +503,14 @@ def read_table(
         _choose_layer(p, str(sheet))
         df = pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False, fid_as_index=True)
         df.index.name = ROW_INDEX
-        df.attrs["landuse_source"] = {"path": str(p), "sheet": str(sheet), "encoding": None}
-        df.attrs["landuse_dropped_rows"] = pd.DataFrame(columns=DROPPED_COLUMNS)
+        df.attrs["landuse_source"] = {
+            "path": str(p),
+            "sheet": str(sheet),
+            "encoding": None,
+            "header_rows": [],
+            "units": {},
+        }
+        df.attrs["landuse_dropped_rows"] = []
         return df
     if suffix == ".csv":
         grid, encoding = _csv_grid(p)
@@ -513,7 +523,7 @@ def read_table(
     try:
         cleaned = clean_table(grid, aliases=_known_aliases() if aliases is None else aliases)
     except SchemaError as exc:
-        raise LayerReadError(f"{where}: {exc}") from None
+        raise SchemaError(f"{where}: {exc}") from None
     df = cleaned.table
     df.attrs["landuse_source"] = {
         "path": str(p),
@@ -522,7 +532,7 @@ def read_table(
         "header_rows": list(cleaned.header_rows),
         "units": cleaned.units,
     }
-    df.attrs["landuse_dropped_rows"] = cleaned.dropped
+    df.attrs["landuse_dropped_rows"] = cleaned.dropped.to_dict("records")
     return df
 
 

@@ -181,11 +181,9 @@ def _find_header(rows: list[list[str]], keys: Mapping[str, tuple[str, str]]) -> 
 
 def _units_row(row: Sequence[str]) -> list[str | None] | None:
     """Units per column when ``row`` is a units row ("（万元）", "亩", "(m²)"), else None."""
-    filled = [c for c in row if c and c not in _UNIT_LABELS]
     units = [_unit(c) if c and c not in _UNIT_LABELS else None for c in row]
-    if not filled or any(u is None for c, u in zip(row, units, strict=True) if c in filled):
-        return None
-    return units
+    stated = [u for c, u in zip(row, units, strict=True) if c and c not in _UNIT_LABELS]
+    return units if stated and all(stated) else None
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -235,7 +233,7 @@ def clean_table(
     when the two rows together name more fields than either alone.  Without
     any known name it is the first row that is mostly filled and mostly text.
     A units row right under the header is applied (see the module notes).
-    Rows whose first four cells hold a 合计/小计/总计/共计 label (spaces
+    Rows whose first four used columns hold a 合计/小计/总计/共计 label (spaces
     allowed: "合 计"), notes ("注：", "填表人：") and blank rows are dropped and
     listed.  Columns without a header and without values are left out; a
     column with values but no header is named after its letter (列F).
@@ -288,11 +286,13 @@ def clean_table(
     first_filled = pd.Series(
         values[np.arange(len(values)), filled_cells.argmax(axis=1)], index=body.index, dtype=str
     )
+    # Labels sit in the first columns that hold anything (a sheet may start in column C).
+    labels = body.iloc[:, np.flatnonzero(filled_cells.any(axis=0))[:_LABEL_COLUMNS]]
     reason = np.select(
         [
             (body.index == header_rows[-1] + 1) & (units_row is not None),
             ~filled_cells.any(axis=1),
-            body.iloc[:, :_LABEL_COLUMNS].apply(lambda c: c.str.fullmatch(_TOTAL)).any(axis=1),
+            labels.apply(lambda c: c.str.fullmatch(_TOTAL)).any(axis=1),
             first_filled.str.match(_NOTE),
         ],
         ["单位行", "空行", "合计行", "说明行"],

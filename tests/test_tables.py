@@ -10,7 +10,7 @@ from landuse.cli import main
 from landuse.config import FIELD_ALIASES
 from landuse.dates import parse_dates
 from landuse.efficiency import _enterprise_table
-from landuse.errors import LayerNotFoundError, LayerReadError, SchemaError
+from landuse.errors import LayerNotFoundError, SchemaError
 from landuse.io import read_table
 from landuse.ledger import read_ledger_file
 from landuse.numbers import parse_amounts
@@ -65,7 +65,7 @@ def test_title_units_and_total_rows(tmp_path):
     assert df.columns.tolist() == HEADER
     assert df.index.tolist() == [5, 6, 8]  # Excel rows
     assert df["统一社会信用代码"].tolist() == ["E1", "E2", "E3"]
-    dropped = df.attrs["landuse_dropped_rows"]
+    dropped = pd.DataFrame(df.attrs["landuse_dropped_rows"])
     assert dropped["row"].tolist() == [4, 7, 9]
     assert dropped["reason"].tolist() == ["单位行", "空行", "合计行"]
     assert "8692.1" in dropped["text"].iloc[2]
@@ -93,7 +93,7 @@ def test_units_in_yuan_are_converted(tmp_path):
 
 def test_header_unit_contradicting_units_row(tmp_path):
     rows = [["企业名称", "年度", "实缴税金（万元）"], [None, None, "（元）"], ["甲", 2024, 1]]
-    with pytest.raises(LayerReadError, match=r"t\.xlsx, sheet Sheet1: column C.*万元.*元"):
+    with pytest.raises(SchemaError, match=r"t\.xlsx, sheet Sheet1: column C.*万元.*元"):
         read_table(_workbook(tmp_path / "t.xlsx", rows))
 
 
@@ -127,18 +127,20 @@ def test_two_row_header():
 
 
 def test_header_without_known_names_and_notes():
+    # The sheet starts in column B: column A has neither header nor values and is left out.
     grid = pd.DataFrame(
         [
-            ["某县统计表", "", ""],
-            ["", "", ""],
-            ["甲", "乙", "丙"],
-            ["1", "2", "3"],
-            ["小计", "", "3"],
-            ["注：数据来自税务局", "", ""],
+            ["", "某县统计表", "", ""],
+            ["", "", "", ""],
+            ["", "甲", "乙", "丙"],
+            ["", "1", "2", "3"],
+            ["", "小计", "", "3"],
+            ["", "注：数据来自税务局", "", ""],
         ]
     )
     t = clean_table(grid)
     assert t.header_rows == (3,)
+    assert t.table.columns.tolist() == ["甲", "乙", "丙"]
     assert t.table.index.tolist() == [4]
     assert t.dropped["reason"].tolist() == ["合计行", "说明行"]
 
@@ -209,9 +211,20 @@ def test_gbk_csv_with_title_line(tmp_path):
     assert df.index.tolist() == [3]
     assert df.attrs["landuse_source"]["header_rows"] == [2]
     assert df.attrs["landuse_source"]["encoding"] == "gb18030"
-    assert df.attrs["landuse_dropped_rows"]["row"].tolist() == [4]
+    assert df.attrs["landuse_dropped_rows"] == [
+        {"row": 4, "reason": "合计行", "text": "地块编号: 合计; 面积（亩）: 15"}
+    ]
     rows = read_ledger_file(path)
     assert rows["event_date"].tolist() == ["2024-03-02"]
+    # attrs hold plain records, so pandas can still combine two tables read this way.
+    assert pd.concat([df, read_table(path)]).index.tolist() == [3, 3]
+
+
+def test_empty_sheet(tmp_path):
+    path = tmp_path / "空.csv"
+    path.write_text(",,\n,,\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"空\.csv: the table is empty"):
+        read_table(path)
 
 
 def test_missing_sheet_lists_the_sheets(tmp_path):
