@@ -77,8 +77,8 @@ def parse_dates(
     numbers.columns = ["year", "month", "day"]
     out = pd.to_datetime(numbers, errors="coerce").astype("datetime64[ns]")
     serial = pd.to_numeric(text.where(text.str.fullmatch(_SERIAL)), errors="coerce")
-    serial = np.floor(serial.where(serial.between(*_SERIALS)).astype("float64"))
-    out = out.fillna(_EXCEL_EPOCH + pd.to_timedelta(serial, unit="D"))
+    days = np.floor(serial.where(serial.between(*_SERIALS)).astype("float64"))
+    out = out.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
     bad = ~empty & out.isna()
     if bad.any():
         mask = bad.to_numpy()

@@ -195,7 +195,7 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     from landuse.sample import get_path
 
     out = tmp_path / "idle"
-    result = runner.invoke(main, ["idle", "--as-of", "2025-12-31", "--out", str(out)])
+    result = runner.invoke(main, ["idle", "--sample", "--as-of", "2025-12-31", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "闲置土地（截至 2025-12-31）" in result.output
     table = pd.read_csv(out / "idle.csv", encoding="utf-8-sig")
@@ -223,6 +223,7 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
         main,
         [
             "rates",
+            "--sample",
             "--ledger",
             str(ledger),
             "--from",

@@ -72,7 +72,7 @@ def test_title_units_and_total_rows(tmp_path):
     # Rows under the header (4–9): 6 = 3 kept + 3 dropped.
     assert len(df) + len(dropped) == 9 - 3
     source = df.attrs["landuse_source"]
-    assert source["sheet"] == "企业" and source["header_rows"] == [3]
+    assert source["sheet"] == "企业" and source["header_rows"] == [3] and source["read"] == 6
     assert source["units"] == {"实缴税金": "万元", "营业收入": "万元", "用电量": "千瓦时"}
 
     firms = _enterprise_table(
