@@ -47,7 +47,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -55,6 +54,7 @@ from landuse.dates import parse_dates
 from landuse.errors import LayerNotFoundError, LayerReadError, LedgerError, SchemaError
 from landuse.io import read_table
 from landuse.numbers import parse_amounts
+from landuse.tables import row_numbers
 from landuse.validate import standardize_fields
 
 __all__ = [
@@ -181,7 +181,7 @@ def read_ledger_file(path: str | Path, *, sheet: str | int | None = None) -> pd.
 
 def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:
     df = standardize_fields(raw, IMPORT_ALIASES, layer_name="ledger import")
-    df.index = np.arange(len(df)) + 2  # row numbers as a spreadsheet shows them (header = 1)
+    df.index = row_numbers(df)  # rows as Excel shows them (read_table's index, else header = 1)
     missing = [c for c in ("parcel_id", "event", "event_date") if c not in df.columns]
     if missing:
         raise SchemaError(
