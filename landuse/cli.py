@@ -19,11 +19,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from landuse import __version__
 from landuse.config import LayerSpec, find_project
-from landuse.errors import ConfigError, LanduseError, LanduseWarning
+from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
 from landuse.io import describe_layer, list_layers, write_table
 from landuse.labels import labelled
-from landuse.ledger import Ledger, read_ledger_file
-from landuse.pipeline import Engine, StepResult, run_demo, run_project
+from landuse.ledger import Ledger
+from landuse.pipeline import Engine, StepResult, import_ledger, run_demo, run_project
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
 console = Console(stderr=True)
@@ -372,16 +372,59 @@ def ledger() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @_project_option
 @_ledger_option
-def ledger_import(file: Path, project_file: Path | None, ledger: Path | None) -> None:
-    """Append the rows of a CSV/Excel file (地块编号, 事项, 处置方式, 日期, 面积（亩）...)."""
+@click.option(
+    "--no-id-check",
+    is_flag=True,
+    help="Import without checking 地块编号 against the project's parcels (the batch records it).",
+)
+def ledger_import(
+    file: Path, project_file: Path | None, ledger: Path | None, no_id_check: bool
+) -> None:
+    """导入台账记录（CSV/Excel，全部或全不）/ Append ledger rows from a file, all or nothing."""
+    if project_file is None and not no_id_check and not Path("landuse.toml").is_file():
+        raise ConfigError(
+            "ledger import checks 地块编号 against the project's parcels: add "
+            "--project landuse.toml (or --no-id-check to import unchecked; the batch records it)."
+        )
     target = Ledger(_ledger_path(project_file, ledger))
-    rows = read_ledger_file(file)
+    project = None if no_id_check else find_project(project_file)
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("导入 importing", total=len(rows))
-        count = target.append(
-            rows, source=file.name, on_row=lambda done: bar.update(task, completed=done)
+        task = bar.add_task("导入 importing", total=None)
+        count = import_ledger(
+            target, file, project, on_row=lambda done: bar.update(task, completed=done)
         )
     click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
+
+
+@ledger.command("verify")
+@_project_option
+@_ledger_option
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="First add the hash chain to a ledger from an older landuse (hashing its rows as "
+    "they are now) and restore missing append-only triggers.",
+)
+def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
+    """Check the ledger: SQLite integrity, append-only triggers, hash chain, head record."""
+    target = Ledger(_ledger_path(project_file, ledger), create=False)
+    if upgrade and (hashed := target.upgrade()):
+        click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
+    report = target.verify()
+    click.echo(f"台账 Ledger: {report.path} ({report.rows} 条记录 rows)")
+    for passed, text in report.checks():
+        click.echo(f"  {'✓' if passed else '✗'} {text}")
+    if report.upgraded_rows:
+        click.echo(
+            f"  注 Note: 记录 1–{report.upgraded_rows} 于 {report.upgraded_at} 升级时补算哈希 — "
+            "rows hashed when an older ledger was upgraded; changes before then cannot be seen"
+        )
+    if not report.ok:
+        failed = sum(not passed for passed, _ in report.checks())
+        raise LedgerError(
+            f"{report.path}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
+            "compare the ledger with a backup copy before relying on it."
+        )
 
 
 @ledger.command("history")

@@ -36,6 +36,7 @@ import pandas as pd
 from landuse.errors import SchemaError
 from landuse.numbers import parse_amounts, parse_flags, parse_quantities
 from landuse.options import EfficiencyOptions
+from landuse.tables import describe_rows, sheet_of, source_of
 from landuse.units import m2_to_mu
 
 __all__ = [
@@ -85,34 +86,48 @@ _NUMERIC = {
 
 
 def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
-    """Parse the numbers of the enterprise table; every bad cell is reported."""
+    """Parse the numbers of the enterprise table; every bad cell is reported.
+
+    Errors name the file, the sheet and the rows as Excel shows them (the
+    index of a table from :func:`landuse.io.read_table`).
+    """
+    source = source_of(enterprises, "enterprises")
+    sheet = sheet_of(enterprises)
     missing = [c for c in ("enterprise_id", "year") if c not in enterprises.columns]
     if missing:
-        raise SchemaError(f"Enterprise table lacks {', '.join(missing)}; map it in landuse.toml.")
+        raise SchemaError(
+            f"{source}: enterprise table lacks {', '.join(missing)}; map it in landuse.toml."
+        )
     df = pd.DataFrame(
         {
             "enterprise_id": enterprises["enterprise_id"].astype("string").str.strip(),
             "year": parse_quantities(
-                enterprises["year"], column="year", source="enterprises", units={"年": 1}
+                enterprises["year"], column="year", source=source, units={"年": 1}
             ),
         }
     )
-    if df["year"].isna().any():
-        raise SchemaError("Enterprise table: empty year (年度) in some rows; fill it in.")
+    for col, name in (
+        ("enterprise_id", "enterprise_id (统一社会信用代码)"),
+        ("year", "year (年度)"),
+    ):
+        empty = (df[col].isna() | (df[col] == "")).to_numpy()
+        if empty.any():
+            rows = describe_rows(df.index[empty], sheet=sheet)
+            raise SchemaError(f"{source}: empty {name} in {rows}; fill it in.")
     df["year"] = df["year"].astype(int)
     if "enterprise_name" in enterprises.columns:
         df["enterprise_name"] = enterprises["enterprise_name"]
     for col, units in _NUMERIC.items():
         raw = enterprises[col] if col in enterprises.columns else pd.Series(None, index=df.index)
         df[col] = (
-            parse_amounts(raw, column=col, source="enterprises")
+            parse_amounts(raw, column=col, source=source)
             if units is None
-            else parse_quantities(raw, column=col, source="enterprises", units=units)
+            else parse_quantities(raw, column=col, source=source, units=units)
         )
     df["above_size"] = parse_flags(
         enterprises.get("above_size", pd.Series(None, index=df.index)),
         column="above_size",
-        source="enterprises",
+        source=source,
     )
     df["leased_parcel_id"] = (
         enterprises["leased_parcel_id"].astype("string").str.strip().replace("", pd.NA)
@@ -121,8 +136,18 @@ def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
     )
     dup = df.duplicated(["enterprise_id", "year"], keep=False)
     if dup.any():
-        ids = ", ".join(sorted(set(df.loc[dup, "enterprise_id"].astype(str)))[:20])
-        raise SchemaError(f"Enterprise table: several rows for the same firm and year: {ids}.")
+        twice = df[dup]
+        firm_year = twice["enterprise_id"] + " " + twice["year"].astype(str)
+        firms = pd.Series(twice.index, index=twice.index).groupby(firm_year).agg(list)
+        listed = "; ".join(
+            f"{firm}: {describe_rows(rows)}" for firm, rows in firms.head(20).items()
+        )
+        listed += " ..." if len(firms) > 20 else ""
+        where = f"sheet {sheet}, " if sheet else ""
+        raise SchemaError(
+            f"{source}: several rows for the same firm and year ({where}{listed}); "
+            "keep one row per firm and year."
+        )
     return df
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import ctypes
 import ctypes.util
 import functools
+import io
 import os
 import re
 import shutil
@@ -21,7 +23,7 @@ import struct
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -66,6 +68,7 @@ from landuse.errors import (
     LanduseWarning,
     LayerNotFoundError,
     LayerReadError,
+    SchemaError,
 )
 from landuse.integrity import (
     DAMAGED_FIX,
@@ -74,6 +77,7 @@ from landuse.integrity import (
     check_shapefile,
     fid_ranges,
 )
+from landuse.tables import ROW_INDEX, clean_table
 from landuse.validate import (
     REPORT_COLUMNS,
     check_layer,
@@ -895,38 +899,153 @@ def read_layer(
     return gdf
 
 
-def read_table(path: PathLike, *, sheet: str | int | None = None) -> pd.DataFrame:
+def _known_aliases() -> dict[str, tuple[str, ...]]:
+    """Every field name landuse recognises (all layers, and the ledger import)."""
+    # Imported here: landuse.ledger imports this module.
+    from landuse.ledger import IMPORT_ALIASES
+
+    merged: dict[str, tuple[str, ...]] = {}
+    for table in (*FIELD_ALIASES.values(), IMPORT_ALIASES):
+        for canonical, names in table.items():
+            merged[canonical] = (*merged.get(canonical, ()), *names)
+    return merged
+
+
+def _csv_grid(p: Path) -> tuple[pd.DataFrame, str]:
+    """The cells of a CSV (UTF-8 or GBK) as text; rows may differ in length (title lines)."""
+    raw = p.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        width = max(map(len, records), default=0)
+        return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=str), enc
+    raise EncodingError(f"{p}: neither UTF-8 nor GBK. Save the CSV as UTF-8 and retry.")
+
+
+def _excel_grid(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str]:
+    """The cells of one sheet as text (date cells as "2024-03-02 00:00:00") and its name."""
+    try:
+        with pd.ExcelFile(p) as book:
+            names = [str(n) for n in book.sheet_names]
+            if sheet is None or isinstance(sheet, int):
+                position = sheet or 0
+                name = names[position] if 0 <= position < len(names) else f"#{position}"
+            else:
+                name = sheet
+            grid = (
+                pd.read_excel(book, sheet_name=name, header=None, dtype=str, keep_default_na=False)
+                if name in names
+                else None
+            )
+    except ImportError as exc:  # .xls needs xlrd, which landuse does not install
+        raise LayerReadError(
+            f"{p}: old Excel format (.xls) cannot be read ({exc}). Open it in Excel or WPS "
+            "and save it as .xlsx (另存为 .xlsx)."
+        ) from exc
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise LayerReadError(
+            f"{p}: not a readable Excel workbook ({exc}); save it again as .xlsx."
+        ) from exc
+    if grid is None:
+        raise LayerNotFoundError(
+            f"{p}: no sheet '{name}'. Sheets in this workbook: {', '.join(names)}."
+        )
+    return grid, name
+
+
+def read_table(
+    path: PathLike,
+    *,
+    sheet: str | int | None = None,
+    aliases: Mapping[str, Iterable[str]] | None = None,
+) -> pd.DataFrame:
     """Read an attribute table: CSV (UTF-8 or GBK), Excel, or a GeoPackage table.
 
-    All cells are read as text so that bureau number formats ("1,234.5",
-    "12.3万元") reach the parsers unchanged.
+    All cells of a CSV or Excel sheet are read as text, so that bureau number
+    formats ("1,234.5", "12.3万元") reach the parsers unchanged, and the sheet
+    is cleaned by :func:`landuse.tables.clean_table`: the header is found
+    under any title rows, a units row under it is applied, and 合计/小计 rows,
+    notes and blank rows are dropped and listed.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv``, ``.xlsx``/``.xls`` or ``.gpkg``.
+        ``.csv``, ``.xlsx``/``.xlsm`` or ``.gpkg``.
     sheet : str or int, optional
-        Excel sheet, or GeoPackage layer name.
+        Excel sheet (name or 0-based position; default the first), or
+        GeoPackage table name.
+    aliases : mapping, optional
+        Canonical field → names that identify the header row; by default every
+        field name landuse knows.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the row number Excel/WPS shows (the fid for a GeoPackage
+        table).  ``attrs["landuse_source"]`` holds ``path``, ``sheet``,
+        ``encoding``, ``header_rows``, ``units`` (column → unit applied) and
+        ``read`` (rows under the header);
+        ``attrs["landuse_dropped_rows"]`` lists the rows under the header left
+        out, as records ``{"row", "reason", "text"}`` (``pd.DataFrame(records)``
+        makes a table; a DataFrame inside ``attrs`` would make pandas fail to
+        concat or merge two tables): rows under the header = rows kept + rows
+        dropped.
+
+    Raises
+    ------
+    LayerNotFoundError
+        The file, sheet or table does not exist.
+    LayerReadError
+        Unreadable or unsupported file.
+    EncodingError
+        A CSV neither in UTF-8 nor in GBK.
+    SchemaError
+        No filled cell, or a header unit that contradicts the units row.
     """
     p = _existing(path)
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        raw = p.read_bytes()
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                raw.decode(enc)
-            except UnicodeDecodeError:
-                continue
-            return pd.read_csv(p, dtype=str, encoding=enc, keep_default_na=False)
-        raise EncodingError(f"{p}: neither UTF-8 nor GBK. Save the CSV as UTF-8 and retry.")
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(p, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     if suffix == ".gpkg":
         if sheet is None:
             raise LayerReadError(f"{p}: name the table to read inside the GeoPackage.")
         _choose_layer(p, str(sheet))
-        return pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False)
-    raise LayerReadError(f"{p}: unsupported table format '{suffix}'; use CSV or Excel.")
+        df = pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False, fid_as_index=True)
+        df.index.name = ROW_INDEX
+        df.attrs["landuse_source"] = {
+            "path": str(p),
+            "sheet": str(sheet),
+            "encoding": None,
+            "header_rows": [],
+            "units": {},
+            "read": len(df),
+        }
+        df.attrs["landuse_dropped_rows"] = []
+        return df
+    if suffix == ".csv":
+        grid, encoding = _csv_grid(p)
+        name = None
+    elif suffix in (".xlsx", ".xlsm", ".xls"):
+        (grid, name), encoding = _excel_grid(p, sheet), None
+    else:
+        raise LayerReadError(f"{p}: unsupported table format '{suffix}'; use CSV or Excel.")
+    where = f"{p}" + (f", sheet {name}" if name is not None else "")
+    try:
+        cleaned = clean_table(grid, aliases=_known_aliases() if aliases is None else aliases)
+    except SchemaError as exc:
+        raise SchemaError(f"{where}: {exc}") from None
+    df = cleaned.table
+    df.attrs["landuse_source"] = {
+        "path": str(p),
+        "sheet": name,
+        "encoding": encoding,
+        "header_rows": list(cleaned.header_rows),
+        "units": cleaned.units,
+        "read": len(df) + len(cleaned.dropped),  # rows under the header
+    }
+    df.attrs["landuse_dropped_rows"] = cleaned.dropped.to_dict("records")
+    return df
 
 
 def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:

@@ -28,6 +28,7 @@ from landuse.errors import ConfigError
 from landuse.idle import IDLE_REQUIRED, find_idle
 from landuse.io import (
     ProjectData,
+    load_layer,
     load_project_data,
     read_raster,
     write_layers,
@@ -53,6 +54,7 @@ __all__ = [
     "STEPS",
     "Engine",
     "StepResult",
+    "import_ledger",
     "parcel_area_summary",
     "run_buildable",
     "run_check",
@@ -554,8 +556,49 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
     ledger = Ledger(out_dir / "idle_ledger.gpkg")
     if ledger.entries().empty:
         source = data.project.path(options.ledger_import)
-        ledger.append(read_ledger_file(source), source=source.name)
+        ledger.append(
+            read_ledger_file(source),
+            source=source.name,
+            parcel_ids=data.layer("parcels")["parcel_id"],
+            content_sha256=file_sha256(source),
+        )
     return ledger
+
+
+def import_ledger(
+    ledger: Ledger,
+    file: Path,
+    project: Project | None,
+    *,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
+    """Import a CSV/Excel of ledger rows, checking 地块编号 against the project's parcels.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger to append to.
+    file : Path
+        The import file (see :func:`landuse.ledger.read_ledger_file`).
+    project : Project or None
+        Its parcels are the known ids; None imports unchecked (the batch says so).
+    on_row : callable, optional
+        Progress callback with the number of rows written.
+
+    Returns
+    -------
+    int
+        Rows imported.
+    """
+    rows = read_ledger_file(file)
+    parcel_ids = None if project is None else load_layer(project, "parcels")[0]["parcel_id"]
+    return ledger.append(
+        rows,
+        source=file.name,
+        parcel_ids=parcel_ids,
+        content_sha256=file_sha256(file),
+        on_row=on_row,
+    )
 
 
 def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:
