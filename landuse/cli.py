@@ -584,9 +584,9 @@ def init(path: Path, out: Path, force: bool) -> None:
         fields = ", ".join(mapped[:4]) + (f" … (+{len(mapped) - 4})" if len(mapped) > 4 else "")
         table.add_row(layer.name, role, how, str(layer.features), fields)
     width = max(shutil.get_terminal_size((160, 24)).columns, 100)
-    rendered = Console(file=StringIO(), width=width)
-    rendered.print(table)
-    click.echo(rendered.file.getvalue().rstrip())
+    buffer = StringIO()
+    Console(file=buffer, width=width).print(table)
+    click.echo(buffer.getvalue().rstrip())
     for source, why in delivery.unreadable:
         click.echo(f"无法读取 Unreadable: {source}: {why}")
     if delivery.others:

@@ -341,9 +341,8 @@ def _map_fields(layer: DeliveryLayer) -> list[Todo]:
             layer.field_alternatives[canonical] = others
     todos = []
     # Which field identifies a feature decides the whole analysis: never guessed.
-    for canonical in (*REQUIRED_FIELDS.get(layer.role, ()), ID_FIELDS.get(layer.role)):
-        if canonical is None:
-            continue
+    id_field = ID_FIELDS.get(layer.role)
+    for canonical in (*REQUIRED_FIELDS.get(layer.role, ()), *([id_field] if id_field else [])):
         label = _field_label(layer.role, canonical)
         if canonical not in layer.field_map:
             todos.append(
@@ -355,12 +354,12 @@ def _map_fields(layer: DeliveryLayer) -> list[Todo]:
                 )
             )
         elif canonical in layer.field_alternatives:
-            others = "”“".join(layer.field_alternatives[canonical])
+            listed = "”“".join(layer.field_alternatives[canonical])
             todos.append(
                 Todo(
                     layer.role,
                     f"{canonical}（{label}）有多个候选字段：已选“{layer.field_map[canonical]}”，"
-                    f"另有“{others}”。请确认后删除本行。",
+                    f"另有“{listed}”。请确认后删除本行。",
                     layer.name,
                 )
             )

@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
@@ -283,7 +283,7 @@ class TextEncoding:
     values: str
 
 
-def _read_dbf_head(f: BinaryIO) -> bytes:
+def _read_dbf_head(f: IO[bytes]) -> bytes:
     """The header and the first sampled records of a DBF, not the whole file."""
     head = f.read(32)
     if len(head) < 32:
@@ -329,7 +329,7 @@ def _dbf_text(dbf: bytes) -> tuple[list[bytes], list[bytes]]:
         if desc[11:12] == b"C":
             fields.append((offset, length))
         offset += length
-    values = []
+    values: list[bytes] = []
     for row in range(min(n_records, _SNIFF_ROWS)):
         start = header_len + row * record_len
         record = dbf[start : start + record_len]
