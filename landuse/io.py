@@ -77,7 +77,7 @@ from landuse.integrity import (
     check_shapefile,
     fid_ranges,
 )
-from landuse.tables import ROW_INDEX, clean_table
+from landuse.tables import DROPPED_COLUMNS, ROW_INDEX, clean_table
 from landuse.validate import (
     REPORT_COLUMNS,
     check_layer,
@@ -1095,7 +1095,7 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     return cleaned, report
 
 
-def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
+def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a project's attribute table (e.g. enterprises) with canonical fields.
 
     Parameters
@@ -1104,12 +1104,30 @@ def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
         The project.
     name : str
         Logical table name.
+
+    Returns
+    -------
+    table : DataFrame
+        Canonical fields; the index is the row number as Excel shows it.
+    report : DataFrame
+        The rows left out under the header (合计/小计, units, notes, blank
+        rows), one report row each: ``feature_id`` is ``第 N 行``.
     """
     spec = project.layer(name)
     df = read_table(spec.path, sheet=spec.layer)
     df = standardize_fields(df, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields)
     check_layer(df, layer_name=name, required=REQUIRED_FIELDS.get(name, ()))
-    return df
+    dropped = pd.DataFrame(df.attrs["landuse_dropped_rows"], columns=DROPPED_COLUMNS)
+    report = pd.DataFrame(
+        {
+            "layer": name,
+            "feature_id": [f"第 {r} 行" for r in dropped["row"]],
+            "action": "dropped",
+            "detail": (dropped["reason"] + "：" + dropped["text"]).tolist(),
+        },
+        columns=REPORT_COLUMNS,
+    )
+    return df, report
 
 
 @dataclass(frozen=True)
@@ -1148,9 +1166,11 @@ class LayerIntake:
         )
 
 
-def _intake(name: str, layer: gpd.GeoDataFrame, report: pd.DataFrame) -> LayerIntake:
+def _intake(name: str, layer: pd.DataFrame, report: pd.DataFrame) -> LayerIntake:
     src = layer.attrs["landuse_source"]
-    shown = Path(src["path"]).name + (f":{src['layer']}" if src["path"].endswith(".gpkg") else "")
+    path = Path(src["path"])
+    inner = src.get("layer") or src.get("sheet")
+    shown = path.name + (f":{inner}" if inner and inner != path.stem else "")
     counts = intake_counts(int(src["read"]), report)
     return LayerIntake(
         layer=name,
@@ -1224,7 +1244,9 @@ def load_project_data(
         if on_step:
             on_step(f"读取 {LAYER_LABELS.get(name, name)} reading {name}")
         if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
-            tables[name] = load_table(project, name)
+            tables[name], report = load_table(project, name)
+            reports.append(report)
+            intake.append(_intake(name, tables[name], report))
             continue
         try:
             layers[name], report = load_layer(project, name)

@@ -36,7 +36,7 @@ def test_bowtie_is_repaired_and_reported():
             "layer": "parcels",
             "feature_id": "A2",
             "action": "repaired",
-            "detail": "invalid polygon repaired (已修复): Self-intersection[36520050 2620050]",
+            "detail": "无效面已修复 invalid polygon repaired: Self-intersection[36520050 2620050]",
         }
     ]
     assert not gdf.geometry.iloc[1].is_valid  # input untouched
