@@ -11,6 +11,7 @@ Each subprocess first proves that state before relying on it.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import subprocess
 import sys
@@ -27,19 +28,12 @@ from landuse.errors import FontError, LanduseError
 from landuse.fonts import CJK_FONTS, cjk_font, cjk_font_file, cjk_style
 from landuse.report import ranking_chart
 
-# Shared by the subprocesses: does a font file have a glyph for 闲, and how two
-# characters rasterise (the idea of test_report's glyph-distinctness check).
+# Run first in each subprocess, after the source of _has_chinese.
 HELPERS = textwrap.dedent(
     """
     import numpy as np
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
-
-    def chinese(entry):
-        try:
-            return FT2Font(entry.fname).get_char_index(ord("闲")) != 0
-        except (OSError, RuntimeError):
-            return False
 
     def raster(path, face_index, ch):
         font = FT2Font(str(path), face_index=face_index)
@@ -49,7 +43,7 @@ HELPERS = textwrap.dedent(
         return np.asarray(font.get_image()).copy()
 
     # The hidden state, proved: matplotlib's own font list has no Chinese font ...
-    assert [e.name for e in font_manager.fontManager.ttflist if chinese(e)] == []
+    assert [e.name for e in font_manager.fontManager.ttflist if _has_chinese(e)] == []
     """
 )
 
@@ -60,11 +54,20 @@ FONTS_CONF = """<?xml version="1.0"?>
 """
 
 
-def _has_chinese(entry: font_manager.FontEntry) -> bool:
+def _has_chinese(entry):
+    """Whether a listed font draws 闲 and 置 as two glyphs (Last Resort draws one box for both)."""
+    from matplotlib.ft2font import FT2Font
+
     try:
-        return FT2Font(entry.fname).get_char_index(ord("闲")) != 0
+        font = FT2Font(entry.fname)
     except (OSError, RuntimeError):
         return False
+    for index in range(font.num_charmaps):  # Last Resort maps Unicode in its first only
+        font.set_charmap(index)
+        xian, zhi = (font.get_char_index(ord(ch)) for ch in "闲置")
+        if xian and zhi and xian != zhi:
+            return True
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,7 @@ def _run_hidden(script: str, tmp_path: Path, stale_cache: Path, font_dirs=()) ->
     env = {**os.environ, "MPLCONFIGDIR": str(stale_cache), "FONTCONFIG_FILE": str(conf)}
     env.pop("MPL_IGNORE_SYSTEM_FONTS", None)
     proc = subprocess.run(
-        [sys.executable, "-c", HELPERS + textwrap.dedent(script)],
+        [sys.executable, "-c", inspect.getsource(_has_chinese) + HELPERS + textwrap.dedent(script)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
