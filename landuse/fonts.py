@@ -108,7 +108,9 @@ def cjk_font() -> str:
                 font_manager.fontManager.addfont(system)
             name = _listed_cjk_font()
     if name is None:
-        font_manager.fontManager.addfont(_packaged_font_file())
+        packaged = _packaged_font_file()
+        with contextlib.suppress(OSError, RuntimeError):  # damaged file: the FontError below
+            font_manager.fontManager.addfont(packaged)
         name = _listed_cjk_font()
     if name is None:
         raise FontError(f"中文字体 Noto Sans SC 未能载入 / packaged font not loaded: {_REINSTALL}")
