@@ -13,7 +13,6 @@ KJ-0001… by area, largest first, and carry the sub-park they lie in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -22,9 +21,9 @@ import pyproj
 import rasterio.features
 import shapely
 
-from landuse.config import option_values
 from landuse.crs import check_same_crs
 from landuse.errors import CRSError, SchemaError
+from landuse.options import BuildableOptions
 from landuse.overlay import explode, intersect_by_group, polygonal, query_pairs, union_by_group
 from landuse.units import m2_to_ha, m2_to_mu, mu_to_m2
 
@@ -37,47 +36,6 @@ __all__ = [
     "ranked_candidates",
     "steep_land",
 ]
-
-
-@dataclass(frozen=True)
-class BuildableOptions:
-    """Parameters of the buildable-land finder (``[buildable]`` in landuse.toml).
-
-    Attributes
-    ----------
-    min_area_mu : float
-        Smallest piece kept, in 亩 (default 10 亩 ≈ 6 667 m²).
-    min_width_m : float
-        Narrower strips are removed (default 20 m: no factory fits).
-    road_setback_m : float
-        Added to half the road width on each side (default 0).
-    default_road_width_m : float
-        Road width when the roads layer has no ``width_m`` (default 20 m).
-    occupied_status : tuple of str
-        ``supply_status`` values that make a parcel occupied (default 已供);
-        without that field every parcel counts as occupied.
-    max_slope_deg : float
-        Slope limit applied when a DEM is given (default 15°).
-    """
-
-    min_area_mu: float = 10.0
-    min_width_m: float = 20.0
-    road_setback_m: float = 0.0
-    default_road_width_m: float = 20.0
-    occupied_status: tuple[str, ...] = ("已供",)
-    max_slope_deg: float = 15.0
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> BuildableOptions:
-        """Build from a ``[buildable]`` table; unknown keys are an error."""
-        values = option_values(
-            cls,
-            options,
-            section="buildable",
-            also_allowed=("buffers",),
-            tuples=("occupied_status",),
-        )
-        return cls(**values)
 
 
 def _geoms(gdf: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -300,6 +258,9 @@ def _pieces(
     if half > 0:
         shrunk = shapely.buffer(area, -half, join_style="mitre")
         opened = shapely.buffer(shrunk, half, join_style="mitre")
+        # Mitre buffers of jagged outlines can self-intersect; repair only those.
+        bad = ~shapely.is_valid(opened)
+        opened[bad] = shapely.make_valid(opened[bad], method="structure", keep_collapsed=False)
         area = polygonal(shapely.intersection(opened, area))
     parts, owner = explode(area)
     part_m2 = shapely.area(parts)

@@ -18,23 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
-from landuse.config import LayerSpec, load_project, sample_project
-from landuse.errors import ConfigError, LanduseError, LanduseWarning
-from landuse.io import ProjectData, describe_layer, list_layers, load_project_data, write_table
+from landuse.config import LayerSpec, find_project
+from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
+from landuse.io import describe_layer, list_layers, write_table
 from landuse.labels import labelled
-from landuse.ledger import Ledger, read_ledger_file
-from landuse.pipeline import (
-    Engine,
-    StepResult,
-    run_buildable,
-    run_check,
-    run_demo,
-    run_efficiency,
-    run_idle,
-    run_map,
-    run_rates,
-    run_report,
-)
+from landuse.ledger import Ledger
+from landuse.pipeline import Engine, StepResult, import_ledger, run_demo, run_project
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
 console = Console(stderr=True)
@@ -60,7 +49,11 @@ def _progress(total: int) -> Iterator[Callable[[str], None]]:
 
 
 class _Group(click.Group):
-    """Turns LanduseError into one line and exit 2, unless --debug."""
+    """Turns LanduseError into one line and exit 2, unless --debug.
+
+    Anything else escaping a command is a bug in landuse: it is reported as
+    such on one line (exit 3) instead of a traceback the user can't act on.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -70,14 +63,30 @@ class _Group(click.Group):
                 raise
             click.echo(f"错误 Error: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("landuse.debug"):
+                raise
+            click.echo(
+                f"内部错误 Internal error (a bug in landuse {__version__}): "
+                f"{type(exc).__name__}: {exc}. Run again with --debug and report the traceback.",
+                err=True,
+            )
+            sys.exit(3)
 
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="landuse")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True, help="出错时显示完整调用栈 Show full tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
-    """landuse: 三区三线 checks, buildable and idle land, 亩均效益 and meeting maps."""
+    """landuse：三区三线检查、可建设用地、闲置土地、亩均效益与会议材料 / Land-use checks.
+
+    landuse: 三区三线 conflict checks, buildable and idle land, per-mu
+    efficiency, meeting maps and workbooks.  Start with `landuse init 数据文件夹`
+    (writes landuse.toml), or try `landuse demo` on the synthetic sample.
+    """
     ctx.meta["landuse.debug"] = debug
     warnings.simplefilter("default", LanduseWarning)
     warnings.showwarning = lambda msg, *_a, **_k: console.print(f"[yellow]注意 Note:[/] {msg}")
@@ -89,18 +98,18 @@ def main(ctx: click.Context, debug: bool) -> None:
     "n_parcels",
     type=click.IntRange(min=1),
     default=None,
-    help="Number of parcels (default 2000).",
+    help="地块数 Number of parcels (default 2000).",
 )
-@click.option("--seed", type=int, default=None, help="Random seed (default fixed).")
+@click.option("--seed", type=int, default=None, help="随机种子 Random seed (default fixed).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("landuse_sample/xingbin_sample.gpkg"),
     show_default=True,
-    help="GeoPackage to write; the land-cover GeoTIFF goes beside it.",
+    help="输出 GeoPackage to write; the land-cover GeoTIFF goes beside it.",
 )
 def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
-    """Generate the synthetic 兴宾区 sample (示例数据)."""
+    """生成模拟示例数据（兴宾区）/ Generate the synthetic sample county."""
     with _progress(5) as on_step:
         data = generate_sample(
             n_parcels or DEFAULT_PARCELS, seed=seed or DEFAULT_SEED, on_step=on_step
@@ -112,9 +121,9 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--layer", default=None, help="Layer inside a multi-layer file.")
+@click.option("--layer", default=None, help="图层名 Layer inside a multi-layer file.")
 def info(path: Path, layer: str | None) -> None:
-    """Describe a layer: CRS, features, fields, encoding, validity."""
+    """查看图层：坐标系、要素、字段、编码、有效性 / Describe a layer."""
     layers = list_layers(path, counts=True)
     if layer is None and layers["geometry_type"].notna().sum() > 1:
         click.echo(f"文件 File: {path} — {len(layers)} 个图层 layers (--layer NAME for details)")
@@ -177,105 +186,169 @@ _out_option = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder (default: landuse_<command> in the current folder).",
-)
-_project_option = click.option(
-    "--project",
-    "project_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Project file landuse.toml (default: the shipped sample).",
+    help="输出文件夹 Output folder (default: landuse_<command> in the current folder).",
 )
 
 
-def _project_data(
-    project_file: Path | None, on_step: Callable[[str], None], parcels: Path | None = None
-) -> ProjectData:
-    project = load_project(project_file) if project_file else sample_project()
+def _project_options(func: Callable) -> Callable:
+    """--project and --sample: which project a command runs on."""
+    func = click.option(
+        "--sample",
+        is_flag=True,
+        help="在示例数据上运行 Run on the shipped synthetic sample (示例数据).",
+    )(func)
+    return click.option(
+        "--project",
+        "project_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="项目文件 Project file (default: ./landuse.toml; make one with `landuse init`).",
+    )(func)
+
+
+def _read_options(func: Callable) -> Callable:
+    """--layer, --crs and --encoding for a file named on the command line."""
+    for option in reversed(
+        [
+            click.option("--layer", default=None, help="图层名 Layer inside a multi-layer file."),
+            click.option(
+                "--crs",
+                default=None,
+                help="坐标系 CRS when the file has none or a wrong one, e.g. EPSG:4524.",
+            ),
+            click.option(
+                "--encoding",
+                default=None,
+                help="属性编码 Attribute encoding when detection fails, e.g. GBK.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _run(
+    step: str,
+    project_file: Path | None,
+    sample: bool,
+    out: Path | None,
+    *,
+    parcels: LayerSpec | None = None,
+    stages: int = 10,
+    **options: object,
+) -> None:
+    """Resolve the project, run one library step with a progress bar, print the result."""
+    project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
-        project = replace(
-            project, layers={**project.layers, "parcels": LayerSpec("parcels", parcels)}
+        project = replace(project, layers={**project.layers, "parcels": parcels})
+    with _progress(stages) as on_step:
+        result = run_project(
+            step, project, out or Path(f"landuse_{step}"), on_step=on_step, **options
         )
-    return load_project_data(project, on_step=on_step)
+    _echo_result(result)
 
 
 @main.command()
 @_out_option
 def demo(out: Path | None) -> None:
-    """Run the whole pipeline on the shipped sample and write the outputs."""
-    with _progress(9) as on_step:
+    """示例演示：在示例数据上运行全部分析并输出会议材料 / Run everything on the sample."""
+    with _progress(18) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
 
 @main.command()
-@_project_option
+@_project_options
 @click.option(
     "--parcels",
     type=click.Path(path_type=Path),
     default=None,
-    help="Check these parcels (e.g. a proposed project's red line) instead.",
+    help="检查这些地块（如项目红线）Check these parcels (e.g. a red line) instead.",
 )
+@_read_options
 @_engine_option
 @_out_option
 def check(
     project_file: Path | None,
+    sample: bool,
     parcels: Path | None,
+    layer: str | None,
+    crs: str | None,
+    encoding: str | None,
     engine: str,
     scheduler: str | None,
     workers: int,
     out: Path | None,
 ) -> None:
-    """三区三线 conflict check: UDB, permanent basic farmland, eco red line."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step, parcels)
-        on_step("三区三线检查 checking")
-        result = run_check(
-            data, out or Path("landuse_check"), engine=Engine(engine, scheduler, workers)
-        )  # type: ignore[arg-type]
-    _echo_result(result)
+    """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
+    spec = None
+    if parcels is not None:
+        spec = LayerSpec("parcels", parcels, layer=layer, crs=crs, encoding=encoding)
+    elif layer or crs or encoding:
+        raise ConfigError(
+            "--layer/--crs/--encoding apply to the file given with --parcels; for the project's "
+            "layers set layer/crs/encoding in its [layers.<name>] table."
+        )
+    _run(
+        "check", project_file, sample, out, parcels=spec, engine=_engine(engine, scheduler, workers)
+    )
+
+
+def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
+    return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
 @main.command()
-@_project_option
+@_project_options
 @_engine_option
 @_out_option
 def buildable(
-    project_file: Path | None, engine: str, scheduler: str | None, workers: int, out: Path | None
+    project_file: Path | None,
+    sample: bool,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    out: Path | None,
 ) -> None:
-    """Buildable land (可建设用地) inside the parks."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step)
-        on_step("可建设用地 finding buildable land")
-        result = run_buildable(
-            data, out or Path("landuse_buildable"), engine=Engine(engine, scheduler, workers)
-        )  # type: ignore[arg-type]
-    _echo_result(result)
+    """可建设用地 / Buildable land inside the parks."""
+    _run("buildable", project_file, sample, out, engine=_engine(engine, scheduler, workers))
 
 
 @main.command()
-@_project_option
-@click.option("--as-of", "as_of", default=None, help="Judge as of this day (default [idle] as_of).")
+@_project_options
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="判定日期 Judge as of this day, e.g. 2025-12-31 (default [idle] as_of).",
+)
 @_out_option
-def idle(project_file: Path | None, as_of: str | None, out: Path | None) -> None:
-    """Idle land (闲置土地) by the legal rules, with fee / recovery and raster evidence."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step)
-        on_step("闲置土地 idle land")
-        result = run_idle(data, out or Path("landuse_idle"), as_of=as_of)
-    _echo_result(result)
+def idle(project_file: Path | None, sample: bool, as_of: str | None, out: Path | None) -> None:
+    """闲置土地认定与处置 / Idle land by the legal rules."""
+    _run("idle", project_file, sample, out, as_of=as_of)
 
 
 def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
     if ledger is not None:
         return ledger
-    project = load_project(project_file) if project_file else None
-    configured = project.section("idle").get("ledger") if project else None
-    if not configured or project is None or project.source is None:
+    if project_file is None and not Path("landuse.toml").is_file():
+        raise ConfigError(
+            "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
+            "with [idle] ledger."
+        )
+    project = find_project(project_file)
+    if project.options.idle.ledger is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
-    return project.source.parent / str(configured)
+    return project.path(project.options.idle.ledger)
 
 
+_project_option = click.option(
+    "--project",
+    "project_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="项目文件 Project file (default: ./landuse.toml).",
+)
 _ledger_option = click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -286,23 +359,66 @@ _ledger_option = click.option(
 
 @main.group()
 def ledger() -> None:
-    """Idle-land disposal ledger (处置台账): append-only history per parcel."""
+    """闲置土地处置台账（只增不改）/ Idle-land disposal ledger, append-only."""
 
 
 @ledger.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @_project_option
 @_ledger_option
-def ledger_import(file: Path, project_file: Path | None, ledger: Path | None) -> None:
-    """Append the rows of a CSV/Excel file (地块编号, 事项, 处置方式, 日期, 面积（亩）...)."""
+@click.option(
+    "--no-id-check",
+    is_flag=True,
+    help="Import without checking 地块编号 against the project's parcels (the batch records it).",
+)
+def ledger_import(
+    file: Path, project_file: Path | None, ledger: Path | None, no_id_check: bool
+) -> None:
+    """导入台账记录（CSV/Excel，全部或全不）/ Append ledger rows from a file, all or nothing."""
+    if project_file is None and not no_id_check and not Path("landuse.toml").is_file():
+        raise ConfigError(
+            "ledger import checks 地块编号 against the project's parcels: add "
+            "--project landuse.toml (or --no-id-check to import unchecked; the batch records it)."
+        )
     target = Ledger(_ledger_path(project_file, ledger))
-    rows = read_ledger_file(file)
+    project = None if no_id_check else find_project(project_file)
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("导入 importing", total=len(rows))
-        count = target.append(
-            rows, source=file.name, on_row=lambda done: bar.update(task, completed=done)
+        task = bar.add_task("导入 importing", total=None)
+        count = import_ledger(
+            target, file, project, on_row=lambda done: bar.update(task, completed=done)
         )
     click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
+
+
+@ledger.command("verify")
+@_project_option
+@_ledger_option
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="First add the hash chain to a ledger from an older landuse (hashing its rows as "
+    "they are now) and restore missing append-only triggers.",
+)
+def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
+    """Check the ledger: SQLite integrity, append-only triggers, hash chain, head record."""
+    target = Ledger(_ledger_path(project_file, ledger), create=False)
+    if upgrade and (hashed := target.upgrade()):
+        click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
+    report = target.verify()
+    click.echo(f"台账 Ledger: {report.path} ({report.rows} 条记录 rows)")
+    for passed, text in report.checks():
+        click.echo(f"  {'✓' if passed else '✗'} {text}")
+    if report.upgraded_rows:
+        click.echo(
+            f"  注 Note: 记录 1–{report.upgraded_rows} 于 {report.upgraded_at} 升级时补算哈希 — "
+            "rows hashed when an older ledger was upgraded; changes before then cannot be seen"
+        )
+    if not report.ok:
+        failed = sum(not passed for passed, _ in report.checks())
+        raise LedgerError(
+            f"{report.path}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
+            "compare the ledger with a backup copy before relying on it."
+        )
 
 
 @ledger.command("history")
@@ -335,40 +451,42 @@ def ledger_export(
 
 
 @main.command()
-@_project_option
+@_project_options
 @_ledger_option
-@click.option("--from", "start", default=None, help="First day of the period (2025-01-01).")
-@click.option("--to", "end", default=None, help="Last day of the period (2025-12-31).")
-@click.option("--by", type=click.Choice(["park", "county"]), default="park", show_default=True)
+@click.option(
+    "--from", "start", default=None, help="统计期起 First day of the period (2025-01-01)."
+)
+@click.option("--to", "end", default=None, help="统计期止 Last day of the period (2025-12-31).")
+@click.option(
+    "--by",
+    type=click.Choice(["park", "county"]),
+    default=None,
+    help="按园区或全县 Rows per park or the county only (default [rates] by, else park).",
+)
 @_out_option
 def rates(
     project_file: Path | None,
+    sample: bool,
     ledger: Path | None,
     start: str | None,
     end: str | None,
-    by: str,
+    by: str | None,
     out: Path | None,
 ) -> None:
-    """Idle-land disposal rate, net reduction rate and 批而未供 disposal rate."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step)
-        on_step("处置率 rates")
-        led = Ledger(_ledger_path(project_file, ledger), create=False)
-        result = run_rates(data, led, out or Path("landuse_rates"), start=start, end=end, by=by)
-    _echo_result(result)
+    """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
+    led = Ledger(_ledger_path(None if sample else project_file, ledger), create=False)
+    _run("rates", project_file, sample, out, ledger=led, start=start, end=end, by=by)
 
 
 @main.command()
-@_project_option
-@click.option("--year", type=int, default=None, help="Year evaluated (default: the latest).")
+@_project_options
+@click.option(
+    "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
+)
 @_out_option
-def tax(project_file: Path | None, year: int | None, out: Path | None) -> None:
-    """亩均税收 / 亩均论英雄: per-mu metrics, A/B/C/D classes, park figures."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step)
-        on_step("亩均效益 per-mu efficiency")
-        result = run_efficiency(data, out or Path("landuse_tax"), year=year)
-    _echo_result(result)
+def tax(project_file: Path | None, sample: bool, year: int | None, out: Path | None) -> None:
+    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
+    _run("tax", project_file, sample, out, year=year)
 
 
 _basemap_option = click.option(
@@ -376,57 +494,55 @@ _basemap_option = click.option(
     type=click.Choice(["none", "osm", "tianditu-vec", "tianditu-img", "amap"]),
     default="none",
     show_default=True,
-    help="none = offline map (no network). amap shifts the data to GCJ-02.",
+    help="底图 none = 离线 offline (no network); amap shifts the data to GCJ-02.",
 )
 _token_option = click.option(
     "--tianditu-token",
     envvar="TIANDITU_TOKEN",
     default=None,
     show_envvar=True,
-    help="天地图 user token (written only into the map file).",
+    help="天地图密钥 Tianditu token (written only into the map file).",
 )
 
 
 @main.command()
-@_project_option
+@_project_options
 @_basemap_option
 @_token_option
 @_out_option
 def report(
-    project_file: Path | None, basemap: str, tianditu_token: str | None, out: Path | None
+    project_file: Path | None,
+    sample: bool,
+    basemap: str,
+    tianditu_token: str | None,
+    out: Path | None,
 ) -> None:
-    """Meeting pack: every analysis, the map, an Excel workbook, charts and a summary."""
-    with _progress(16) as on_step:
-        data = _project_data(project_file, on_step)
-        result = run_report(
-            data,
-            out or Path("landuse_report"),
-            on_step=on_step,
-            basemap=basemap,
-            tianditu_token=tianditu_token,
-        )  # type: ignore[arg-type]
-    _echo_result(result)
+    """会议材料：全部分析、地图、工作簿、图表、摘要 / The meeting pack."""
+    _run(
+        "report",
+        project_file,
+        sample,
+        out,
+        stages=18,
+        basemap=basemap,
+        tianditu_token=tianditu_token,
+    )
 
 
 @main.command("map")
-@_project_option
+@_project_options
 @_basemap_option
 @_token_option
 @_out_option
 def map_command(
-    project_file: Path | None, basemap: str, tianditu_token: str | None, out: Path | None
+    project_file: Path | None,
+    sample: bool,
+    basemap: str,
+    tianditu_token: str | None,
+    out: Path | None,
 ) -> None:
-    """Meeting map: one self-contained HTML file with every layer."""
-    with _progress(9) as on_step:
-        data = _project_data(project_file, on_step)
-        on_step("会议地图 map")
-        result = run_map(
-            data,
-            out or Path("landuse_map"),
-            basemap=basemap,  # type: ignore[arg-type]
-            tianditu_token=tianditu_token,
-        )
-    _echo_result(result)
+    """会议地图：单个离线 HTML 文件 / Meeting map: one self-contained HTML file."""
+    _run("map", project_file, sample, out, basemap=basemap, tianditu_token=tianditu_token)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,32 +17,35 @@ names to landuse's canonical ones::
     parcel_id = "宗地号"            # canonical = field in the file
 
 Fields not mapped explicitly are recognised from :data:`FIELD_ALIASES`
-(common Chinese and pinyin-initial names).  Other tables (``[check]``,
-``[buildable]`` ...) hold analysis options and are read by those modules.
+(common Chinese and pinyin-initial names).  The other tables (``[project]``,
+``[check]``, ``[buildable]`` ...) are analysis options, typed and checked in
+:mod:`landuse.options`.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from landuse.errors import ConfigError, SchemaError
+from landuse.errors import ConfigError
+from landuse.options import Options, suggest
 
 __all__ = [
     "FIELD_ALIASES",
     "GEOMETRY_KINDS",
     "ID_FIELDS",
     "LAYER_KINDS",
+    "LAYER_LABELS",
+    "NO_PROJECT",
     "REQUIRED_FIELDS",
     "LayerSpec",
     "Project",
+    "find_project",
     "layers_dir",
     "load_project",
-    "option_values",
     "sample_project",
 ]
 
@@ -114,6 +117,18 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+#: Chinese name of each logical layer, for messages and tables.
+LAYER_LABELS: dict[str, str] = {
+    "parcels": "地块",
+    "udb": "城镇开发边界",
+    "farmland": "永久基本农田",
+    "eco_redline": "生态保护红线",
+    "parks": "园区",
+    "district": "行政区",
+    "roads": "道路",
+    "enterprises": "企业表",
+}
+
 #: Fields without which a layer cannot be used at all.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "parcels": ("parcel_id",),
@@ -150,14 +165,18 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Project:
-    """A parsed ``landuse.toml``: layers plus per-analysis option tables."""
+    """A parsed ``landuse.toml``: layers, rasters and the typed options tables."""
 
     source: Path | None
     name: str
     layers: dict[str, LayerSpec]
-    analysis_crs: str | None = None
     rasters: dict[str, Path] = field(default_factory=dict)
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
+
+    @property
+    def analysis_crs(self) -> str | None:
+        """``[project] analysis_crs``, when set."""
+        return self.options.project.analysis_crs
 
     def layer(self, name: str) -> LayerSpec:
         """Return the spec of a logical layer or raise a ConfigError naming the file."""
@@ -170,9 +189,13 @@ class Project:
                 f"{name} layer (layers defined: {', '.join(self.layers) or 'none'})."
             ) from None
 
-    def section(self, name: str) -> dict[str, Any]:
-        """Options table ``[name]`` (empty when absent)."""
-        return self.options.get(name, {})
+    def path(self, relative: str) -> Path:
+        """A path written in the project file, resolved against its folder."""
+        root = self.source.parent if self.source is not None else Path.cwd()
+        return root / relative
+
+
+_LAYER_KEYS = ("path", "layer", "crs", "encoding", "fields")
 
 
 def _resolve(src: Path, value: Any) -> Path:
@@ -184,16 +207,19 @@ def _resolve(src: Path, value: Any) -> Path:
 
 def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
     if not isinstance(raw, dict) or "path" not in raw:
-        raise ConfigError(f"{src}: [layers.{name}] needs a 'path' entry.")
-    unknown = set(raw) - {"path", "layer", "crs", "encoding", "fields"}
+        raise ConfigError(f"{src}: [layers.{name}] needs a 'path' entry (path = \"地块.shp\").")
+    unknown = sorted(set(raw) - set(_LAYER_KEYS))
     if unknown:
         raise ConfigError(
-            f"{src}: [layers.{name}] has unknown key(s) {', '.join(sorted(unknown))}; "
-            "allowed: path, layer, crs, encoding, fields."
+            f"{src}: [layers.{name}] has unknown key '{unknown[0]}'"
+            f"{suggest(unknown[0], _LAYER_KEYS)} (valid keys: {', '.join(_LAYER_KEYS)})."
         )
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{src}: [layers.{name}.fields] must map canonical names to strings.")
+    for key in ("layer", "crs", "encoding"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{src}: [layers.{name}] {key} must be text, not {raw[key]!r}.")
     return LayerSpec(
         name=name,
         path=_resolve(src, raw["path"]),
@@ -219,74 +245,86 @@ def load_project(path: str | Path) -> Project:
     Raises
     ------
     ConfigError
-        The file is missing, is not TOML, or a layer table is malformed.
+        The file is missing or not TOML; an unknown table, layer or option; a
+        value of the wrong kind.  Each names the table and the valid choices.
     """
     src = Path(path).expanduser()
     if not src.is_file():
         raise ConfigError(
-            f"{src}: project file not found. Create one (see README) or omit --project."
+            f"{src}: project file not found (项目文件不存在). Make one with "
+            "`landuse init 数据文件夹` or check the --project path."
         )
     try:
         data = tomllib.loads(src.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{src}: not valid TOML ({exc}).") from exc
-    meta = data.pop("project", {})
     raw_layers = data.pop("layers", {})
+    raw_rasters = data.pop("rasters", {})
+    if not isinstance(raw_layers, dict) or not isinstance(raw_rasters, dict):
+        raise ConfigError(f"{src}: [layers.<name>] and [rasters] must be tables.")
+    options = Options.from_tables(data, source=str(src))
     # Project-specific layers are allowed where an analysis option names them.
-    referenced = set(data.get("check", {}).get("extra_constraints", {})) | set(
-        data.get("buildable", {}).get("buffers", {})
-    )
-    unknown = set(raw_layers) - set(LAYER_KINDS) - referenced
+    referenced = set(options.check.extra_constraints) | set(options.buildable.buffers)
+    known = [*LAYER_KINDS, *sorted(referenced)]
+    unknown = sorted(set(raw_layers) - set(known))
     if unknown:
         raise ConfigError(
-            f"{src}: unknown layer(s) {', '.join(sorted(unknown))}; known layers: "
-            f"{', '.join(LAYER_KINDS)}, or name it in [check] extra_constraints or "
+            f"{src}: unknown layer [layers.{unknown[0]}]{suggest(unknown[0], known)}; known "
+            f"layers: {', '.join(LAYER_KINDS)}, or name it in [check] extra_constraints or "
             "[buildable] buffers."
         )
+    missing = sorted(referenced - set(raw_layers))
+    if missing:
+        raise ConfigError(
+            f"{src}: [check] extra_constraints / [buildable] buffers name layer '{missing[0]}', "
+            f"which has no [layers.{missing[0]}] table."
+        )
     layers = {name: _parse_layer(src, name, raw) for name, raw in raw_layers.items()}
-    rasters = {name: _resolve(src, p) for name, p in data.pop("rasters", {}).items()}
+    rasters = {name: _resolve(src, p) for name, p in raw_rasters.items()}
     return Project(
         source=src,
-        name=str(meta.get("name", src.parent.name)),
+        name=options.project.name or src.parent.name,
         layers=layers,
-        analysis_crs=meta.get("analysis_crs"),
         rasters=rasters,
-        options=data,
+        options=options,
     )
-
-
-def option_values(
-    cls: type,
-    options: Mapping[str, Any],
-    *,
-    section: str,
-    also_allowed: tuple[str, ...] = (),
-    tuples: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Keyword values for an options dataclass from a project-file table.
-
-    Unknown keys are an error naming the table and the known keys; list values
-    of the ``tuples`` fields become tuples (TOML has arrays, dataclasses want
-    tuples).  Keys in ``also_allowed`` are read elsewhere and skipped here.
-    """
-    fields = set(cls.__dataclass_fields__)
-    known = fields | set(also_allowed)
-    unknown = set(options) - known
-    if unknown:
-        raise SchemaError(
-            f"[{section}] has unknown option(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(known))}."
-        )
-    values = {k: v for k, v in options.items() if k in fields}
-    for key in tuples:
-        if key in values:
-            values[key] = tuple(values[key])
-    return values
 
 
 def layers_dir() -> Path:
     """Folder of the shipped sample layers and styles (``layers/`` in the repo)."""
     return Path(str(resources.files("landuse.layers")))
+
+
+#: The message of every command that would otherwise fall back on the sample.
+NO_PROJECT = (
+    "没有项目文件 No project: 用 --project landuse.toml 指定您自己的管控线与地块图层"
+    "（数据文件夹可用 `landuse init 文件夹` 生成项目文件）；示例数据只在 `landuse demo` "
+    "或加 --sample 时使用 (the synthetic sample is used only by `landuse demo` or with --sample)."
+)
+
+
+def find_project(path: str | Path | None = None, *, sample: bool = False) -> Project:
+    """The project a command runs on: ``path``, else ``./landuse.toml``, else an error.
+
+    The shipped sample is used only when asked for (``sample=True``), so a
+    user's own parcels are never checked against synthetic control lines.
+
+    Raises
+    ------
+    ConfigError
+        No project given and no ``landuse.toml`` in the current folder
+        (:data:`NO_PROJECT`), or both a project and the sample asked for.
+    """
+    if sample:
+        if path is not None:
+            raise ConfigError("--project and --sample exclude each other; give one of them.")
+        return sample_project()
+    if path is not None:
+        return load_project(path)
+    here = Path.cwd() / "landuse.toml"
+    if here.is_file():
+        return load_project(here)
+    raise ConfigError(NO_PROJECT)
 
 
 def sample_project() -> Project:

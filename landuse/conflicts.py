@@ -26,6 +26,7 @@ import shapely
 
 from landuse.crs import check_same_crs
 from landuse.errors import CRSError, SchemaError
+from landuse.options import CheckOptions
 from landuse.overlay import explode, intersect_by_group
 from landuse.units import m2_to_mu
 from landuse.validate import check_layer
@@ -66,14 +67,9 @@ class NoiseTolerance:
     width_m: float = 0.5
 
     @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> NoiseTolerance:
-        """Build from a ``[check]`` table: ``noise_area_m2``, ``noise_share``, ``noise_width_m``."""
-        defaults = cls()
-        return cls(
-            area_m2=float(options.get("noise_area_m2", defaults.area_m2)),  # type: ignore[arg-type]
-            share=float(options.get("noise_share", defaults.share)),  # type: ignore[arg-type]
-            width_m=float(options.get("noise_width_m", defaults.width_m)),  # type: ignore[arg-type]
-        )
+    def from_options(cls, options: CheckOptions) -> NoiseTolerance:
+        """The tolerance set in a project's ``[check]`` table."""
+        return cls(options.noise_area_m2, options.noise_share, options.noise_width_m)
 
 
 @dataclass

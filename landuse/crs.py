@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from landuse.errors import CRSError, CRSMismatchError
 from landuse.units import m2_to_ha, m2_to_mu
@@ -27,12 +28,16 @@ from landuse.units import m2_to_ha, m2_to_mu
 __all__ = [
     "CGCS2000",
     "analysis_crs",
+    "apply_datum_transform",
     "area_m2",
+    "centre_lon",
+    "cgcs2000_equivalent",
     "check_same_crs",
     "gk3_epsg",
     "gk3_zone_for_lon",
     "gk6_epsg",
     "infer_crs_from_bounds",
+    "local_datum",
     "to_analysis_crs",
     "with_areas",
 ]
@@ -94,6 +99,112 @@ def gk3_zone_for_lon(lon: float) -> int:
     return math.floor(lon / 3.0 + 0.5)
 
 
+#: Datums that differ from CGCS2000 by metres to tens of metres in China.
+_LOCAL_DATUMS = {"Xian 1980": "西安80", "Beijing 1954": "北京54", "New Beijing": "新北京54"}
+
+
+def local_datum(crs: pyproj.CRS) -> str | None:
+    """``"西安80 (Xian 1980)"`` or ``"北京54 (Beijing 1954)"`` when ``crs`` is on such a datum.
+
+    Examples
+    --------
+    >>> local_datum(pyproj.CRS.from_epsg(2362))
+    '西安80 (Xian 1980)'
+    >>> local_datum(pyproj.CRS.from_epsg(4524)) is None
+    True
+    """
+    name = crs.datum.name if crs.datum is not None else ""
+    for key, zh in _LOCAL_DATUMS.items():
+        if key.lower() in name.lower():
+            return f"{zh} ({key})"
+    return None
+
+
+def cgcs2000_equivalent(crs: pyproj.CRS) -> pyproj.CRS | None:
+    """The CGCS2000 CRS with the same projection (zone, prefix) as a local-datum CRS.
+
+    Used to suggest ``--crs`` when a ``.prj`` names Xian 1980 or Beijing 1954
+    but the coordinates are in fact CGCS2000.
+
+    Examples
+    --------
+    >>> cgcs2000_equivalent(pyproj.CRS.from_epsg(2362)).to_epsg()  # Xian 80 zone 38
+    4526
+    """
+    if crs.is_geographic:
+        return pyproj.CRS.from_epsg(CGCS2000)
+    params = _tm_params(crs)
+    if params is None:
+        return None
+    cm = params.get("Longitude of natural origin", 0.0)
+    prefix = int(params.get("False easting", 500_000.0) // 1e6)
+    # The zone prefix tells 3- from 6-degree zones; without it the unprefixed 3-degree
+    # CRS on the same meridian is the same projection.
+    try:
+        if prefix in _GK6_ZONES:
+            code = gk6_epsg(prefix, prefixed=True)
+        elif prefix:
+            code = gk3_epsg(prefix, prefixed=True)
+        else:
+            code = gk3_epsg(round(cm / 3), prefixed=False)
+    except CRSError:
+        return None
+    return pyproj.CRS.from_epsg(code)
+
+
+def apply_datum_transform(gdf: gpd.GeoDataFrame, pipeline: str) -> gpd.GeoDataFrame:
+    """Bring a layer on a local datum to CGCS2000 (EPSG:4490) with the user's parameters.
+
+    The layer is first taken to longitude/latitude on its own datum (the
+    inverse projection: exact, no datum change); then ``pipeline`` moves those
+    longitudes/latitudes (degrees) to CGCS2000.  Only the user's parameters —
+    the local 7-parameter Helmert or grid published by the surveying
+    authority — change the datum; landuse never guesses one.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A layer on Xian 1980 or Beijing 1954 (geographic or projected).
+    pipeline : str
+        A PROJ pipeline from degrees on the layer's datum to degrees on
+        CGCS2000, e.g. ``+proj=pipeline +step +proj=unitconvert +xy_in=deg
+        +xy_out=rad +step +proj=cart +ellps=IAU76 +step +proj=helmert +x=...
+        +convention=position_vector +step +inv +proj=cart +ellps=GRS80 +step
+        +proj=unitconvert +xy_in=rad +xy_out=deg``.
+
+    Returns
+    -------
+    GeoDataFrame
+        In EPSG:4490.
+
+    Raises
+    ------
+    CRSError
+        The pipeline is not valid PROJ, or gives non-finite coordinates.
+    """
+    try:
+        transformer = pyproj.Transformer.from_pipeline(pipeline)
+    except pyproj.exceptions.ProjError as exc:
+        raise CRSError(
+            f"[project] datum_transform is not a valid PROJ pipeline ({exc}); see the README, "
+            "坐标基准 Datums."
+        ) from exc
+    geographic = gdf.to_crs(gdf.crs.geodetic_crs)
+    moved = shapely.transform(
+        np.asarray(geographic.geometry.array, dtype=object),
+        lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])),
+    )
+    bounds = shapely.total_bounds(moved)
+    if not np.isfinite(bounds).all() or not (-180 <= bounds[0] <= bounds[2] <= 180):
+        raise CRSError(
+            "[project] datum_transform gives coordinates outside longitude/latitude; it must "
+            "take degrees on the layer's datum to degrees on CGCS2000."
+        )
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(moved, index=gdf.index, crs=CGCS2000)
+    return out.set_crs(CGCS2000, allow_override=True)
+
+
 def infer_crs_from_bounds(bounds: tuple[float, float, float, float]) -> pyproj.CRS | None:
     """Infer a CGCS2000 GK CRS from coordinates that carry a zone prefix.
 
@@ -136,18 +247,25 @@ def infer_crs_from_bounds(bounds: tuple[float, float, float, float]) -> pyproj.C
     return None
 
 
-def _central_meridian(crs: pyproj.CRS) -> float | None:
-    """Central meridian of a Transverse Mercator CRS with scale 1, else None."""
+def _tm_params(crs: pyproj.CRS) -> dict[str, float] | None:
+    """Parameters of a Transverse Mercator CRS with scale 1 (Gauss-Kruger), else None."""
     op = crs.coordinate_operation
     if op is None or "Transverse Mercator" not in op.method_name:
         return None
-    params = {p.name: p.value for p in op.params}
+    params = {p.name: float(p.value) for p in op.params}
     if not math.isclose(params.get("Scale factor at natural origin", 0.0), 1.0):
         return None
-    return params.get("Longitude of natural origin")
+    return params
 
 
-def _centre_lon(gdf: gpd.GeoDataFrame) -> float:
+def _central_meridian(crs: pyproj.CRS) -> float | None:
+    """Central meridian of a Gauss-Kruger CRS, else None."""
+    params = _tm_params(crs)
+    return None if params is None else params.get("Longitude of natural origin")
+
+
+def centre_lon(gdf: gpd.GeoDataFrame) -> float:
+    """Longitude (°E) of the centre of a layer's bounds, whatever its CRS."""
     minx, miny, maxx, maxy = gdf.total_bounds
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         raise CRSError("Cannot choose a Gauss-Kruger zone for a layer with no geometry.")
@@ -175,7 +293,7 @@ def analysis_crs(gdf: gpd.GeoDataFrame) -> pyproj.CRS:
     """
     if gdf.crs is None:
         raise CRSError("Layer has no CRS; set one with read_layer(..., crs=...) or --crs.")
-    zone = gk3_zone_for_lon(_centre_lon(gdf))
+    zone = gk3_zone_for_lon(centre_lon(gdf))
     cm = _central_meridian(gdf.crs)
     if cm is not None and math.isclose(cm, 3.0 * zone):
         return gdf.crs

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from landuse.errors import SchemaError
+from landuse.tables import describe_rows, sheet_of
 
 __all__ = ["anniversary", "full_years", "parse_dates", "period_complete_after"]
 
@@ -22,16 +23,29 @@ __all__ = ["anniversary", "full_years", "parse_dates", "period_complete_after"]
 _SEPARATED = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$"
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
 _EMPTY = ["", "—", "-", "－", "/", "无", "nan", "NaN", "NaT", "None", "<NA>"]
+# Excel day numbers (1900 system) count from 1899-12-30 for every day after the
+# 1900-02-29 that Excel wrongly counts (serial 60); only serials from 1950 to 2100
+# are taken for dates, so a stray number is not mistaken for one.
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_SERIALS = (
+    (pd.Timestamp("1950-01-01") - _EXCEL_EPOCH).days,
+    (pd.Timestamp("2100-12-31") - _EXCEL_EPOCH).days,
+)
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
 
 
 def parse_dates(
     values: pd.Series | Sequence[object], *, column: str, source: str = ""
 ) -> pd.Series:
-    """Parse dates written as 2019-03-01, 2019/3/1, 2019.3.1, 2019年3月1日 or 20190301.
+    """Parse dates as bureaus write them, and as Excel stores them.
 
-    Empty cells ("", "—", None) become NaT; anything else that is not a real
-    calendar date is an error listing the bad rows.  Vectorised (regular
-    expressions over the whole column).
+    Accepted: 2019-03-01, 2019/3/1, 2019.3.1, 2019年3月1日 (optionally with a
+    time, as Excel date cells read as text: "2019-03-01 00:00:00"), 20190301,
+    and Excel day numbers (43525 = 2019-03-01; 1900 date system, 1950–2100
+    only).  Empty cells ("", "—", None) become NaT; anything else that is not
+    a real calendar date is an error naming the column, the sheet and the
+    rows (the index: the Excel row for a table from ``read_table``).
+    Vectorised (regular expressions over the whole column).
 
     Parameters
     ----------
@@ -49,9 +63,9 @@ def parse_dates(
 
     Examples
     --------
-    >>> parse_dates(["2019年3月1日", "2019.3.1", "", "20190301"], column="GDRQ").dt.strftime(
-    ...     "%Y-%m-%d").tolist()
-    ['2019-03-01', '2019-03-01', nan, '2019-03-01']
+    >>> dates = parse_dates(["2019年3月1日", "2019.3.1", "", "20190301", "43525"], column="GDRQ")
+    >>> dates.dt.strftime("%Y-%m-%d").tolist()
+    ['2019-03-01', '2019-03-01', nan, '2019-03-01', '2019-03-01']
     """
     s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -62,14 +76,18 @@ def parse_dates(
     numbers = parts.apply(pd.to_numeric, errors="coerce").astype("float64")
     numbers.columns = ["year", "month", "day"]
     out = pd.to_datetime(numbers, errors="coerce").astype("datetime64[ns]")
+    serial = pd.to_numeric(text.where(text.str.fullmatch(_SERIAL)), errors="coerce")
+    days = np.floor(serial.where(serial.between(*_SERIALS)).astype("float64"))
+    out = out.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
     bad = ~empty & out.isna()
     if bad.any():
-        rows = [f"row {i}: {text[i]!r}" for i in s.index[bad.to_numpy()][:20]]
+        mask = bad.to_numpy()
         where = f"{source}: " if source else ""
+        rows = describe_rows(s.index[mask], sheet=sheet_of(s), values=text[mask].tolist())
         raise SchemaError(
             f"{where}column {column} has {int(bad.sum())} value(s) that are not dates "
-            f"({'; '.join(rows)}{' ...' if bad.sum() > 20 else ''}). "
-            "Write dates as 2023-03-01 or 2023年3月1日."
+            f"({rows}). 日期请写成 2024-03-02, 2024年3月2日, 或 Excel 日期 "
+            "(write dates as 2024-03-02, 2024年3月2日 or an Excel date)."
         )
     return out.where(~empty)
 

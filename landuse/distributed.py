@@ -147,7 +147,8 @@ def check_conflicts_dask(
     # Validate once, here, exactly as the single-machine path does (also on an empty set).
     check_conflicts(parcels.iloc[:0], udb=udb.iloc[:0], id_field=id_field)
     check_same_crs({"parcels": parcels, **layers})
-    kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
+    tolerance = tolerance or NoiseTolerance()
+    kwargs = {"labels": labels, "tolerance": tolerance, "id_field": id_field}
     n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
 
     def inputs(rows: np.ndarray) -> tuple:
@@ -165,7 +166,7 @@ def check_conflicts_dask(
     return ConflictResult(
         parcels=gpd.GeoDataFrame(out, crs=parcels.crs),
         pieces=sort_pieces(pieces, id_field=id_field),
-        tolerance=kwargs["tolerance"],
+        tolerance=tolerance,
     )
 
 

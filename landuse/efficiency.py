@@ -27,20 +27,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from landuse.config import option_values
 from landuse.errors import SchemaError
 from landuse.numbers import parse_amounts, parse_flags, parse_quantities
+from landuse.options import EfficiencyOptions
+from landuse.tables import describe_rows, sheet_of, source_of
 from landuse.units import m2_to_mu
 
 __all__ = [
-    "ABOVE_SIZE_WEIGHTS",
-    "BELOW_SIZE_WEIGHTS",
     "EfficiencyOptions",
     "EfficiencyResult",
     "allocate_land",
@@ -51,19 +50,8 @@ __all__ = [
     "park_summary",
 ]
 
-#: indicator → weight, above-size firms (Zhejiang county scheme, 2022).
-ABOVE_SIZE_WEIGHTS: dict[str, float] = {
-    "tax_per_mu_wan": 30,
-    "va_per_mu_wan": 20,
-    "va_per_tce_wan": 20,
-    "va_per_emission_wan": 10,
-    "labour_productivity_wan": 10,
-    "rd_share": 10,
-}
-#: indicator → weight, below-size firms.
-BELOW_SIZE_WEIGHTS: dict[str, float] = {"tax_per_mu_wan": 50, "tax_per_kwh_wan": 50}
-
 #: indicator → (numerator, denominator) totals; benchmarks are sum over sum.
+#: The keys are :data:`landuse.options.EFFICIENCY_INDICATORS`.
 _RATIOS: dict[str, tuple[str, str]] = {
     "tax_per_mu_wan": ("tax_wan", "land_mu"),
     "revenue_per_mu_wan": ("revenue_wan", "land_mu"),
@@ -97,79 +85,49 @@ _NUMERIC = {
 }
 
 
-@dataclass(frozen=True)
-class EfficiencyOptions:
-    """Scheme of the evaluation (``[efficiency]`` in landuse.toml).
-
-    Attributes
-    ----------
-    above_weights, below_weights : mapping
-        Indicator → weight.
-    average_if_missing : tuple of str
-        Indicators whose missing figure scores the average (ratio 1).
-    min_land_mu_below : float
-        Below-size firms are scored from this much land (default 3 亩).
-    class_shares : tuple of float
-        Cumulative rank shares closing A, B and C (default 25 %, 70 %, 95 %).
-    item_cap : float or None
-        Cap on each indicator's ratio to its benchmark (None: no cap).
-    """
-
-    above_weights: Mapping[str, float] = field(default_factory=lambda: dict(ABOVE_SIZE_WEIGHTS))
-    below_weights: Mapping[str, float] = field(default_factory=lambda: dict(BELOW_SIZE_WEIGHTS))
-    average_if_missing: tuple[str, ...] = ("va_per_emission_wan",)
-    min_land_mu_below: float = 3.0
-    class_shares: tuple[float, float, float] = (0.25, 0.70, 0.95)
-    item_cap: float | None = None
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> EfficiencyOptions:
-        """Build from an ``[efficiency]`` table (unknown keys are an error)."""
-        values = option_values(
-            cls,
-            options,
-            section="efficiency",
-            also_allowed=("year",),
-            tuples=("average_if_missing", "class_shares"),
-        )
-        for key in ("above_weights", "below_weights"):
-            weights = values.get(key)
-            if weights is not None and not set(weights) <= set(_RATIOS):  # type: ignore[arg-type]
-                raise SchemaError(
-                    f"[efficiency] {key}: indicators must be among {', '.join(_RATIOS)}."
-                )
-        return cls(**values)  # type: ignore[arg-type]
-
-
 def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
-    """Parse the numbers of the enterprise table; every bad cell is reported."""
+    """Parse the numbers of the enterprise table; every bad cell is reported.
+
+    Errors name the file, the sheet and the rows as Excel shows them (the
+    index of a table from :func:`landuse.io.read_table`).
+    """
+    source = source_of(enterprises, "enterprises")
+    sheet = sheet_of(enterprises)
     missing = [c for c in ("enterprise_id", "year") if c not in enterprises.columns]
     if missing:
-        raise SchemaError(f"Enterprise table lacks {', '.join(missing)}; map it in landuse.toml.")
+        raise SchemaError(
+            f"{source}: enterprise table lacks {', '.join(missing)}; map it in landuse.toml."
+        )
     df = pd.DataFrame(
         {
             "enterprise_id": enterprises["enterprise_id"].astype("string").str.strip(),
             "year": parse_quantities(
-                enterprises["year"], column="year", source="enterprises", units={"年": 1}
+                enterprises["year"], column="year", source=source, units={"年": 1}
             ),
         }
     )
-    if df["year"].isna().any():
-        raise SchemaError("Enterprise table: empty year (年度) in some rows; fill it in.")
+    for col, name in (
+        ("enterprise_id", "enterprise_id (统一社会信用代码)"),
+        ("year", "year (年度)"),
+    ):
+        empty = (df[col].isna() | (df[col] == "")).to_numpy()
+        if empty.any():
+            rows = describe_rows(df.index[empty], sheet=sheet)
+            raise SchemaError(f"{source}: empty {name} in {rows}; fill it in.")
     df["year"] = df["year"].astype(int)
     if "enterprise_name" in enterprises.columns:
         df["enterprise_name"] = enterprises["enterprise_name"]
     for col, units in _NUMERIC.items():
         raw = enterprises[col] if col in enterprises.columns else pd.Series(None, index=df.index)
         df[col] = (
-            parse_amounts(raw, column=col, source="enterprises")
+            parse_amounts(raw, column=col, source=source)
             if units is None
-            else parse_quantities(raw, column=col, source="enterprises", units=units)
+            else parse_quantities(raw, column=col, source=source, units=units)
         )
     df["above_size"] = parse_flags(
         enterprises.get("above_size", pd.Series(None, index=df.index)),
         column="above_size",
-        source="enterprises",
+        source=source,
     )
     df["leased_parcel_id"] = (
         enterprises["leased_parcel_id"].astype("string").str.strip().replace("", pd.NA)
@@ -178,8 +136,18 @@ def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
     )
     dup = df.duplicated(["enterprise_id", "year"], keep=False)
     if dup.any():
-        ids = ", ".join(sorted(set(df.loc[dup, "enterprise_id"].astype(str)))[:20])
-        raise SchemaError(f"Enterprise table: several rows for the same firm and year: {ids}.")
+        twice = df[dup]
+        firm_year = twice["enterprise_id"] + " " + twice["year"].astype(str)
+        firms = pd.Series(twice.index, index=twice.index).groupby(firm_year).agg(list)
+        listed = "; ".join(
+            f"{firm}: {describe_rows(rows)}" for firm, rows in firms.head(20).items()
+        )
+        listed += " ..." if len(firms) > 20 else ""
+        where = f"sheet {sheet}, " if sheet else ""
+        raise SchemaError(
+            f"{source}: several rows for the same firm and year ({where}{listed}); "
+            "keep one row per firm and year."
+        )
     return df
 
 
@@ -523,10 +491,13 @@ def evaluate(
         The scoring scheme.
     """
     table = _enterprise_table(enterprises)
-    years = sorted(table["year"].unique())
+    years = sorted(int(y) for y in table["year"].unique())
     chosen = int(year if year is not None else years[-1])
     if chosen not in years:
-        raise SchemaError(f"No enterprise data for {chosen}; years present: {years}.")
+        raise SchemaError(
+            f"No enterprise data for {chosen} (企业表中没有 {chosen} 年的数据); years present: "
+            f"{', '.join(map(str, years))}. Choose one with --year or [efficiency] year."
+        )
     metrics_by_year = {}
     links_by_year = {}
     for y in years:

@@ -18,6 +18,7 @@ __all__ = [
     "LanduseWarning",
     "LayerNotFoundError",
     "LayerReadError",
+    "LedgerError",
     "SchemaError",
 ]
 
@@ -62,6 +63,14 @@ class DuplicateIdError(SchemaError):
     def __init__(self, message: str, duplicates: list[str]) -> None:
         super().__init__(message)
         self.duplicates = duplicates
+
+
+class LedgerError(LanduseError, ValueError):
+    """The idle-land ledger refuses a write or fails verification.
+
+    Raised for an import whose content the ledger already holds, and for a
+    ledger whose rows no longer match their hash chain or head record.
+    """
 
 
 class ConfigError(LanduseError, ValueError):

@@ -141,12 +141,13 @@ def cjk_style() -> Iterator[str]:
         The Chinese font's family name.
     """
     name = cjk_font()
-    style = {
-        "font.family": ["sans-serif"],
-        "font.sans-serif": [name, _LATIN_FALLBACK],
-        "axes.unicode_minus": False,
-    }
-    with matplotlib.rc_context(style):
+    with matplotlib.rc_context(
+        {
+            "font.family": ["sans-serif"],
+            "font.sans-serif": [name, _LATIN_FALLBACK],
+            "axes.unicode_minus": False,
+        }
+    ):
         yield name
 
 

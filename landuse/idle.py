@@ -26,7 +26,6 @@ parcels recorded as started but with near-zero cover are flagged
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -38,9 +37,11 @@ from landuse.dates import full_years, parse_dates, period_complete_after
 from landuse.errors import SchemaError
 from landuse.io import Raster
 from landuse.numbers import parse_amounts, parse_flags, parse_shares
+from landuse.options import IdleOptions
 
 __all__ = [
     "GOVERNMENT_OPTIONS",
+    "IDLE_REQUIRED",
     "IdleOptions",
     "class_cover",
     "find_idle",
@@ -55,24 +56,8 @@ NOT_STARTED = "未动工开发满一年"
 SUSPENDED = "已动工但开发不足且中止开发满一年"
 
 
-@dataclass(frozen=True)
-class IdleOptions:
-    """Thresholds of the idle-land rules and of the raster evidence.
-
-    The legal values (one third, 25 %, 20 %, one and two years) are defaults,
-    not constants, so a province's stricter rule can be expressed.
-    """
-
-    developed_threshold: float = 1 / 3
-    invested_threshold: float = 0.25
-    fee_rate: float = 0.20
-    supplied_status: tuple[str, ...] = ("已供",)
-    evidence_classes: tuple[int, ...] = (4, 5)  # built-up, construction site
-    suspect_below: float = 0.05
-    min_raster_coverage: float = 0.9
-
-
-_REQUIRED = ("parcel_id", "agreed_start_date")
+#: Parcel fields the idle-land rules cannot do without.
+IDLE_REQUIRED = ("parcel_id", "agreed_start_date")
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series:
@@ -115,7 +100,7 @@ def find_idle(
     """
     opts = options or IdleOptions()
     day = pd.Timestamp(as_of).normalize()
-    missing = [c for c in _REQUIRED if c not in parcels.columns]
+    missing = [c for c in IDLE_REQUIRED if c not in parcels.columns]
     if missing:
         raise SchemaError(
             f"Layer 'parcels' lacks {', '.join(missing)} for the idle-land check; map the "

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import ctypes
+import ctypes.util
+import functools
+import io
 import os
+import re
 import shutil
 import struct
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +32,62 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio._io
+import pyogrio.raw
 import pyproj
 import rasterio
 import rasterio.errors
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
+import shapely.errors
+from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
-from landuse.config import FIELD_ALIASES, GEOMETRY_KINDS, ID_FIELDS, REQUIRED_FIELDS, Project
-from landuse.crs import CGCS2000, analysis_crs, infer_crs_from_bounds, to_analysis_crs
+from landuse.config import (
+    FIELD_ALIASES,
+    GEOMETRY_KINDS,
+    ID_FIELDS,
+    LAYER_LABELS,
+    REQUIRED_FIELDS,
+    Project,
+)
+from landuse.crs import (
+    CGCS2000,
+    analysis_crs,
+    apply_datum_transform,
+    centre_lon,
+    cgcs2000_equivalent,
+    gk3_epsg,
+    gk3_zone_for_lon,
+    infer_crs_from_bounds,
+    local_datum,
+    to_analysis_crs,
+)
 from landuse.errors import (
+    ConfigError,
     CRSError,
     EncodingError,
     LanduseWarning,
     LayerNotFoundError,
     LayerReadError,
+    SchemaError,
 )
-from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
+from landuse.integrity import (
+    DAMAGED_FIX,
+    ShapefileIndex,
+    check_read_geometries,
+    check_shapefile,
+    fid_ranges,
+)
+from landuse.tables import DROPPED_COLUMNS, ROW_INDEX, clean_table
+from landuse.validate import (
+    REPORT_COLUMNS,
+    check_layer,
+    clean_geometries,
+    intake_counts,
+    standardize_fields,
+)
 
 __all__ = [
+    "LayerIntake",
     "ProjectData",
     "Raster",
     "describe_layer",
@@ -265,16 +309,54 @@ def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str |
 # ----------------------------------------------------------------------------- CRS
 
 
+class ZoneUnknownError(CRSError):
+    """Unprefixed Gauss-Kruger metres and no CRS: only the location tells the zone."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+_HOW_TO_SET = '(--crs {code} on the command line, crs = "{code}" in landuse.toml [layers.<name>])'
+
+
+def _unprefixed(bounds: np.ndarray) -> bool:
+    minx, _, maxx, _ = bounds
+    return bool(100_000 <= minx <= maxx <= 900_000)
+
+
 def _crs_hint(bounds: np.ndarray) -> str:
     minx, _, maxx, _ = bounds
     if -180 <= minx <= maxx <= 180:
-        return "The coordinates look like longitude/latitude: pass --crs EPSG:4490 (CGCS2000)."
-    if 100_000 <= minx <= maxx <= 900_000:
+        lon = (minx + maxx) / 2
+        zone = gk3_zone_for_lon(lon)
         return (
-            "The coordinates look like Gauss-Kruger metres without a zone prefix: pass the "
-            "zone's CRS, e.g. --crs EPSG:4545 (CGCS2000 3-degree, CM 108°E)."
+            "The coordinates look like longitude/latitude: set EPSG:4490 (CGCS2000) "
+            + _HOW_TO_SET.format(code="EPSG:4490")
+            + f"; areas are then measured in 3-degree zone {zone} (CM {3 * zone}°E) for "
+            f"{lon:.1f}°E."
         )
-    return "Pass the layer's CRS with --crs (e.g. --crs EPSG:4524)."
+    if _unprefixed(bounds):
+        return (
+            "The coordinates look like Gauss-Kruger metres without a zone prefix; set the "
+            "CGCS2000 3-degree zone of your area "
+            + _HOW_TO_SET.format(code="EPSG:<4534 + (中央经线 CM − 75) / 3>")
+            + ", e.g. CM 108°E → EPSG:4545; `landuse info` on another layer of the same area "
+            "shows its longitude."
+        )
+    return "Set the layer's CRS " + _HOW_TO_SET.format(code="EPSG:<code>") + "."
+
+
+def zone_hint(error: ZoneUnknownError, layer: str, lon: float) -> CRSError:
+    """Make a concrete suggestion for an unprefixed layer from the project's longitude."""
+    zone = gk3_zone_for_lon(lon)
+    code = f"EPSG:{gk3_epsg(zone, prefixed=False)}"
+    return CRSError(
+        f"{error.path}: no coordinate system, and the coordinates are Gauss-Kruger metres "
+        f"without a zone prefix. The project's other layers lie at {lon:.1f}°E, so this is "
+        f'most likely CGCS2000 3-degree zone {zone} (CM {3 * zone}°E): set crs = "{code}" '
+        f"in [layers.{layer}] of landuse.toml (--crs {code} for a file on the command line)."
+    )
 
 
 def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None:
@@ -295,27 +377,290 @@ def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None
         )
 
 
-def _resolve_crs(p: Path, gdf: gpd.GeoDataFrame, crs: Any) -> tuple[gpd.GeoDataFrame, str]:
-    """Return the layer with its CRS set and a note of where the CRS came from."""
+def _check_datum(p: Path, crs: pyproj.CRS, datum_transform: str | None) -> None:
+    """Refuse Xian 1980 / Beijing 1954 layers unless the user gives the transformation."""
+    datum = local_datum(crs)
+    if datum is None or datum_transform is not None:
+        return
+    same = cgcs2000_equivalent(crs)
+    if_wrong = (
+        " If the coordinates are in fact CGCS2000 and only the .prj is wrong, set "
+        + _HOW_TO_SET.format(code=f"EPSG:{same.to_epsg()}")
+        + "."
+        if same is not None
+        else ""
+    )
+    raise CRSError(
+        f"{p}: the coordinates are on the {datum} datum ({crs.name}). landuse does not apply "
+        "a rough datum shift: real Xian 80 / Beijing 54 → CGCS2000 differences are metres to "
+        "tens of metres and need the local 7 parameters or a grid, and a rough shift can move "
+        "a parcel across a control line. Give the transformation published for your area in "
+        'landuse.toml: [project] datum_transform = "+proj=pipeline ..." (see README, '
+        f"坐标基准 Datums).{if_wrong}"
+    )
+
+
+def _resolve_crs(
+    p: Path, gdf: gpd.GeoDataFrame, crs: Any, datum_transform: str | None = None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Return the layer with its CRS set (and datum moved) and where the CRS came from."""
     bounds = gdf.total_bounds
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
-        return gdf, "given"
-    if gdf.crs is not None:
+        source = "given"
+    elif gdf.crs is not None:
         _check_coordinates_fit(p, gdf.crs, bounds)
-        return gdf, "file"
-    inferred = infer_crs_from_bounds(tuple(bounds))
-    if inferred is None:
-        raise CRSError(
-            f"{p}: no coordinate system (no .prj or CRS in the file). {_crs_hint(bounds)}"
+        source = "file"
+    else:
+        inferred = infer_crs_from_bounds(tuple(bounds))
+        if inferred is None:
+            message = f"{p}: no coordinate system (no .prj or CRS in the file). {_crs_hint(bounds)}"
+            if _unprefixed(bounds):
+                raise ZoneUnknownError(message, p)
+            raise CRSError(message)
+        warnings.warn(
+            f"{p}: no .prj; eastings carry zone prefix {int(bounds[0] // 1e6)}, so the CRS is "
+            f"{inferred.name} (EPSG:{inferred.to_epsg()}).",
+            LanduseWarning,
+            stacklevel=3,
         )
-    warnings.warn(
-        f"{p}: no .prj; eastings carry zone prefix {int(bounds[0] // 1e6)}, so the CRS is "
-        f"{inferred.name} (EPSG:{inferred.to_epsg()}).",
-        LanduseWarning,
-        stacklevel=3,
+        gdf, source = gdf.set_crs(inferred), f"inferred from zone prefix: EPSG:{inferred.to_epsg()}"
+    _check_datum(p, gdf.crs, datum_transform)
+    datum = local_datum(gdf.crs)
+    if datum is not None and datum_transform is not None:
+        gdf = apply_datum_transform(gdf, datum_transform)
+        source += f"; {datum} → CGCS2000 by [project] datum_transform"
+    return gdf, source
+
+
+# ------------------------------------------------------------------ damaged files
+
+
+def _shapefile_sources(p: Path) -> dict[str, dict[str, str]]:
+    """Shapefiles at ``p``: layer name → extension → file path (or zip member)."""
+    suffix = p.suffix.lower()
+    if suffix == ".zip":
+        folder = _zip_folder(p) or "."
+        with zipfile.ZipFile(p) as zf:
+            names = [n for n in zf.namelist() if str(Path(n).parent) == folder]
+    elif suffix == ".shp":
+        names = [str(f) for f in p.parent.iterdir() if f.stem == p.stem]
+    elif p.is_dir() and suffix != ".gdb":
+        names = [str(f) for f in p.iterdir()]
+    else:
+        return {}
+    groups: dict[str, dict[str, str]] = {}
+    for n in names:
+        stem, ext = os.path.splitext(n)
+        groups.setdefault(Path(stem).name, {})[ext.lower()] = n
+    return {stem: parts for stem, parts in groups.items() if ".shp" in parts}
+
+
+def _check_shapefiles(p: Path, layer: str | None) -> dict[str, tuple[ShapefileIndex, str]]:
+    """Check each shapefile that may be read from ``p`` before GDAL opens it.
+
+    GDAL cannot list a shapefile without its ``.shx`` and reads one without its
+    ``.dbf`` as a layer without attributes, so this runs first.  Returns layer
+    name → (what its ``.shp`` declares, the ``.shp`` as named in messages).
+    """
+    sources = _shapefile_sources(p)
+    if layer is not None and p.suffix.lower() != ".shp":
+        sources = {k: v for k, v in sources.items() if k == layer}
+    in_zip = p.suffix.lower() == ".zip"
+    indexes = {}
+    for stem, parts in sources.items():
+        shown = {ext: f"{p}/{m}" if in_zip else m for ext, m in parts.items()}
+        for ext, role in ((".shx", "索引 index"), (".dbf", "属性表 attribute table")):
+            if ext not in parts:
+                raise LayerReadError(
+                    f"{shown['.shp']}: 缺少{role} file {stem}{ext}; a shapefile needs its .shp, "
+                    f".shx and .dbf side by side. Copy {stem}{ext} along with the .shp or "
+                    "export the layer again."
+                )
+        if in_zip:
+            with zipfile.ZipFile(p) as zf:
+                shp = np.frombuffer(zf.read(parts[".shp"]), dtype=np.uint8)
+                shx = zf.read(parts[".shx"])
+                with zf.open(parts[".dbf"]) as f:
+                    dbf_head = f.read(32)
+                dbf_size = zf.getinfo(parts[".dbf"]).file_size
+        else:
+            shp_path = Path(parts[".shp"])
+            shp = (
+                np.memmap(shp_path, dtype=np.uint8, mode="r")
+                if shp_path.stat().st_size
+                else np.zeros(0, dtype=np.uint8)
+            )
+            shx = Path(parts[".shx"]).read_bytes()
+            with open(parts[".dbf"], "rb") as f:
+                dbf_head = f.read(32)
+            dbf_size = Path(parts[".dbf"]).stat().st_size
+        index = check_shapefile(shp, shx, dbf_head, dbf_size, names=shown)
+        indexes[stem] = (index, shown[".shp"])
+        del shp  # release the memory map before GDAL opens the file
+    return indexes
+
+
+_CE_WARNING, _CE_FAILURE = 2, 3  # GDAL CPLErr classes
+_FIRST_SENTENCE = re.compile(r"\.\s+(?=[A-Z])")
+_CPL_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_char_p)
+
+
+@functools.cache
+def _libgdal() -> ctypes.CDLL | None:
+    """The GDAL library pyogrio runs on, for its error-handler API (None if not found)."""
+    # dlsym through pyogrio's extension module finds the libgdal it links (ELF, Mach-O);
+    # wheels for Windows ship it in pyogrio.libs, conda uses the system's.
+    here = Path(pyogrio.__file__).parent
+    candidates = [
+        pyogrio._io.__file__,
+        *map(str, sorted(here.parent.glob("pyogrio.libs/*gdal*"))),
+        *map(str, sorted(here.glob(".dylibs/*gdal*"))),
+        ctypes.util.find_library("gdal"),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            lib = ctypes.CDLL(candidate)
+            lib.CPLPushErrorHandler.argtypes = [_CPL_HANDLER]
+            lib.CPLPopErrorHandler.argtypes = []
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+@contextlib.contextmanager
+def _gdal_messages() -> Iterator[list[tuple[int, str]]]:
+    """Collect the errors and warnings GDAL reports in this thread meanwhile.
+
+    pyogrio turns only the GDAL errors of a failed call into exceptions; while
+    reading features it drops them, so a record GDAL cannot decode comes back
+    without geometry and nobody hears of it.  Yields a list that fills with
+    ``(class, message)`` pairs (class 2 = warning, 3 = error).
+    """
+    messages: list[tuple[int, str]] = []
+    lib = _libgdal()
+    if lib is None:
+        yield messages
+        return
+
+    @_CPL_HANDLER
+    def handler(err_class: int, _err_no: int, msg: bytes | None) -> None:
+        text = (msg or b"").decode("utf-8", "replace")
+        # Keep what happened, not GDAL's advice on config options no landuse user can set.
+        messages.append((err_class, _FIRST_SENTENCE.split(text, maxsplit=1)[0].rstrip(".")))
+
+    lib.CPLPushErrorHandler(handler)  # thread-local: other threads keep their handlers
+    try:
+        yield messages
+    finally:
+        lib.CPLPopErrorHandler()
+
+
+_FEATURE_IN_MESSAGE = re.compile(r"\b(?:shape|feature|fid)\s*[#:=]?\s*(\d+)", re.IGNORECASE)
+
+
+def _gdal_failure(p: Path, name: str, failures: list[str]) -> LayerReadError:
+    fids = sorted({int(m) for msg in failures for m in _FEATURE_IN_MESSAGE.findall(msg)})
+    where = f" (FID) {fid_ranges(np.array(fids))}" if fids else ""
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return LayerReadError(
+        f"{p}: 图层 '{name}' 读取出错 GDAL could not read features{where}: "
+        f"{failures[0]}{more}. {DAMAGED_FIX}"
     )
-    return gdf.set_crs(inferred), f"inferred from zone prefix: EPSG:{inferred.to_epsg()}"
+
+
+def _undecodable(src: str, name: str, enc: str | None, use_arrow: bool) -> np.ndarray:
+    """FIDs whose geometry bytes no valid shape can be built from, read as the failed read."""
+    if use_arrow:
+        meta, table = pyogrio.raw.read_arrow(
+            src, layer=name, encoding=enc, columns=[], return_fids=True
+        )
+        wkb = table[meta["geometry_name"] or "wkb_geometry"].to_numpy(zero_copy_only=False)
+        fids = table[meta["fid_column"]].to_numpy()
+    else:
+        _, fids, wkb, _ = pyogrio.raw.read(
+            src, layer=name, encoding=enc, columns=[], return_fids=True
+        )
+    built = shapely.from_wkb(wkb, on_invalid="ignore")
+    return np.asarray(fids)[pd.notna(wkb) & shapely.is_missing(built)]
+
+
+def _undecodable_text(p: Path, name: str, enc: str | None, exc: UnicodeError) -> EncodingError:
+    return EncodingError(
+        f"{p}: 图层 '{name}' 的文字不能按 {enc or 'UTF-8'} 解码 text is not {enc or 'UTF-8'} "
+        f"({exc}). Pass its encoding with --encoding (e.g. --encoding GBK) or 'encoding' "
+        "in landuse.toml."
+    )
+
+
+def _layer_info(p: Path, name: str, enc: str | None) -> dict[str, Any]:
+    """Return pyogrio's layer info, with the feature count even where it costs a pass."""
+    try:
+        info = pyogrio.read_info(_gdal_path(p), layer=name, encoding=enc)
+        if info["features"] < 0:  # the driver cannot count without reading
+            info = pyogrio.read_info(
+                _gdal_path(p), layer=name, encoding=enc, force_feature_count=True
+            )
+    except UnicodeError as exc:
+        raise _undecodable_text(p, name, enc, exc) from exc
+    return info
+
+
+def _read_features(
+    p: Path, name: str, enc: str | None, driver: str
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Read a layer with Arrow where pyogrio allows it; any GDAL error is an error.
+
+    Returns the layer and the encoding it was read with.
+    """
+    src = _gdal_path(p)
+    shapefile = driver == "ESRI Shapefile"
+    utf8 = enc is None or codecs.lookup(enc).name == "utf-8"
+    # pyogrio's Arrow path refuses non-UTF-8 text except in shapefiles, whose
+    # encoding it hands to GDAL (SHAPE_ENCODING) to recode; elsewhere it decodes
+    # on its non-Arrow path.
+    use_arrow = shapefile or utf8
+    with _gdal_messages() as messages:
+        try:
+            try:
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=use_arrow)
+            except DataSourceError as exc:
+                # Undeclared non-UTF-8 text Arrow cannot take (e.g. GBK field names over
+                # ASCII values, which encoding detection does not see).  Chinese DBFs
+                # without .cpg are GBK (GB18030 is its superset).
+                if not (shapefile and enc is None and isinstance(exc.__cause__, UnicodeError)):
+                    raise
+                enc = "GB18030"
+                warnings.warn(
+                    f"{p}: 图层 '{name}' 的文字不是 UTF-8 且未声明编码，按 GB18030 (GBK) 读取 "
+                    "text is not UTF-8 and no .cpg names its encoding: read as GB18030. If "
+                    "names look wrong, pass the right one with --encoding.",
+                    LanduseWarning,
+                    stacklevel=3,
+                )
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=True)
+        except UnicodeError as exc:
+            raise _undecodable_text(p, name, enc, exc) from exc
+        except (DataSourceError, DataLayerError, FeatureError) as exc:
+            raise LayerReadError(
+                f"{p}: 无法读取图层 cannot read layer '{name}' ({exc}). {DAMAGED_FIX}"
+            ) from exc
+        except shapely.errors.GEOSException as exc:
+            said = "".join(f"; GDAL: {m}" for _, m in messages)
+            bad = _undecodable(src, name, enc, use_arrow)
+            where = f" (FID) {fid_ranges(bad)}" if len(bad) else ""
+            raise LayerReadError(
+                f"{p}: 图层 '{name}' 几何无法构建 features{where} cannot be built into shapes "
+                f"({exc}{said}). {DAMAGED_FIX}"
+            ) from exc
+    failures = [m for cls, m in messages if cls >= _CE_FAILURE]
+    if failures:
+        raise _gdal_failure(p, name, failures)
+    for cls, m in messages:
+        if cls == _CE_WARNING:
+            warnings.warn(f"{p}: GDAL: {m}", LanduseWarning, stacklevel=3)
+    return gdf, enc
 
 
 # --------------------------------------------------------------------------- reads
@@ -327,8 +672,15 @@ def read_layer(
     *,
     crs: Any = None,
     encoding: str | None = None,
+    datum_transform: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one spatial layer, fixing what real bureau files get wrong.
+
+    Damaged files are errors, never partial reads: a shapefile's ``.shp``,
+    ``.shx`` and ``.dbf`` are checked against each other before reading
+    (:func:`landuse.integrity.check_shapefile`), any error GDAL reports while
+    reading fails the read, and the features read must number what the layer
+    declares.
 
     Parameters
     ----------
@@ -342,6 +694,10 @@ def read_layer(
         CRS to use when the file has none (or a wrong one), e.g. ``"EPSG:4524"``.
     encoding : str, optional
         Attribute encoding; detected for shapefiles without ``.cpg``.
+    datum_transform : str, optional
+        PROJ pipeline taking Xian 1980 / Beijing 1954 degrees to CGCS2000
+        degrees (``[project] datum_transform``); layers on those datums are
+        refused without it.
 
     Returns
     -------
@@ -354,11 +710,25 @@ def read_layer(
     LayerNotFoundError
         The file or layer does not exist.
     LayerReadError
-        The file is empty, not spatial, corrupt or has no features.
+        The file is empty, not spatial, damaged (cut short, garbage bytes,
+        parts missing or disagreeing, GDAL read errors) or has no features.
     CRSError
         No CRS and none can be proven from the coordinates.
+
+    Warns
+    -----
+    LanduseWarning
+        GDAL's warnings during the read, and a CRS or encoding that was inferred.
     """
     p = _existing(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise EncodingError(
+                f"{p}: unknown encoding '{encoding}'; use e.g. GBK, GB18030, BIG5 or UTF-8."
+            ) from None
+    shapefiles = _check_shapefiles(p, layer)
     name = _choose_layer(p, layer)
     layers = list_layers(p).set_index("name")["geometry_type"]
     if layers.get(name) is None:
@@ -367,15 +737,20 @@ def read_layer(
         )
     is_shp = p.suffix.lower() in (".shp", ".zip")
     enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
-    try:
-        # Arrow is the fast path for large layers (pyarrow is a dependency).
-        gdf = pyogrio.read_dataframe(_gdal_path(p), layer=name, encoding=enc, use_arrow=True)
-    except (DataSourceError, DataLayerError) as exc:
-        raise LayerReadError(f"{p}: cannot read layer '{name}' ({exc}).") from exc
+    info = _layer_info(p, name, enc)
+    gdf, enc = _read_features(p, name, enc, info["driver"])
+    if len(gdf) != info["features"]:
+        raise LayerReadError(
+            f"{p}: 图层 '{name}' 声明 {info['features']} 个要素，只读到 {len(gdf)} 个 "
+            f"declares {info['features']} features but {len(gdf)} were read. {DAMAGED_FIX}"
+        )
+    if name in shapefiles:
+        index, shown = shapefiles[name]
+        check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown)
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
-    gdf, crs_source = _resolve_crs(p, gdf, crs)
-    metadata = pyogrio.read_info(_gdal_path(p), layer=name).get("layer_metadata") or {}
+    gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
+    metadata = info.get("layer_metadata") or {}
     gdf.attrs["landuse_source"] = {
         "path": str(p),
         "layer": name,
@@ -386,38 +761,153 @@ def read_layer(
     return gdf
 
 
-def read_table(path: PathLike, *, sheet: str | int | None = None) -> pd.DataFrame:
+def _known_aliases() -> dict[str, tuple[str, ...]]:
+    """Every field name landuse recognises (all layers, and the ledger import)."""
+    # Imported here: landuse.ledger imports this module.
+    from landuse.ledger import IMPORT_ALIASES
+
+    merged: dict[str, tuple[str, ...]] = {}
+    for table in (*FIELD_ALIASES.values(), IMPORT_ALIASES):
+        for canonical, names in table.items():
+            merged[canonical] = (*merged.get(canonical, ()), *names)
+    return merged
+
+
+def _csv_grid(p: Path) -> tuple[pd.DataFrame, str]:
+    """The cells of a CSV (UTF-8 or GBK) as text; rows may differ in length (title lines)."""
+    raw = p.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        width = max(map(len, records), default=0)
+        return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=str), enc
+    raise EncodingError(f"{p}: neither UTF-8 nor GBK. Save the CSV as UTF-8 and retry.")
+
+
+def _excel_grid(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str]:
+    """The cells of one sheet as text (date cells as "2024-03-02 00:00:00") and its name."""
+    try:
+        with pd.ExcelFile(p) as book:
+            names = [str(n) for n in book.sheet_names]
+            if sheet is None or isinstance(sheet, int):
+                position = sheet or 0
+                name = names[position] if 0 <= position < len(names) else f"#{position}"
+            else:
+                name = sheet
+            grid = (
+                pd.read_excel(book, sheet_name=name, header=None, dtype=str, keep_default_na=False)
+                if name in names
+                else None
+            )
+    except ImportError as exc:  # .xls needs xlrd, which landuse does not install
+        raise LayerReadError(
+            f"{p}: old Excel format (.xls) cannot be read ({exc}). Open it in Excel or WPS "
+            "and save it as .xlsx (另存为 .xlsx)."
+        ) from exc
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise LayerReadError(
+            f"{p}: not a readable Excel workbook ({exc}); save it again as .xlsx."
+        ) from exc
+    if grid is None:
+        raise LayerNotFoundError(
+            f"{p}: no sheet '{name}'. Sheets in this workbook: {', '.join(names)}."
+        )
+    return grid, name
+
+
+def read_table(
+    path: PathLike,
+    *,
+    sheet: str | int | None = None,
+    aliases: Mapping[str, Iterable[str]] | None = None,
+) -> pd.DataFrame:
     """Read an attribute table: CSV (UTF-8 or GBK), Excel, or a GeoPackage table.
 
-    All cells are read as text so that bureau number formats ("1,234.5",
-    "12.3万元") reach the parsers unchanged.
+    All cells of a CSV or Excel sheet are read as text, so that bureau number
+    formats ("1,234.5", "12.3万元") reach the parsers unchanged, and the sheet
+    is cleaned by :func:`landuse.tables.clean_table`: the header is found
+    under any title rows, a units row under it is applied, and 合计/小计 rows,
+    notes and blank rows are dropped and listed.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv``, ``.xlsx``/``.xls`` or ``.gpkg``.
+        ``.csv``, ``.xlsx``/``.xlsm`` or ``.gpkg``.
     sheet : str or int, optional
-        Excel sheet, or GeoPackage layer name.
+        Excel sheet (name or 0-based position; default the first), or
+        GeoPackage table name.
+    aliases : mapping, optional
+        Canonical field → names that identify the header row; by default every
+        field name landuse knows.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the row number Excel/WPS shows (the fid for a GeoPackage
+        table).  ``attrs["landuse_source"]`` holds ``path``, ``sheet``,
+        ``encoding``, ``header_rows``, ``units`` (column → unit applied) and
+        ``read`` (rows under the header);
+        ``attrs["landuse_dropped_rows"]`` lists the rows under the header left
+        out, as records ``{"row", "reason", "text"}`` (``pd.DataFrame(records)``
+        makes a table; a DataFrame inside ``attrs`` would make pandas fail to
+        concat or merge two tables): rows under the header = rows kept + rows
+        dropped.
+
+    Raises
+    ------
+    LayerNotFoundError
+        The file, sheet or table does not exist.
+    LayerReadError
+        Unreadable or unsupported file.
+    EncodingError
+        A CSV neither in UTF-8 nor in GBK.
+    SchemaError
+        No filled cell, or a header unit that contradicts the units row.
     """
     p = _existing(path)
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        raw = p.read_bytes()
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                raw.decode(enc)
-            except UnicodeDecodeError:
-                continue
-            return pd.read_csv(p, dtype=str, encoding=enc, keep_default_na=False)
-        raise EncodingError(f"{p}: neither UTF-8 nor GBK. Save the CSV as UTF-8 and retry.")
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(p, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     if suffix == ".gpkg":
         if sheet is None:
             raise LayerReadError(f"{p}: name the table to read inside the GeoPackage.")
         _choose_layer(p, str(sheet))
-        return pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False)
-    raise LayerReadError(f"{p}: unsupported table format '{suffix}'; use CSV or Excel.")
+        df = pyogrio.read_dataframe(p, layer=str(sheet), read_geometry=False, fid_as_index=True)
+        df.index.name = ROW_INDEX
+        df.attrs["landuse_source"] = {
+            "path": str(p),
+            "sheet": str(sheet),
+            "encoding": None,
+            "header_rows": [],
+            "units": {},
+            "read": len(df),
+        }
+        df.attrs["landuse_dropped_rows"] = []
+        return df
+    if suffix == ".csv":
+        grid, encoding = _csv_grid(p)
+        name = None
+    elif suffix in (".xlsx", ".xlsm", ".xls"):
+        (grid, name), encoding = _excel_grid(p, sheet), None
+    else:
+        raise LayerReadError(f"{p}: unsupported table format '{suffix}'; use CSV or Excel.")
+    where = f"{p}" + (f", sheet {name}" if name is not None else "")
+    try:
+        cleaned = clean_table(grid, aliases=_known_aliases() if aliases is None else aliases)
+    except SchemaError as exc:
+        raise SchemaError(f"{where}: {exc}") from None
+    df = cleaned.table
+    df.attrs["landuse_source"] = {
+        "path": str(p),
+        "sheet": name,
+        "encoding": encoding,
+        "header_rows": list(cleaned.header_rows),
+        "units": cleaned.units,
+        "read": len(df) + len(cleaned.dropped),  # rows under the header
+    }
+    df.attrs["landuse_dropped_rows"] = cleaned.dropped.to_dict("records")
+    return df
 
 
 def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
@@ -447,18 +937,27 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     if kind is None:
         raise LayerReadError(f"'{name}' is a table, not a spatial layer; use load_table().")
     spec = project.layer(name)
-    raw = read_layer(spec.path, spec.layer, crs=spec.crs, encoding=spec.encoding)
+    raw = read_layer(
+        spec.path,
+        spec.layer,
+        crs=spec.crs,
+        encoding=spec.encoding,
+        datum_transform=project.options.project.datum_transform,
+    )
     gdf = standardize_fields(
         raw, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields
     )
     id_field = ID_FIELDS.get(name)
     check_layer(gdf, layer_name=name, required=REQUIRED_FIELDS.get(name, ()), id_field=id_field)
     cleaned, report = clean_geometries(gdf, layer_name=name, id_field=id_field, kind=kind)
-    cleaned.attrs = raw.attrs
+    cleaned.attrs = {
+        **raw.attrs,
+        "landuse_source": {**raw.attrs["landuse_source"], "read": len(raw)},
+    }
     return cleaned, report
 
 
-def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
+def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a project's attribute table (e.g. enterprises) with canonical fields.
 
     Parameters
@@ -467,23 +966,113 @@ def load_table(project: Project, name: str = "enterprises") -> pd.DataFrame:
         The project.
     name : str
         Logical table name.
+
+    Returns
+    -------
+    table : DataFrame
+        Canonical fields; the index is the row number as Excel shows it.
+    report : DataFrame
+        The rows left out under the header (合计/小计, units, notes, blank
+        rows), one report row each: ``feature_id`` is ``第 N 行``.
     """
     spec = project.layer(name)
     df = read_table(spec.path, sheet=spec.layer)
     df = standardize_fields(df, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields)
     check_layer(df, layer_name=name, required=REQUIRED_FIELDS.get(name, ()))
-    return df
+    dropped = pd.DataFrame(df.attrs["landuse_dropped_rows"], columns=DROPPED_COLUMNS)
+    report = pd.DataFrame(
+        {
+            "layer": name,
+            "feature_id": [f"第 {r} 行" for r in dropped["row"]],
+            "action": "dropped",
+            "detail": (dropped["reason"] + "：" + dropped["text"]).tolist(),
+        },
+        columns=REPORT_COLUMNS,
+    )
+    return df, report
+
+
+@dataclass(frozen=True)
+class LayerIntake:
+    """What reading one layer did to it: ``read = kept + repaired + dropped``.
+
+    Attributes
+    ----------
+    layer : str
+        Logical layer name (``parcels``, ``udb`` ...).
+    source : str
+        The file (and layer inside it) read.
+    read, repaired, dropped : int
+        Features read, repaired (kept, geometry fixed) and dropped (listed in
+        the geometry report with the reason).
+    """
+
+    layer: str
+    source: str
+    read: int
+    repaired: int
+    dropped: int
+
+    @property
+    def kept(self) -> int:
+        """Features kept as they were."""
+        return self.read - self.repaired - self.dropped
+
+    def line(self) -> str:
+        """The one line every command prints for this layer."""
+        label = LAYER_LABELS.get(self.layer, self.layer)
+        return (
+            f"{label}（{self.source}）：读入 {self.read}，原样保留 {self.kept}，"
+            f"修复 {self.repaired}，剔除 {self.dropped}"
+            + ("（见 geometry_report.csv）" if self.repaired or self.dropped else "")
+        )
+
+
+def _intake(name: str, layer: pd.DataFrame, report: pd.DataFrame) -> LayerIntake:
+    src = layer.attrs["landuse_source"]
+    path = Path(src["path"])
+    inner = src.get("layer") or src.get("sheet")
+    shown = path.name + (f":{inner}" if inner and inner != path.stem else "")
+    counts = intake_counts(int(src["read"]), report)
+    return LayerIntake(
+        layer=name,
+        source=shown,
+        read=counts["read"],
+        repaired=counts["repaired"],
+        dropped=counts["dropped"],
+    )
 
 
 @dataclass
 class ProjectData:
-    """A project's layers, all in one analysis CRS, plus what loading repaired."""
+    """A project's layers, all in one analysis CRS, plus what loading repaired.
+
+    Attributes
+    ----------
+    report : DataFrame
+        Every repaired or dropped feature (``layer``, ``feature_id``, ``action``, ``detail``).
+    intake : list of LayerIntake
+        Per layer: features read, kept, repaired and dropped.
+    """
 
     project: Project
     crs: pyproj.CRS
     layers: dict[str, gpd.GeoDataFrame]
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
+    intake: list[LayerIntake] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """The data are the synthetic sample (示例数据), by the GeoPackage's own label."""
+        return any(g.attrs.get("landuse_source", {}).get("synthetic") for g in self.layers.values())
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A loaded layer, or the project's error naming the missing ``[layers.<name>]``."""
+        if name not in self.layers:
+            self.project.layer(name)  # raises ConfigError when the project lacks it
+            raise ConfigError(f"Layer '{name}' was not loaded for this step.")
+        return self.layers[name]
 
 
 def load_project_data(
@@ -511,14 +1100,29 @@ def load_project_data(
     layers: dict[str, gpd.GeoDataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}
     reports = []
+    intake = []
+    no_zone: tuple[str, ZoneUnknownError] | None = None
     for name in wanted:
         if on_step:
-            on_step(name)
+            on_step(f"读取 {LAYER_LABELS.get(name, name)} reading {name}")
         if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
-            tables[name] = load_table(project, name)
+            tables[name], report = load_table(project, name)
+            reports.append(report)
+            intake.append(_intake(name, tables[name], report))
             continue
-        layers[name], report = load_layer(project, name)
+        try:
+            layers[name], report = load_layer(project, name)
+        except ZoneUnknownError as exc:
+            # The other layers' location tells the zone: read them before reporting.
+            no_zone = no_zone or (name, exc)
+            continue
         reports.append(report)
+        intake.append(_intake(name, layers[name], report))
+    if no_zone is not None:
+        unplaced, error = no_zone
+        if not layers:
+            raise error
+        raise zone_hint(error, unplaced, centre_lon(next(iter(layers.values())))) from error
     if project.analysis_crs:
         crs = pyproj.CRS.from_user_input(project.analysis_crs)
     elif layers:
@@ -529,7 +1133,9 @@ def load_project_data(
     report = (
         pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     )
-    return ProjectData(project=project, crs=crs, layers=layers, tables=tables, report=report)
+    return ProjectData(
+        project=project, crs=crs, layers=layers, tables=tables, report=report, intake=intake
+    )
 
 
 @dataclass
@@ -727,6 +1333,10 @@ def write_text(text: str, path: PathLike) -> Path:
 def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     """Write a table atomically as CSV in UTF-8 with BOM (opens cleanly in Chinese Excel).
 
+    Codes made of digits (13-digit 地块编号, 18-digit 统一社会信用代码 without
+    letters, codes with a leading zero) get a leading tab so Excel and WPS keep
+    them as text instead of 4.51302E+12.
+
     Parameters
     ----------
     df : DataFrame
@@ -738,5 +1348,28 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with _atomic_target(p) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        _codes_as_text(df).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
     return p
+
+
+# Digit strings Excel/WPS would turn into numbers and damage: 11+ digits (shown as
+# 4.51302E+12, digits past the 15th lost) or a leading zero.
+_CODE = r"\d{11,}|0\d+"
+
+
+def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep codes (统一社会信用代码, 13-digit 地块编号 ...) text when a CSV opens in Excel or WPS.
+
+    A leading tab makes Excel and WPS keep the cell as text; it is invisible in the
+    cell and ``str.strip()`` removes it for programs reading the file.
+    """
+    out = df
+    for col in df.columns:
+        if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
+            continue
+        text = df[col].astype("string")
+        code = text.str.fullmatch(_CODE).fillna(False).to_numpy(dtype=bool)
+        if code.any():
+            out = out.copy() if out is df else out
+            out[col] = df[col].where(~code, "\t" + text)
+    return out

@@ -87,6 +87,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "corrects": ("更正编号", "Corrects"),
     "batch": ("导入批次", "Batch"),
     "recorded_at": ("录入时间", "Recorded at"),
+    "row_hash": ("行哈希（校验链）", "Row hash (chain)"),
     "land_mu": ("用地面积（亩）", "Land (mu)"),
     "land_rule": ("用地核算方式", "Land allocation rule"),
     "tax_wan": ("实缴税收（万元）", "Tax paid (10k yuan)"),

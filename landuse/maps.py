@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import folium
 import geopandas as gpd
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import xstatic.pkg.leaflet as xleaflet
-from branca.element import Element
+from branca.element import Element, Figure
 from folium.template import Template
 
 from landuse.config import layers_dir
@@ -476,8 +476,9 @@ def build_map(
     m = _Map(
         location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=True
     )
-    m.get_root().header.add_child(Element(_leaflet_assets()), name="landuse_assets", index=0)
-    m.get_root().title = html.escape(title)
+    root = cast(Figure, m.get_root())
+    root.header.add_child(Element(_leaflet_assets()), name="landuse_assets", index=0)
+    root.title = html.escape(title)
     _add_basemap(m, basemap, tianditu_token)
     notes = []
     if simplify_m > 0:
@@ -527,7 +528,7 @@ def build_map(
         f"new LU.TitleControl({_script_json(info)}).addTo(map);"
         "window.LU_READY = true;});</script>"
     )
-    m.get_root().html.add_child(controls)
+    cast(Figure, m.get_root()).html.add_child(controls)
     return m
 
 

@@ -13,33 +13,53 @@ import numpy as np
 import pandas as pd
 
 from landuse.errors import SchemaError
+from landuse.tables import describe_rows, sheet_of
 
 __all__ = ["parse_amounts", "parse_flags", "parse_quantities", "parse_shares"]
 
 _EMPTY = ["", "—", "-", "－", "/", "无", "nan", "NaN", "None", "<NA>", "——"]
 _NUMBER = r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*"
 # Money units and their factor to 万元 (10⁴ yuan).
-_MONEY_UNITS = {"": 1.0, "万元": 1.0, "万": 1.0, "亿元": 10_000.0, "亿": 10_000.0, "元": 1e-4}
+_MONEY_UNITS = {
+    "": 1.0,
+    "万元": 1.0,
+    "万": 1.0,
+    "亿元": 10_000.0,
+    "亿": 10_000.0,
+    "千元": 0.1,
+    "元": 1e-4,
+}
 _TRUE = {"是", "有", "y", "yes", "true", "1", "t", "√"}
 _FALSE = {"否", "无", "n", "no", "false", "0", "f", "×", ""}
 
 
+def _series(values: pd.Series | Sequence[object]) -> pd.Series:
+    return values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+
+
 def _text(values: pd.Series | Sequence[object]) -> pd.Series:
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     return (
-        s.astype("string")
+        _series(values)
+        .astype("string")
         .str.strip()
         .str.replace(",", "", regex=False)
         .str.replace("，", "", regex=False)
     )
 
 
-def _fail(text: pd.Series, bad: pd.Series, column: str, source: str, hint: str) -> None:
-    rows = [f"row {i}: {text[i]!r}" for i in text.index[bad.to_numpy()][:20]]
+def _fail(
+    values: pd.Series | Sequence[object],
+    text: pd.Series,
+    bad: pd.Series,
+    column: str,
+    source: str,
+    hint: str,
+) -> None:
+    mask = bad.to_numpy()
+    rows = describe_rows(text.index[mask], sheet=sheet_of(values), values=text[mask].tolist())
     where = f"{source}: " if source else ""
     raise SchemaError(
-        f"{where}column {column} has {int(bad.sum())} value(s) that cannot be read "
-        f"({'; '.join(rows)}{' ...' if bad.sum() > 20 else ''}). {hint}"
+        f"{where}column {column} has {int(bad.sum())} value(s) that cannot be read ({rows}). {hint}"
     )
 
 
@@ -78,7 +98,8 @@ def parse_quantities(
     bad = ~empty & (number.isna() | factor.isna())
     if bad.any():
         accepted = ", ".join(u for u in table if u) or "none"
-        _fail(text, bad, column, source, f"Write plain numbers (units accepted: {accepted}).")
+        hint = f"Write plain numbers (units accepted: {accepted})."
+        _fail(values, text, bad, column, source, hint)
     return (number * factor).where(~empty).astype("float64")
 
 
@@ -127,7 +148,8 @@ def parse_shares(
     share = pd.Series(np.where(percent, number / 100.0, number), index=text.index)
     bad = ~empty & (share.isna() | (share < 0) | (share > 1))
     if bad.any():
-        _fail(text, bad, column, source, "Write shares as 0–1 (0.35) or percentages (35%).")
+        hint = "Write shares as 0–1 (0.35) or percentages (35%)."
+        _fail(values, text, bad, column, source, hint)
     return share.where(~empty).astype("float64")
 
 
@@ -141,10 +163,10 @@ def parse_flags(
     >>> parse_flags(["是", "否", "", "Y", True], column="ZFYY").tolist()
     [True, False, False, True, True]
     """
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    s = _series(values)
     text = s.astype("string").str.strip().str.lower().fillna("")
     yes, no = text.isin(_TRUE), text.isin(_FALSE) | s.isna()
     bad = ~yes & ~no
     if bad.any():
-        _fail(text, bad, column, source, "Write 是 or 否.")
+        _fail(s, text, bad, column, source, "Write 是 or 否.")
     return yes.astype(bool)

@@ -18,16 +18,17 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__
-from landuse.buildable import BuildableOptions, buildable_summary, find_buildable, steep_land
+from landuse.buildable import buildable_summary, find_buildable, steep_land
 from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
-from landuse.efficiency import EfficiencyOptions, EfficiencyResult, evaluate
+from landuse.efficiency import EfficiencyResult, evaluate
 from landuse.errors import ConfigError
-from landuse.idle import find_idle
+from landuse.idle import IDLE_REQUIRED, find_idle
 from landuse.io import (
     ProjectData,
+    load_layer,
     load_project_data,
     read_raster,
     write_layers,
@@ -37,6 +38,7 @@ from landuse.io import (
 from landuse.labels import labelled
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
+from landuse.options import parse_day
 from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
 from landuse.report import (
     Sheet,
@@ -49,17 +51,21 @@ from landuse.report import (
 )
 
 __all__ = [
+    "STEPS",
     "Engine",
     "StepResult",
+    "import_ledger",
     "parcel_area_summary",
     "run_buildable",
     "run_check",
     "run_demo",
     "run_efficiency",
     "run_idle",
+    "run_intake",
     "run_load",
     "run_map",
     "run_pack",
+    "run_project",
     "run_rates",
     "run_report",
 ]
@@ -110,31 +116,37 @@ def parcel_area_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     return table.astype({"parcels": int})
 
 
-def run_load(data: ProjectData, out_dir: Path) -> StepResult:
-    """Write the loaded parcels with areas, the repair report and areas by park."""
+def run_intake(data: ProjectData, out_dir: Path) -> StepResult:
+    """What was read: one line per layer (read = kept + repaired + dropped) and the report.
+
+    Every command starts with this step, so no repaired or dropped feature goes
+    unmentioned; ``geometry_report.csv`` lists each one with the reason.
+    """
     res = StepResult(out_dir)
-    parcels = with_areas(data.layers["parcels"], data.crs)
-    res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
     res.files.append(write_table(labelled(data.report), out_dir / "geometry_report.csv"))
-    summary = parcel_area_summary(parcels)
-    res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
-    repaired = int(data.report["action"].eq("repaired").sum())
-    dropped = int(data.report["action"].eq("dropped").sum())
-    total = summary.iloc[-1]
+    project = data.project.source or data.project.name
+    synthetic = data.synthetic
     res.lines += [
-        f"读入 {len(parcels)} 个地块（修复 {repaired} 个无效图形，剔除 {dropped} 个），"
-        f"分析坐标系 {data.crs.name}",
-        f"地块总面积 {total['area_mu']:,.1f} 亩，其中已供 {total['supplied_mu']:,.1f} 亩、"
-        f"未供 {total['unsupplied_mu']:,.1f} 亩",
+        f"项目 Project：{project}" + ("（示例数据，模拟生成 synthetic）" if synthetic else ""),
+        *(intake.line() for intake in data.intake),
+        f"分析坐标系 {data.crs.name}（EPSG:{data.crs.to_epsg()}）",
     ]
     return res
 
 
-def _extra_constraints(data: ProjectData) -> dict[str, str]:
-    extra = data.project.section("check").get("extra_constraints", {})
-    if not isinstance(extra, dict):
-        raise ConfigError("[check] extra_constraints must map layer names to Chinese labels.")
-    return {str(k): str(v) for k, v in extra.items()}
+def run_load(data: ProjectData, out_dir: Path) -> StepResult:
+    """Write the loaded parcels with areas and the areas by park."""
+    res = StepResult(out_dir)
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
+    summary = parcel_area_summary(parcels)
+    res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
+    total = summary.iloc[-1]
+    res.lines += [
+        f"地块总面积 {total['area_mu']:,.1f} 亩，其中已供 {total['supplied_mu']:,.1f} 亩、"
+        f"未供 {total['unsupplied_mu']:,.1f} 亩",
+    ]
+    return res
 
 
 @dataclass(frozen=True)
@@ -152,10 +164,10 @@ class Engine:
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
     """Run the conflict check with the project's layers and ``[check]`` options."""
-    options = data.project.section("check")
-    extra = _extra_constraints(data)
+    options = data.project.options.check
+    extra = options.extra_constraints
     args = dict(
-        udb=data.layers["udb"],
+        udb=data.layer("udb"),
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
         others={name: data.layers[name] for name in extra},
@@ -163,9 +175,9 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         tolerance=NoiseTolerance.from_options(options),
     )
     if engine is None or engine.kind == "local":
-        return check_conflicts(data.layers["parcels"], **args)
+        return check_conflicts(data.layer("parcels"), **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
-        return check_conflicts_dask(data.layers["parcels"], client=client, **args)
+        return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
 
 _CHECK_COLUMNS = [
@@ -234,16 +246,8 @@ def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None)
 
 def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
     """Run :func:`find_buildable` with the project's layers and ``[buildable]`` options."""
-    options = dict(data.project.section("buildable"))
-    buffers_opt = options.get("buffers", {})
-    opts = BuildableOptions.from_options(options)
-    buffers = {}
-    for name, distance in buffers_opt.items():
-        if name not in data.layers:
-            raise ConfigError(
-                f"[buildable] buffers names layer '{name}', which has no [layers.{name}] table."
-            )
-        buffers[name] = (data.layers[name], float(distance))
+    opts = data.project.options.buildable
+    buffers = {name: (data.layers[name], distance) for name, distance in opts.buffers.items()}
     steep = None
     dem_path = data.project.rasters.get("dem")
     if dem_path is not None:
@@ -251,7 +255,7 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         steep = steep_land(
             dem.array, dem.transform, dem.crs, opts.max_slope_deg, nodata=dem.nodata
         ).to_crs(data.crs)
-    args = dict(
+    args: dict[str, Any] = dict(
         farmland=data.layers.get("farmland"),
         eco_redline=data.layers.get("eco_redline"),
         parcels=data.layers.get("parcels"),
@@ -261,9 +265,9 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         options=opts,
     )
     if engine is None or engine.kind == "local":
-        return find_buildable(data.layers["parks"], data.layers["udb"], **args)
+        return find_buildable(data.layer("parks"), data.layer("udb"), **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
-        return find_buildable_dask(data.layers["parks"], data.layers["udb"], client=client, **args)
+        return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 
 
 def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
@@ -275,7 +279,7 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
     res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))
     summary = buildable_summary(cands)
     res.files.append(write_table(labelled(summary), out_dir / "buildable_by_park.csv"))
-    opts = BuildableOptions.from_options(data.project.section("buildable"))
+    opts = data.project.options.buildable
     res.lines.append(
         f"可建设用地：{len(cands)} 块，合计 {cands['area_mu'].sum():,.1f} 亩"
         f"（单块 ≥ {opts.min_area_mu:g} 亩、宽度 ≥ {opts.min_width_m:g} m）"
@@ -283,22 +287,18 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
     return res
 
 
-def _idle_options(data: ProjectData) -> dict[str, object]:
-    return dict(data.project.section("idle"))
-
-
 def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> StepResult:
     """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence."""
     res = StepResult(out_dir)
-    day = as_of or _idle_options(data).get("as_of")
+    day = parse_day(as_of, what="--as-of") if as_of else data.project.options.idle.as_of
     if day is None:
         raise ConfigError("Give the day to judge for: --as-of 2025-12-31 or [idle] as_of.")
     raster_path = data.project.rasters.get("landcover")
     raster = read_raster(raster_path) if raster_path else None
-    parcels = with_areas(data.layers["parcels"], data.crs)
-    out = find_idle(parcels, str(day), landcover=raster)
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    out = find_idle(parcels, day.isoformat(), landcover=raster, options=data.project.options.idle)
     res.results["idle"] = out
-    res.results["as_of"] = str(pd.Timestamp(str(day)).date())
+    res.results["as_of"] = day.isoformat()
     res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
     idle = out[out["idle"]]
     cols = [c for c in _IDLE_COLUMNS if c in out.columns]
@@ -306,7 +306,7 @@ def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> S
     res.files.append(write_table(labelled(ledger_view), out_dir / "idle.csv"))
     fee = idle["idle_fee_wan"].sum()
     line = (
-        f"闲置土地（截至 {pd.Timestamp(str(day)).date()}）：{len(idle)} 宗，"
+        f"闲置土地（截至 {day.isoformat()}）：{len(idle)} 宗，"
         f"{idle['area_mu'].sum():,.1f} 亩；其中满两年应无偿收回 "
         f"{int(idle['recover_without_compensation'].sum())} 宗，应征缴土地闲置费 "
         f"{fee:,.1f} 万元；政府原因 {int((idle['gov_caused']).sum())} 宗"
@@ -345,29 +345,31 @@ _IDLE_COLUMNS = [
 
 
 def _period(data: ProjectData, start: str | None, end: str | None) -> tuple[str, str]:
-    period = _idle_options(data).get("period")
-    if start is None or end is None:
-        if not (isinstance(period, list) and len(period) == 2):
-            raise ConfigError(
-                "Give the period: --from 2025-01-01 --to 2025-12-31 or [idle] period."
-            )
-        start, end = start or str(period[0]), end or str(period[1])
-    return start, end
+    """The period as ISO days: ``--from``/``--to`` where given, else ``[rates] period``."""
+    period = data.project.options.rates.period
+    first = parse_day(start, what="--from") if start else (period[0] if period else None)
+    last = parse_day(end, what="--to") if end else (period[1] if period else None)
+    if first is None or last is None:
+        raise ConfigError("Give the period: --from 2025-01-01 --to 2025-12-31 or [rates] period.")
+    if first > last:
+        raise ConfigError(f"The period starts ({first}) after it ends ({last}); swap the dates.")
+    return first.isoformat(), last.isoformat()
 
 
 def run_rates(
     data: ProjectData,
-    ledger: Ledger,
     out_dir: Path,
     *,
+    ledger: Ledger,
     start: str | None = None,
     end: str | None = None,
-    by: str = "park",
+    by: Literal["park", "county"] | None = None,
 ) -> StepResult:
     """Disposal rates for a period by park (or county) from the ledger and the parcels."""
     res = StepResult(out_dir)
     start, end = _period(data, start, end)
-    parcels = with_areas(data.layers["parcels"], data.crs)
+    by = by or data.project.options.rates.by
+    parcels = with_areas(data.layer("parcels"), data.crs)
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
     periods = idle_periods(ledger.entries(effective=True))
     idle = disposal_rates(periods, start, end, groups=groups)
@@ -398,19 +400,18 @@ def run_rates(
 
 def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
     """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
-    options = dict(data.project.section("efficiency"))
-    parcels = with_areas(data.layers["parcels"], data.crs)
-    if "parks" in data.layers and "parent_park" in data.layers["parks"].columns:
-        parent = data.layers["parks"].set_index("park")["parent_park"]
+    options = data.project.options.efficiency
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    if "parks" in data.layers and "parent_park" in data.layer("parks").columns:
+        parent = data.layer("parks").set_index("park")["parent_park"]
         parcels["parent_park"] = parcels["park"].map(parent)
     if "enterprises" not in data.tables:
         raise ConfigError("The per-mu evaluation needs [layers.enterprises] (CSV or Excel).")
-    chosen = year if year is not None else options.get("year")
     return evaluate(
         parcels,
         data.tables["enterprises"],
-        year=int(chosen) if chosen is not None else None,
-        options=EfficiencyOptions.from_options(options),
+        year=year if year is not None else options.year,
+        options=options,
     )
 
 
@@ -483,10 +484,10 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
     The parcels layer carries the conflict status, idle status and per-mu
     figures together, so one popup tells a parcel's whole story.
     """
-    layers = {
+    layers: dict[str, Any] = {
         k: data.layers[k] for k in ("parks", "udb", "farmland", "eco_redline") if k in data.layers
     }
-    parcels = with_areas(data.layers["parcels"], data.crs)
+    parcels = with_areas(data.layer("parcels"), data.crs)
     conflicts = results.get("conflicts")
     if conflicts is not None:
         parcels = conflicts.parcels
@@ -525,7 +526,7 @@ def run_map(
         have["buildable"] = buildable_project(data)
     if "efficiency" not in have and "enterprises" in data.tables:
         have["efficiency"] = efficiency_project(data)
-    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    synthetic = data.synthetic
     subtitle = f"数据截至 {have['as_of']}" if "as_of" in have else ""
     m = build_map(
         map_layers(data, have),
@@ -547,17 +548,57 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
 
     None when the project names neither.
     """
-    options = data.project.section("idle")
-    root = data.project.source.parent if data.project.source else Path.cwd()
-    if options.get("ledger"):
-        return Ledger(root / str(options["ledger"]), create=False)
-    if not options.get("ledger_import"):
+    options = data.project.options.idle
+    if options.ledger:
+        return Ledger(data.project.path(options.ledger), create=False)
+    if not options.ledger_import:
         return None
     ledger = Ledger(out_dir / "idle_ledger.gpkg")
     if ledger.entries().empty:
-        source = root / str(options["ledger_import"])
-        ledger.append(read_ledger_file(source), source=source.name)
+        source = data.project.path(options.ledger_import)
+        ledger.append(
+            read_ledger_file(source),
+            source=source.name,
+            parcel_ids=data.layer("parcels")["parcel_id"],
+            content_sha256=file_sha256(source),
+        )
     return ledger
+
+
+def import_ledger(
+    ledger: Ledger,
+    file: Path,
+    project: Project | None,
+    *,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
+    """Import a CSV/Excel of ledger rows, checking 地块编号 against the project's parcels.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger to append to.
+    file : Path
+        The import file (see :func:`landuse.ledger.read_ledger_file`).
+    project : Project or None
+        Its parcels are the known ids; None imports unchecked (the batch says so).
+    on_row : callable, optional
+        Progress callback with the number of rows written.
+
+    Returns
+    -------
+    int
+        Rows imported.
+    """
+    rows = read_ledger_file(file)
+    parcel_ids = None if project is None else load_layer(project, "parcels")[0]["parcel_id"]
+    return ledger.append(
+        rows,
+        source=file.name,
+        parcel_ids=parcel_ids,
+        content_sha256=file_sha256(file),
+        on_row=on_row,
+    )
 
 
 def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:
@@ -592,7 +633,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
                 f"或宽度 < {tol.width_m:g} 米",
             )
         )
-    opts = BuildableOptions.from_options(project.section("buildable"))
+    opts = project.options.buildable
     rows.append(
         (
             "可建设用地参数",
@@ -600,7 +641,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
         )
     )
-    eff = EfficiencyOptions.from_options(project.section("efficiency"))
+    eff = project.options.efficiency
     rows.append(
         (
             "亩均效益评价方案",
@@ -617,16 +658,14 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     seen: set[Path] = set()
     inputs = [(name, spec.path) for name, spec in project.layers.items()]
     inputs += [(name, path) for name, path in project.rasters.items()]
-    if project.section("idle").get("ledger_import") and project.source is not None:
-        inputs.append(
-            ("ledger_import", project.source.parent / str(project.section("idle")["ledger_import"]))
-        )
+    if project.options.idle.ledger_import:
+        inputs.append(("ledger_import", project.path(project.options.idle.ledger_import)))
     for name, path in inputs:
         if path in seen or not Path(path).exists():
             continue
         seen.add(path)
         rows.append((f"输入文件（{name}）", f"{Path(path).name}  SHA-256 {file_sha256(path)}"))
-    if data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic"):
+    if data.synthetic:
         rows.append(
             ("说明", "示例数据：地块、企业与管控线均为模拟生成，仅兴宾区行政边界为真实数据")
         )
@@ -678,7 +717,7 @@ def run_pack(
         res.files.append(class_chart(e.enterprises, charts / "分类分布.png", year=e.year))
     if "trend" in results:
         res.files.append(trend_chart(results["trend"], charts / "处置趋势.png"))
-    synthetic = data.layers["parcels"].attrs.get("landuse_source", {}).get("synthetic", False)
+    synthetic = data.synthetic
     res.files.append(
         overview_map(
             map_layers(data, results),
@@ -714,6 +753,38 @@ def run_pack(
     return res
 
 
+def _preflight(data: ProjectData) -> None:
+    """Stop before writing anything when a configured analysis lacks its inputs.
+
+    The meeting pack runs several analyses; one failing halfway would leave half
+    a pack.  Every problem is listed in one error.
+    """
+    options = data.project.options
+    problems = []
+    if "udb" not in data.layers:
+        problems.append("the conflict check needs [layers.udb] (城镇开发边界)")
+    if options.idle.as_of is not None:
+        lacking = [c for c in IDLE_REQUIRED if c not in data.layer("parcels").columns]
+        if lacking:
+            problems.append(
+                f"[idle] as_of is set but the parcels lack {', '.join(lacking)} (约定动工日期); "
+                'map it in [layers.parcels.fields] (e.g. agreed_start_date = "约定动工日期") '
+                "or remove [idle] as_of"
+            )
+    if (options.idle.ledger or options.idle.ledger_import) and options.rates.period is None:
+        problems.append("a ledger is configured but [rates] period is not (统计期)")
+    for key in ("ledger", "ledger_import"):
+        name = getattr(options.idle, key)
+        if name and not data.project.path(name).exists():
+            problems.append(f"[idle] {key} = {name!r}: no such file")
+    if problems:
+        raise ConfigError(
+            f"{data.project.source or data.project.name}: nothing written; "
+            + "; ".join(problems)
+            + "."
+        )
+
+
 def run_report(
     data: ProjectData,
     out_dir: str | Path,
@@ -729,6 +800,7 @@ def run_report(
     the per-mu evaluation with an enterprise table.
     """
     step = on_step or (lambda _msg: None)
+    _preflight(data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = StepResult(out)
@@ -738,14 +810,14 @@ def run_report(
     if "parks" in data.layers:
         step("可建设用地 buildable land")
         result.extend(run_buildable(data, out))
-    if data.project.section("idle").get("as_of"):
+    if data.project.options.idle.as_of:
         step("闲置土地 idle land")
         result.extend(run_idle(data, out))
     ledger = _ledger_for(data, out)
     if ledger is not None:
         step("处置台账与处置率 ledger and rates")
         result.files.append(ledger.path)
-        result.extend(run_rates(data, ledger, out))
+        result.extend(run_rates(data, out, ledger=ledger))
     if "enterprises" in data.tables:
         step("亩均效益 per-mu efficiency")
         result.extend(run_efficiency(data, out))
@@ -780,7 +852,68 @@ def run_demo(
     -------
     StepResult
     """
-    step = on_step or (lambda _msg: None)
-    step("读取图层 loading layers")
-    data = load_project_data(project or sample_project())
-    return run_report(data, out_dir, on_step=on_step)
+    return run_project("report", project or sample_project(), out_dir, on_step=on_step)
+
+
+#: Command → analysis step; each takes ``(data, out_dir, **options)``.
+STEPS: dict[str, Callable[..., StepResult]] = {
+    "check": run_check,
+    "buildable": run_buildable,
+    "idle": run_idle,
+    "rates": run_rates,
+    "tax": run_efficiency,
+    "map": run_map,
+    "report": run_report,
+}
+
+
+def run_project(
+    step: str,
+    project: Project,
+    out_dir: str | Path,
+    *,
+    on_step: Callable[[str], None] | None = None,
+    **options: Any,
+) -> StepResult:
+    """Load a project, report what was read, run one step and write its outputs.
+
+    Parameters
+    ----------
+    step : str
+        A key of :data:`STEPS` (``check``, ``buildable``, ``idle``, ``rates``,
+        ``tax``, ``map``, ``report``).
+    project : Project
+        The project (``landuse.config.load_project``).
+    out_dir : str or Path
+        Output folder; created if needed.
+    on_step : callable, optional
+        Progress callback, called with a short description before each stage.
+    **options
+        The step's own keyword arguments (``as_of``, ``year``, ``engine`` ...).
+
+    Returns
+    -------
+    StepResult
+        The intake lines first, then the step's lines and files.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_project_data(project, on_step=on_step)
+    if on_step is not None:
+        on_step(STEP_LABELS[step])
+    if step == "report":
+        options["on_step"] = on_step
+    result = run_intake(data, out)
+    result.extend(STEPS[step](data, out, **options))
+    return result
+
+
+STEP_LABELS = {
+    "check": "三区三线检查 checking",
+    "buildable": "可建设用地 finding buildable land",
+    "idle": "闲置土地 idle land",
+    "rates": "处置率 rates",
+    "tax": "亩均效益 per-mu efficiency",
+    "map": "会议地图 map",
+    "report": "会议材料 meeting pack",
+}

@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,7 @@ from matplotlib.patches import Patch
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from landuse.fonts import cjk_style, glyphs_required
 from landuse.labels import labelled
@@ -119,11 +120,11 @@ def write_workbook(
         Rows of the cover sheet (封面): parameters, inputs and their hashes.
     """
     wb = Workbook()
-    ws = wb.active
+    ws = cast(Worksheet, wb.active)  # a new workbook has one worksheet
     ws.title = "封面"
     ws.append(["项目", "内容"])
     for item, value in cover:
-        ws.append([item, value])
+        _append(ws, [item, value])
     _decorate(ws, widths=[28, 100])
     for sheet in sheets:
         table = sheet.table.drop(columns=[c for c in sheet.table.columns if c == "geometry"])
@@ -132,7 +133,9 @@ def write_workbook(
         ws = wb.create_sheet(sheet.name[:31])
         ws.append(list(map(str, shown.columns)))
         for row in shown.itertuples(index=False):
-            ws.append([None if (not isinstance(v, str) and pd.isna(v)) else _cell(v) for v in row])
+            _append(
+                ws, [None if (not isinstance(v, str) and pd.isna(v)) else _cell(v) for v in row]
+            )
         for idx, fmt in enumerate(formats, start=1):
             if fmt:
                 for cell in ws.iter_rows(min_row=2, min_col=idx, max_col=idx):
@@ -154,7 +157,18 @@ def write_workbook(
     return target
 
 
+def _append(ws: Worksheet, values: list[object]) -> None:
+    """Append a row; text that looks like a formula ("=1+1") stays text (no injection)."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
 def _cell(value: object) -> object:
+    """A table value as openpyxl writes it: NaN/NaT/None empty, numpy scalars plain."""
+    if not isinstance(value, str) and pd.isna(value):  # type: ignore[call-overload]
+        return None
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, pd.Timestamp):

@@ -121,14 +121,19 @@ layer = "enterprises"
 [rasters]
 landcover = "{tif}"
 
-# Idle land: the day to judge for, ledger rows to import (the demo imports them
-# into a fresh ledger), and the period for the disposal rates.  A bureau sets
-# ledger = "台账/idle_ledger.gpkg" for its own append-only ledger.
+# Idle land: the day to judge for and ledger rows to import (the demo imports
+# them into a fresh ledger).  A bureau sets ledger = "台账/idle_ledger.gpkg" for
+# its own append-only ledger.
 [idle]
 as_of = "2025-12-31"
 ledger_import = "{ledger}"
+
+# Disposal rates: the period counted.
+[rates]
 period = ["2025-01-01", "2025-12-31"]
 """
+
+_NONE = np.array(None, dtype=object)  # an empty cell in np.where
 
 # Block layout of a park (metres): blocks of 220 × 180 m between 30 m roads, 18 × 18 blocks.
 _BLOCK_W, _BLOCK_H, _ROAD = 220.0, 180.0, 30.0
@@ -569,8 +574,8 @@ def _parcel_attributes(
             "SSYQ": park,
             "TDYT": np.where(rng.random(n) < 0.9, "工业用地", "仓储用地"),
             "GDZT": np.where(supplied, "已供", "未供"),
-            "TYSHXYDM": np.where(supplied, ids[np.maximum(ent_of_parcel, 0)], None),
-            "QYMC": np.where(supplied, names[np.maximum(ent_of_parcel, 0)], None),
+            "TYSHXYDM": np.where(supplied, ids[np.maximum(ent_of_parcel, 0)], _NONE),
+            "QYMC": np.where(supplied, names[np.maximum(ent_of_parcel, 0)], _NONE),
             "BDCQZH": np.where(
                 supplied,
                 np.char.add(
@@ -580,7 +585,7 @@ def _parcel_attributes(
                     ),
                     np.char.add(np.char.zfill(np.arange(n).astype(str), 7), "号"),
                 ),
-                None,
+                _NONE,
             ),
             "PZRQ": _iso(approval),
             "GDRQ": _iso(np.where(supplied, supply, np.datetime64("NaT"))),

@@ -23,12 +23,26 @@ __all__ = [
     "REPORT_COLUMNS",
     "check_layer",
     "clean_geometries",
+    "intake_counts",
     "standardize_fields",
 ]
 
 REPORT_COLUMNS = ["layer", "feature_id", "action", "detail"]
 
 _LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON, _COLLECTION = 1, 3, 5, 6, 7  # GEOS type ids
+_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
+)
+_KIND_NAMES = {"polygon": ("面要素", "a polygon"), "line": ("线要素", "a line")}
 _ALLOWED_TYPES = {
     "polygon": [_POLYGON, _MULTIPOLYGON, _COLLECTION],
     "line": [_LINE, _MULTILINE],
@@ -162,8 +176,11 @@ def clean_geometries(
 
     Invalid polygons (bowties, self-touching rings, duplicate points) are
     repaired with ``make_valid(method="structure")``, keeping only polygonal
-    parts.  Null, empty, wrong-type and collapsed (zero-area) features are
-    dropped.  Nothing is exploded: a repaired feature stays one feature.
+    parts.  Null, empty, wrong-type (named by type: lines and points in a
+    polygon layer), collapsed (zero-area) features and collections without a
+    polygon are dropped.  Nothing is exploded: a repaired feature stays one
+    feature, so ``len(gdf) == kept + repaired + dropped`` (see
+    :func:`intake_counts`).
 
     Parameters
     ----------
@@ -213,17 +230,34 @@ def clean_geometries(
     extracted = candidate & ~invalid & ~collapsed & (types == _COLLECTION)
 
     events = [
-        (null, "dropped", "no geometry (空几何)"),
-        (empty, "dropped", "empty geometry (空几何)"),
-        (wrong_type, "dropped", f"not a {kind} (几何类型不符)"),
-        (collapsed, "dropped", "collapsed to no area after repair (修复后面积为零)"),
-        (extracted, "repaired", "kept the polygon parts of a geometry collection (保留面部分)"),
+        (null, "dropped", "无几何，已剔除 no geometry"),
+        (empty, "dropped", "空几何，已剔除 empty geometry"),
+        (collapsed & invalid, "dropped", "修复后面积为零，已剔除 no area left after repair"),
+        # A valid polygon has area, so only a collection can hold none.
+        (
+            collapsed & ~invalid,
+            "dropped",
+            "几何集合中没有面（GeometryCollection），已剔除 no polygon in the collection",
+        ),
+        (extracted, "repaired", "保留几何集合中的面部分 kept the polygon parts of a collection"),
     ]
     rows = [
         pd.DataFrame({"feature_id": ids[mask], "action": action, "detail": detail})
         for mask, action, detail in events
         if mask.any()
     ]
+    if wrong_type.any():
+        zh, en = _KIND_NAMES[kind]
+        names = _TYPE_NAMES[types[wrong_type]]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "feature_id": ids[wrong_type],
+                    "action": "dropped",
+                    "detail": [f"不是{zh}（{t}），已剔除 not {en}" for t in names],
+                }
+            )
+        )
     if repaired.any():
         rows.append(
             pd.DataFrame(
@@ -231,7 +265,7 @@ def clean_geometries(
                     "feature_id": ids[repaired],
                     "action": "repaired",
                     "detail": [
-                        f"invalid polygon repaired (已修复): {r}" for r in reasons[repaired]
+                        f"无效面已修复 invalid polygon repaired: {r}" for r in reasons[repaired]
                     ],
                 }
             )
@@ -244,3 +278,46 @@ def clean_geometries(
     cleaned = gdf.loc[keep].copy()
     cleaned[gdf.geometry.name] = gpd.GeoSeries(fixed[keep], index=cleaned.index, crs=gdf.crs)
     return cleaned, report[REPORT_COLUMNS]
+
+
+def intake_counts(n_in: int, report: pd.DataFrame) -> dict[str, int]:
+    """Count what cleaning did to one layer: ``read = kept + repaired + dropped``.
+
+    Parameters
+    ----------
+    n_in : int
+        Features read (the length of the layer given to :func:`clean_geometries`).
+    report : DataFrame
+        That layer's report from :func:`clean_geometries`.
+
+    Returns
+    -------
+    dict
+        ``read``, ``kept`` (unchanged), ``repaired`` and ``dropped``.
+
+    Raises
+    ------
+    ValueError
+        The report cannot come from ``n_in`` features: a feature listed twice,
+        an unknown action, or more rows than features.
+
+    Examples
+    --------
+    >>> report = pd.DataFrame({"feature_id": ["7"], "action": ["dropped"]})
+    >>> intake_counts(12, report)
+    {'read': 12, 'kept': 11, 'repaired': 0, 'dropped': 1}
+    """
+    actions = report["action"].value_counts()
+    unknown = set(actions.index) - {"repaired", "dropped"}
+    if unknown or report["feature_id"].duplicated().any() or len(report) > n_in:
+        raise ValueError(
+            f"a report of {len(report)} rows (actions {sorted(map(str, actions.index))}) "
+            f"does not describe {n_in} features once each"
+        )
+    repaired, dropped = int(actions.get("repaired", 0)), int(actions.get("dropped", 0))
+    return {
+        "read": n_in,
+        "kept": n_in - repaired - dropped,
+        "repaired": repaired,
+        "dropped": dropped,
+    }

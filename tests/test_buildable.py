@@ -5,7 +5,8 @@ import rasterio
 import shapely
 
 from landuse.buildable import BuildableOptions, buildable_summary, find_buildable, steep_land
-from landuse.errors import SchemaError
+from landuse.errors import ConfigError, SchemaError
+from landuse.options import parse_options
 
 CRS = "EPSG:4545"
 
@@ -84,9 +85,10 @@ def test_steep_land_from_dem():
 
 
 def test_options_and_schema():
-    assert BuildableOptions.from_options({"min_area_mu": 5}).min_area_mu == 5
-    with pytest.raises(SchemaError, match="min_area"):
-        BuildableOptions.from_options({"min_areas_mu": 5})
+    opts = parse_options(BuildableOptions, {"min_area_mu": 5}, section="buildable")
+    assert opts.min_area_mu == 5
+    with pytest.raises(ConfigError, match="did you mean 'min_area_mu'"):
+        parse_options(BuildableOptions, {"min_areas_mu": 5}, section="buildable")
     with pytest.raises(SchemaError, match="park"):
         find_buildable(gdf([shapely.box(0, 0, 1, 1)]), gdf([shapely.box(0, 0, 1, 1)]))
 

@@ -195,7 +195,7 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     from landuse.sample import get_path
 
     out = tmp_path / "idle"
-    result = runner.invoke(main, ["idle", "--as-of", "2025-12-31", "--out", str(out)])
+    result = runner.invoke(main, ["idle", "--sample", "--as-of", "2025-12-31", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "闲置土地（截至 2025-12-31）" in result.output
     table = pd.read_csv(out / "idle.csv", encoding="utf-8-sig")
@@ -206,8 +206,18 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     assert len(idle_layer) == 2000  # every parcel kept
 
     ledger = tmp_path / "台账.gpkg"
+    project = str(get_path("project"))  # the sample ledger's ids are checked against its parcels
     result = runner.invoke(
-        main, ["ledger", "import", str(get_path("ledger")), "--ledger", str(ledger)]
+        main,
+        [
+            "ledger",
+            "import",
+            str(get_path("ledger")),
+            "--project",
+            project,
+            "--ledger",
+            str(ledger),
+        ],
     )
     assert result.exit_code == 0, result.output
     n_rows = len(pd.read_csv(get_path("ledger"), encoding="utf-8-sig"))
@@ -218,11 +228,14 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
     result = runner.invoke(main, ["ledger", "export", str(export), "--ledger", str(ledger)])
     assert result.exit_code == 0
     assert len(pd.read_csv(export, encoding="utf-8-sig")) == n_rows
+    result = runner.invoke(main, ["ledger", "verify", "--ledger", str(ledger)])
+    assert result.exit_code == 0 and f"{n_rows} 条记录全部吻合" in result.output
 
     result = runner.invoke(
         main,
         [
             "rates",
+            "--sample",
             "--ledger",
             str(ledger),
             "--from",

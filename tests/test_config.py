@@ -2,6 +2,7 @@ import pytest
 
 from landuse.config import load_project, sample_project
 from landuse.errors import ConfigError
+from landuse.options import BuildableOptions
 
 
 def test_load_project_resolves_relative_paths(tmp_path):
@@ -33,8 +34,8 @@ noise_area_m2 = 5
     assert spec.fields == {"parcel_id": "宗地号"} and spec.encoding == "GBK"
     assert project.name == "测试县" and project.analysis_crs == "EPSG:4545"
     assert project.rasters["dem"] == tmp_path / "sub" / "dem.tif"
-    assert project.section("check") == {"noise_area_m2": 5}
-    assert project.section("buildable") == {}
+    assert project.options.check.noise_area_m2 == 5.0
+    assert project.options.buildable == BuildableOptions()
     with pytest.raises(ConfigError, match=r"no \[layers.udb\] table"):
         project.layer("udb")
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from landuse.conflicts import NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.errors import CRSError, CRSMismatchError, DuplicateIdError
+from landuse.options import CheckOptions
 
 CRS = "EPSG:4545"  # CGCS2000 GK CM 108°E, no prefix: small local coordinates
 
@@ -90,7 +91,7 @@ def test_tolerance_is_configurable():
         p, udb=u, farmland=f, tolerance=NoiseTolerance(area_m2=200, share=0.02)
     ).parcels.iloc[0]
     assert strict["occupies_farmland"] and not loose["occupies_farmland"]
-    assert NoiseTolerance.from_options({"noise_area_m2": 200}).area_m2 == 200
+    assert NoiseTolerance.from_options(CheckOptions(noise_area_m2=200)).area_m2 == 200
 
 
 def test_several_statuses_and_other_layers():

@@ -5,7 +5,8 @@ import pytest
 import shapely
 
 from landuse.efficiency import EfficiencyOptions, allocate_land, evaluate
-from landuse.errors import SchemaError
+from landuse.errors import ConfigError, SchemaError
+from landuse.options import parse_options
 
 CRS = "EPSG:4545"
 
@@ -160,8 +161,8 @@ def test_options_and_errors(parcels):
         evaluate(parcels, bad)
     with pytest.raises(SchemaError, match="No enterprise data for 2030"):
         evaluate(parcels, t, year=2030)
-    with pytest.raises(SchemaError, match="unknown option"):
-        EfficiencyOptions.from_options({"weights": {}})
+    with pytest.raises(ConfigError, match="unknown option 'weights'"):
+        parse_options(EfficiencyOptions, {"weights": {}}, section="efficiency")
     over = t.copy()
     over.loc[over["enterprise_id"] == "E3", "leased_floor_m2"] = "30000"
     with pytest.raises(SchemaError, match="P3"):

@@ -26,16 +26,19 @@ def one(as_of, **cols):
     return find_idle(parcels(**cols), as_of).iloc[0]
 
 
+# idle_days counts from the agreed start 2023-03-01, the first day not counted:
+# to 2024-03-01 is 366 days (2024-02-29 lies between), so 2024-03-02 is day 367;
+# 2025-03-01 is 366 + 365 = 731 and 2025-03-02 is 732.
 @pytest.mark.parametrize(
-    ("as_of", "idle", "years", "fee", "recover"),
+    ("as_of", "idle", "years", "days", "fee", "recover"),
     [
-        ("2024-03-01", False, None, None, False),  # day of the anniversary: not yet
-        ("2024-03-02", True, 1, 20.0, False),  # day after: idle, fee 20 % of 100 万元
-        ("2025-03-01", True, 1, 20.0, False),  # day before two years
-        ("2025-03-02", True, 2, None, True),  # two full years: recovery without compensation
+        ("2024-03-01", False, None, None, None, False),  # day of the anniversary: not yet
+        ("2024-03-02", True, 1, 367, 20.0, False),  # day after: idle, fee 20 % of 100 万元
+        ("2025-03-01", True, 1, 731, 20.0, False),  # day before two years
+        ("2025-03-02", True, 2, 732, None, True),  # two full years: recovery without compensation
     ],
 )
-def test_not_started_boundaries(as_of, idle, years, fee, recover):
+def test_not_started_boundaries(as_of, idle, years, days, fee, recover):
     row = one(as_of, agreed_start_date="2023-03-01")
     assert row["idle"] == idle
     assert row["recover_without_compensation"] == recover
@@ -43,8 +46,9 @@ def test_not_started_boundaries(as_of, idle, years, fee, recover):
         assert row["idle_type"] == NOT_STARTED
         assert row["idle_since"] == pd.Timestamp("2024-03-02")
         assert row["idle_years"] == years
-        # idle_days: days since the agreed start (first day not counted).
-        assert row["idle_days"] == (pd.Timestamp(as_of) - pd.Timestamp("2023-03-01")).days
+        assert row["idle_days"] == days
+    else:
+        assert pd.isna(row["idle_days"])
     if fee is None:
         assert pd.isna(row["idle_fee_wan"])
     else:

@@ -1,6 +1,7 @@
 import os
 import re
 import shutil
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -79,7 +80,50 @@ def test_html_escapes_every_value_and_is_offline():
     assert XSS not in html_text and BREAKOUT not in html_text
     assert "alert(1)" in html_text  # the value is there, as escaped data
     assert "<b>图</b>" not in html_text
-    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?://", html_text)
+    # Offline, checked apart from render_html's own guard: a real HTML parser lists every
+    # URL the page loads by itself (any element's src/href/..., CSS url() and @import);
+    # each must be inline data or an in-page anchor, else a file:// or intranet copy breaks.
+    refs = _page_references(html_text)
+    assert [u for u in refs if not u.startswith(("data:", "#"))] == []
+    assert any(u.startswith("data:image/png;base64,") for u in refs)  # Leaflet's icons, inlined
+
+
+_URL_ATTRS = {"src", "href", "srcset", "data", "poster", "action", "background", "xlink:href"}
+
+
+def _css_urls(css: str) -> list[str]:
+    return re.findall(r"url\(\s*['\"]?([^'\")]+)", css) + re.findall(
+        r"@import\s+['\"]([^'\"]+)", css
+    )
+
+
+def _page_references(text: str) -> list[str]:
+    """URLs an HTML document loads or links to, parsed with the standard library."""
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.urls, self.in_style = [], False
+
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if name in _URL_ATTRS and value:
+                    self.urls.append(value.strip())
+                elif name == "style" and value:
+                    self.urls += _css_urls(value)
+            self.in_style = tag == "style"
+
+        def handle_endtag(self, tag):
+            self.in_style = False
+
+        def handle_data(self, data):
+            if self.in_style:
+                self.urls += _css_urls(data)
+
+    parser = Parser()
+    parser.feed(text)
+    parser.close()
+    return parser.urls
 
 
 def test_basemaps(monkeypatch):

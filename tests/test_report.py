@@ -1,13 +1,17 @@
+import datetime
 import hashlib
 import warnings
+import xml.etree.ElementTree as ET
+import zipfile
 
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
+import shapely
 from openpyxl import load_workbook
 
-from landuse.config import sample_project
 from landuse.fonts import cjk_font_file
 from landuse.pipeline import run_report
 from landuse.report import Sheet, write_workbook
@@ -68,12 +72,75 @@ def test_workbook_values_match_independent_computation(pack):
     assert total[header.index("期内处置闲置（亩）")] == pytest.approx(
         done["面积（亩）"].sum(), abs=1e-3
     )
-    # Buildable summary total = sum of the candidate sheet.
+    # Buildable land, recomputed with shapely alone from the raw GeoPackage (see below):
+    # both buildable sheets must agree with it park by park.
+    expected = _buildable_from_raw_layers()
+    expected.loc["合计"] = [
+        expected["candidates"].sum(),
+        expected["area_mu"].sum(),
+        expected["largest_mu"].max(),
+    ]
+    summary = pd.DataFrame(
+        wb["可建设用地汇总"].iter_rows(min_row=2, values_only=True),
+        columns=["park", "candidates", "area_mu", "largest_mu"],
+    ).set_index("park")
+    assert summary.index.tolist() == [*sorted(expected.index[:-1]), "合计"]
+    summary = summary.loc[expected.index]
+    assert summary["candidates"].tolist() == expected["candidates"].tolist()
+    np.testing.assert_allclose(summary["area_mu"], expected["area_mu"], atol=1e-2)
+    np.testing.assert_allclose(summary["largest_mu"], expected["largest_mu"], atol=1e-3)
     cand_sheet = wb["可建设用地"]
-    area_col = [c.value for c in cand_sheet[1]].index("面积（亩）")
-    areas = [row[area_col] for row in cand_sheet.iter_rows(min_row=2, values_only=True)]
-    summary = {r[0]: r for r in wb["可建设用地汇总"].iter_rows(min_row=2, values_only=True)}
-    assert summary["合计"][2] == pytest.approx(sum(areas), abs=1e-2)
+    header = [c.value for c in cand_sheet[1]]
+    rows = pd.DataFrame(cand_sheet.iter_rows(min_row=2, values_only=True), columns=header)
+    per_park = rows.groupby("园区")["面积（亩）"].agg(["size", "sum"]).loc[expected.index[:-1]]
+    assert per_park["size"].tolist() == expected["candidates"].iloc[:-1].tolist()
+    np.testing.assert_allclose(per_park["sum"], expected["area_mu"].iloc[:-1], atol=1e-2)
+
+
+_RAW_LAYERS = ("parks", "udb", "farmland", "eco_redline", "roads", "parcels")
+
+
+def _buildable_from_raw_layers() -> pd.DataFrame:
+    """Buildable land of the shipped sample with pyogrio + shapely only (no landuse analysis).
+
+    The sample project sets no [buildable] options, so the documented defaults hold:
+    park ∩ UDB − farmland − red line − supplied parcels (GDZT 已供) − roads widened by
+    half their width (LK = 30 m → 15 m each side); strips under 20 m wide removed by an
+    opening of 20 / 2 = 10 m with square corners; pieces under 10 亩 = 10 · 10000 / 15
+    = 6 666.67 m² dropped.  Each park is done with plain unions, not landuse's grouped
+    overlays.
+    """
+    path = get_path("sample")
+    read = {name: pyogrio.read_dataframe(path, layer=name) for name in _RAW_LAYERS}
+    parcels = read["parcels"]
+    supplied = shapely.make_valid(parcels.geometry.to_numpy()[parcels["GDZT"] == "已供"])
+    roads = read["roads"]
+    corridors = shapely.buffer(roads.geometry.to_numpy(), roads["LK"].astype(float) / 2)
+    blocked = shapely.union_all(
+        np.concatenate(
+            [
+                read["farmland"].geometry.to_numpy(),
+                read["eco_redline"].geometry.to_numpy(),
+                supplied,
+                corridors,
+            ]
+        )
+    )
+    udb = shapely.union_all(read["udb"].geometry.to_numpy())
+    rows = {}
+    for name, park in zip(read["parks"]["YQMC"], read["parks"].geometry, strict=True):
+        land = shapely.difference(shapely.intersection(park, udb), blocked)
+        shrunk = shapely.buffer(land, -10.0, join_style="mitre")
+        # A mitre grow can self-intersect; repair it before the intersection.
+        grown = shapely.make_valid(shapely.buffer(shrunk, 10.0, join_style="mitre"))
+        pieces = shapely.get_parts(shapely.intersection(grown, land))
+        pieces = pieces[shapely.get_type_id(pieces) == 3]  # polygons only
+        mu = shapely.area(pieces) * 15 / 10000
+        mu = mu[mu >= 10.0]
+        rows[name] = (len(mu), mu.sum(), mu.max())
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["candidates", "area_mu", "largest_mu"]
+    )
 
 
 def test_charts_are_not_blank_and_draw_chinese(pack):
@@ -130,10 +197,66 @@ def test_summary_reads_like_a_city_report(pack):
 
 
 def test_write_workbook_escapes_nothing_and_keeps_types(tmp_path):
-    table = pd.DataFrame({"parcel_id": ["A1"], "area_mu": [7.5], "disposal_rate": [0.4528]})
+    name = '河南<b>&"一号"</b>'  # markup-like text must arrive as typed, not HTML-escaped
+    table = pd.DataFrame(
+        {
+            "parcel_id": ["A1", "A2"],
+            "parcel_name": [name, "二号"],
+            "area_mu": [7.5, 15.0],
+            "disposal_rate": [0.4528, 0.1],
+            "idle_since": pd.to_datetime(["2024-03-02", "2025-02-28"]),
+        }
+    )
     path = write_workbook(tmp_path / "t.xlsx", [Sheet("表", table)], [("项目", "测试")])
     ws = load_workbook(path)["表"]
-    assert [c.value for c in ws[1]] == ["地块编号", "面积（亩）", "闲置土地处置率"]
-    assert [c.value for c in ws[2]] == ["A1", 7.5, 0.4528]
-    assert ws["C2"].number_format == "0.00%"
-    assert sample_project().name  # the sample project is the default pack input
+    assert [c.value for c in ws[1]] == [
+        "地块编号",
+        "地块名称",
+        "面积（亩）",
+        "闲置土地处置率",
+        "认定闲置起始日",
+    ]
+    assert [c.value for c in ws[2]] == ["A1", name, 7.5, 0.4528, datetime.datetime(2024, 3, 2)]
+    assert ws["D2"].number_format == "0.00%"
+    # The sheet XML itself, read with zipfile + ElementTree instead of openpyxl: text cells
+    # hold the text once XML-decoded, numbers are numeric cells, dates Excel serial days
+    # (1900 system: 2024-01-01 is 45 292, so 2024-03-02 is 45 292 + 31 + 29 + 1 = 45 353).
+    cells = _sheet_cells(path, "表")
+    assert cells["B2"] == ("inlineStr", name)
+    assert cells["C2"] == ("n", "7.5") and cells["D2"] == ("n", "0.4528")
+    serial = (datetime.date(2024, 3, 2) - datetime.date(1899, 12, 30)).days
+    assert serial == 45353 and cells["E2"] == ("n", "45353")
+
+
+def test_write_workbook_keeps_formula_like_text_as_text(tmp_path):
+    # A name typed as "=1+1" in a bureau's attribute table must not become a formula.
+    table = pd.DataFrame({"parcel_id": ["A1"], "parcel_name": ["=1+1"]})
+    path = write_workbook(tmp_path / "t.xlsx", [Sheet("表", table)], [("项目", "=2+2")])
+    assert _sheet_cells(path, "表")["B2"] == ("inlineStr", "=1+1")
+    assert _sheet_cells(path, "封面")["B2"] == ("inlineStr", "=2+2")
+
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _sheet_cells(path, sheet: str) -> dict[str, tuple[str, str | None]]:
+    """Cell reference → (type, text) straight from the xlsx XML; formulas as ("f", text)."""
+    with zipfile.ZipFile(path) as z:
+        book = ET.fromstring(z.read("xl/workbook.xml"))
+        rel_id = next(
+            s.get(_REL) for s in book.iterfind(".//m:sheet", _NS) if s.get("name") == sheet
+        )
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        target = next(r.get("Target") for r in rels if r.get("Id") == rel_id)
+        root = ET.fromstring(z.read("xl/" + target.removeprefix("/xl/")))
+    out = {}
+    for c in root.iterfind(".//m:c", _NS):
+        formula = c.find("m:f", _NS)
+        if formula is not None:
+            out[c.get("r")] = ("f", formula.text)
+        elif c.get("t") == "inlineStr":
+            out[c.get("r")] = ("inlineStr", "".join(c.find("m:is", _NS).itertext()))
+        else:
+            out[c.get("r")] = (c.get("t", "n"), c.findtext("m:v", namespaces=_NS))
+    return out

@@ -114,7 +114,17 @@ def test_scales_beyond_the_named_parks(tmp_path):
     s = generate_sample(5000, seed=3)
     assert len(s.parcels) == 5000 and s.parcels["DKBH"].is_unique
     assert len(s.parks) > len(SUBPARKS)
-    assert s.parks.geometry.iloc[len(SUBPARKS) :].name == "geometry"
+    extra = s.parks.iloc[len(SUBPARKS) :]
+    assert extra["YQMC"].tolist() == [f"扩展园区{k:04d}" for k in range(1, len(extra) + 1)]
+    # Every park is the 18 × 18 block grid plus its edge road: (18 · (220 + 30) − 30 + 2 · 30) m
+    # by (18 · (180 + 30) − 30 + 2 · 30) m = 4 530 m × 3 810 m = 17 259 300 m².
+    assert s.parks.is_valid.all()
+    np.testing.assert_allclose(s.parks.area, 4530.0 * 3810.0, rtol=1e-9)
+    # Each parcel lies in the park its SSYQ names (bowties made valid first), and every
+    # park laid out holds parcels: no empty benchmark park.
+    own_park = s.parks.set_index("YQMC").geometry.loc[s.parcels["SSYQ"]].to_numpy()
+    assert shapely.within(shapely.make_valid(s.parcels.geometry.to_numpy()), own_park).all()
+    assert set(s.parcels["SSYQ"]) == set(s.parks["YQMC"])
     # Parks never overlap each other.
     left, right = s.parks.sindex.query(s.parks.geometry, predicate="overlaps")
     assert (left == right).all()

@@ -1,0 +1,410 @@
+"""Analysis options: the ``[section]`` tables of ``landuse.toml``, typed and checked once.
+
+Every table of a project file is a frozen dataclass here; its field names are
+the keys a user may write, its type hints say what each value must be and its
+docstring documents it.  :func:`parse_options` turns a TOML table into one of
+these objects where the file is read, so an unknown key (``noise_area = 500``,
+``as_off``) or a value of the wrong kind is a :class:`ConfigError` naming the
+table, the key and the valid choices, never a silent default.
+
+Adding an analysis means one options class here and one field in
+:class:`Options` (the registry of tables).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import pandas as pd
+
+from landuse.dates import parse_dates
+from landuse.errors import ConfigError, LanduseError
+
+__all__ = [
+    "EFFICIENCY_INDICATORS",
+    "BuildableOptions",
+    "CheckOptions",
+    "EfficiencyOptions",
+    "IdleOptions",
+    "Options",
+    "ProjectOptions",
+    "RatesOptions",
+    "parse_day",
+    "parse_options",
+    "suggest",
+]
+
+#: Indicators the per-mu evaluation can weight (see :mod:`landuse.efficiency`).
+EFFICIENCY_INDICATORS: tuple[str, ...] = (
+    "tax_per_mu_wan",
+    "revenue_per_mu_wan",
+    "va_per_mu_wan",
+    "va_per_tce_wan",
+    "va_per_emission_wan",
+    "labour_productivity_wan",
+    "rd_share",
+    "tax_per_kwh_wan",
+)
+
+
+def suggest(word: str, choices: typing.Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for a near miss among ``choices``, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}' (是否应为 {close[0]})?" if close else ""
+
+
+def parse_day(value: object, *, what: str) -> dt.date:
+    """One calendar day written as bureaus write it (2025-12-31, 2025年12月31日, 2025/12/31).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``what`` (e.g. ``--as-of`` or ``[idle] as_of``) and the accepted forms.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        day = parse_dates([str(value)], column=what).iloc[0]
+    except LanduseError:
+        day = pd.NaT
+    if pd.isna(day):
+        raise ConfigError(
+            f"{what}: '{value}' is not a date (不是日期); write it as 2025-12-31 or 2025年12月31日."
+        )
+    return typing.cast(dt.date, day.date())
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """``[project]``: what the project is and which coordinate system it analyses in.
+
+    Attributes
+    ----------
+    name : str or None
+        Title on maps, workbooks and reports (default: the project folder's name).
+    analysis_crs : str or None
+        CRS of every area, e.g. ``"EPSG:4545"`` (default: the CGCS2000 3-degree
+        Gauss-Kruger zone nearest the parcels).
+    datum_transform : str or None
+        How layers in Xian 1980 or Beijing 1954 reach CGCS2000: a PROJ pipeline
+        with the local 7 parameters (``"+proj=pipeline ... +step +proj=helmert ..."``)
+        or a grid file (``"+proj=hgridshift +grids=..."``), as published by the
+        provincial surveying authority.  Without it such layers are refused.
+    """
+
+    name: str | None = None
+    analysis_crs: str | None = None
+    datum_transform: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """``[check]``: the 三区三线 conflict check.
+
+    Attributes
+    ----------
+    noise_area_m2, noise_share, noise_width_m : float
+        A piece is boundary noise, not a conflict, when it is smaller than
+        ``noise_area_m2`` **and** than ``noise_share`` of its parcel, or thinner
+        than ``noise_width_m`` everywhere (defaults 50 m², 0.5 %, 0.5 m).
+    extra_constraints : mapping of str to str
+        Further constraint layers (a ``[layers.<name>]`` each) → Chinese label,
+        e.g. ``{ flood = "行洪区" }``.
+    """
+
+    noise_area_m2: float = 50.0
+    noise_share: float = 0.005
+    noise_width_m: float = 0.5
+    extra_constraints: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildableOptions:
+    """``[buildable]``: parameters of the buildable-land finder.
+
+    Attributes
+    ----------
+    min_area_mu : float
+        Smallest piece kept, in 亩 (default 10 亩 ≈ 6 667 m²).
+    min_width_m : float
+        Narrower strips are removed (default 20 m: no factory fits).
+    road_setback_m : float
+        Added to half the road width on each side (default 0).
+    default_road_width_m : float
+        Road width when the roads layer has no ``width_m`` (default 20 m).
+    occupied_status : tuple of str
+        ``supply_status`` values that make a parcel occupied (default 已供);
+        without that field every parcel counts as occupied.
+    max_slope_deg : float
+        Slope limit applied when a DEM is given (default 15°).
+    buffers : mapping of str to float
+        Layers (a ``[layers.<name>]`` each) kept clear by this many metres,
+        e.g. ``{ pipelines = 30 }``.
+    """
+
+    min_area_mu: float = 10.0
+    min_width_m: float = 20.0
+    road_setback_m: float = 0.0
+    default_road_width_m: float = 20.0
+    occupied_status: tuple[str, ...] = ("已供",)
+    max_slope_deg: float = 15.0
+    buffers: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdleOptions:
+    """``[idle]``: idle-land rules, raster evidence and the disposal ledger.
+
+    The legal values (one third, 25 %, 20 %) are defaults, not constants, so a
+    province's stricter rule can be expressed.
+
+    Attributes
+    ----------
+    as_of : date or None
+        Day the idle rules are judged for (``--as-of`` overrides).
+    ledger : str or None
+        The bureau's append-only ledger GeoPackage, relative to landuse.toml.
+    ledger_import : str or None
+        A CSV/Excel of ledger rows imported into a fresh ledger by ``report``
+        (the sample uses it; a bureau keeps ``ledger`` instead).
+    developed_threshold : float
+        Developed share under which started land can be idle (default 1/3).
+    invested_threshold : float
+        Invested share under which started land can be idle (default 25 %).
+    fee_rate : float
+        Idle-land fee as a share of the land price (default 20 %).
+    supplied_status : tuple of str
+        ``supply_status`` values of supplied land (default 已供).
+    evidence_classes : tuple of int
+        Land-cover classes that show construction (default 4 built-up, 5 site).
+    suspect_below : float
+        Evidence share under which a parcel recorded as started is suspect (5 %).
+    min_raster_coverage : float
+        Share of a parcel the raster must cover to judge the evidence (90 %).
+    """
+
+    as_of: dt.date | None = None
+    ledger: str | None = None
+    ledger_import: str | None = None
+    developed_threshold: float = 1 / 3
+    invested_threshold: float = 0.25
+    fee_rate: float = 0.20
+    supplied_status: tuple[str, ...] = ("已供",)
+    evidence_classes: tuple[int, ...] = (4, 5)
+    suspect_below: float = 0.05
+    min_raster_coverage: float = 0.9
+
+
+@dataclass(frozen=True)
+class RatesOptions:
+    """``[rates]``: disposal rates.
+
+    Attributes
+    ----------
+    period : tuple of two dates or None
+        First and last day of the period (``--from``/``--to`` override).
+    by : {"park", "county"}
+        Rows per park, or the county total only.
+    """
+
+    period: tuple[dt.date, dt.date] | None = None
+    by: Literal["park", "county"] = "park"
+
+
+@dataclass(frozen=True)
+class EfficiencyOptions:
+    """``[efficiency]``: the 亩均效益 scheme.
+
+    Attributes
+    ----------
+    year : int or None
+        Year evaluated (``--year`` overrides; default the latest in the table).
+    above_weights, below_weights : mapping of str to float
+        Indicator → weight for above-size (规上) and below-size (规下) firms;
+        indicators among :data:`EFFICIENCY_INDICATORS`.
+    average_if_missing : tuple of str
+        Indicators whose missing figure scores the average (ratio 1).
+    min_land_mu_below : float
+        Below-size firms are scored from this much land (default 3 亩).
+    class_shares : tuple of three floats
+        Cumulative rank shares closing A, B and C (default 25 %, 70 %, 95 %).
+    item_cap : float or None
+        Cap on each indicator's ratio to its benchmark (None: no cap).
+    """
+
+    year: int | None = None
+    above_weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "tax_per_mu_wan": 30,
+            "va_per_mu_wan": 20,
+            "va_per_tce_wan": 20,
+            "va_per_emission_wan": 10,
+            "labour_productivity_wan": 10,
+            "rd_share": 10,
+        }
+    )
+    below_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"tax_per_mu_wan": 50, "tax_per_kwh_wan": 50}
+    )
+    average_if_missing: tuple[str, ...] = ("va_per_emission_wan",)
+    min_land_mu_below: float = 3.0
+    class_shares: tuple[float, float, float] = (0.25, 0.70, 0.95)
+    item_cap: float | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("above_weights", "below_weights", "average_if_missing"):
+            unknown = set(getattr(self, key)) - set(EFFICIENCY_INDICATORS)
+            if unknown:
+                raise ConfigError(
+                    f"[efficiency] {key}: unknown indicator(s) {', '.join(sorted(unknown))}; "
+                    f"valid: {', '.join(EFFICIENCY_INDICATORS)}."
+                )
+        a, b, c = self.class_shares
+        if not 0 < a < b < c <= 1:
+            raise ConfigError(
+                "[efficiency] class_shares must rise within (0, 1], e.g. [0.25, 0.70, 0.95]."
+            )
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every options table of a project file (the registry of ``[section]`` names)."""
+
+    project: ProjectOptions = field(default_factory=ProjectOptions)
+    check: CheckOptions = field(default_factory=CheckOptions)
+    buildable: BuildableOptions = field(default_factory=BuildableOptions)
+    idle: IdleOptions = field(default_factory=IdleOptions)
+    rates: RatesOptions = field(default_factory=RatesOptions)
+    efficiency: EfficiencyOptions = field(default_factory=EfficiencyOptions)
+
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, Any], *, source: str = "landuse.toml") -> Options:
+        """Parse every options table; an unknown table is an error listing the valid ones."""
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(tables) - set(hints))
+        if unknown:
+            valid = [*hints, "layers", "rasters"]
+            raise ConfigError(
+                f"{source}: unknown table [{unknown[0]}]{suggest(unknown[0], valid)} "
+                f"(valid tables: {', '.join(f'[{v}]' for v in valid)})."
+            )
+        return cls(
+            **{
+                name: parse_options(hints[name], tables[name], section=name, source=source)
+                for name in tables
+            }
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _kind(hint: Any) -> str:
+    """Words for a type hint in an error message."""
+    words = {float: "a number", int: "a whole number", str: "text", bool: "true or false"}
+    words[dt.date] = "a date (2025-12-31)"
+    if hint in words:
+        return words[hint]
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_kind(a) for a in typing.get_args(hint) if a is not type(None))
+    if origin is tuple:
+        return "a list"
+    return "a table { key = value }"
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as type ``hint``, or a ConfigError saying what ``where`` must be."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    bad = ConfigError(f"{where} must be {_kind(hint)}, not {value!r}.")
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            near = suggest(str(value), map(str, args))
+            raise ConfigError(f"{where} must be {_kind(hint)}, not {value!r}{near}.")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise bad
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where} must hold {len(args)} values, not {len(value)}.")
+        return tuple(
+            _convert(v, a, f"{where}[{i}]")
+            for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
+    if origin is Mapping:
+        if not isinstance(value, dict):
+            raise bad
+        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if hint is dt.date:
+        return parse_day(value, what=where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if hint in (int, float):
+        # TOML has real numbers; a quoted "500" is a typo worth stopping on too.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad
+        if hint is int and value != int(value):
+            raise bad
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise TypeError(f"unsupported option type {hint!r}")  # a programming error, not a user one
+
+
+def parse_options(cls: type[_T], raw: Any, *, section: str, source: str = "landuse.toml") -> _T:
+    """Build an options object from a TOML table, checking every key and value.
+
+    Parameters
+    ----------
+    cls : dataclass type
+        One of the options classes of this module.
+    raw : mapping
+        The table as read from TOML (or passed by a caller).
+    section : str
+        Table name, for messages.
+    source : str
+        File name, for messages.
+
+    Raises
+    ------
+    ConfigError
+        Not a table, an unknown key (with the valid ones and a near match), or
+        a value of the wrong kind.
+    """
+    if isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: [{section}] must be a table of options, not {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{source}: [{section}] has unknown option '{unknown[0]}'{suggest(unknown[0], fields)}"
+            f" (valid options: {', '.join(fields)})."
+        )
+    values = {
+        key: _convert(value, hints[key], f"{source}: [{section}] {key}")
+        for key, value in raw.items()
+    }
+    return cls(**values)
