@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "DuplicateIdError",
     "EncodingError",
+    "FontError",
     "LanduseError",
     "LanduseWarning",
     "LayerNotFoundError",
@@ -74,6 +75,10 @@ class LedgerError(LanduseError, ValueError):
 
 class ConfigError(LanduseError, ValueError):
     """The project file (landuse.toml) is missing, malformed or inconsistent."""
+
+
+class FontError(LanduseError, RuntimeError):
+    """Chinese text cannot be drawn: no usable font, or a character no font has."""
 
 
 class LanduseWarning(UserWarning):

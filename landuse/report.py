@@ -6,30 +6,26 @@ parameters, the input files with their SHA-256 and the tool version, so a
 figure quoted in a meeting can be traced.  It holds no wall-clock time and its
 zip entries carry a fixed date: the same inputs give a byte-identical file.
 
-Charts use matplotlib with a CJK font (Noto Sans CJK from Debian's
-fonts-noto-cjk, or a common Windows/macOS Chinese font); with none installed
-the pack stops with an error instead of drawing empty boxes.
+Charts use matplotlib with the Chinese font of :mod:`landuse.fonts` (a system
+font, else the packaged Noto Sans SC); a character no font has stops the pack
+with an error instead of drawing an empty box.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
 import re
-import warnings
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
 import geopandas as gpd
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -38,13 +34,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from landuse.errors import LanduseError
+from landuse.fonts import cjk_style, glyphs_required
 from landuse.labels import labelled
 
 __all__ = [
-    "CJK_FONTS",
     "Sheet",
-    "cjk_font",
     "class_chart",
     "file_sha256",
     "overview_map",
@@ -53,16 +47,6 @@ __all__ = [
     "write_workbook",
 ]
 
-#: Fonts tried, in order, for Chinese text in charts.
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans CJK JP",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-)
 _FIXED_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
 
@@ -208,36 +192,6 @@ def _decorate(ws, *, widths: Sequence[int]) -> None:
 # --------------------------------------------------------------------- charts
 
 
-def cjk_font() -> str:
-    """Name of an installed font with Chinese glyphs.
-
-    Raises
-    ------
-    LanduseError
-        None is installed (charts would show boxes instead of characters).
-    """
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            return name
-    raise LanduseError(
-        "No Chinese font found for the charts; install one "
-        "(Debian: apt-get install fonts-noto-cjk) and run again."
-    )
-
-
-@contextlib.contextmanager
-def _cjk_style() -> Iterator[None]:
-    """Chinese-capable fonts for the charts drawn inside, without touching global state."""
-    style = {
-        "font.family": ["sans-serif"],
-        "font.sans-serif": [cjk_font(), "DejaVu Sans"],
-        "axes.unicode_minus": False,
-    }
-    with matplotlib.rc_context(style):
-        yield
-
-
 def _figure(width: float = 8.0, height: float = 5.0) -> tuple[Figure, Axes]:
     # A bare Figure needs no pyplot backend: nothing changes for notebook users.
     fig = Figure(figsize=(width, height), dpi=120)
@@ -247,8 +201,7 @@ def _figure(width: float = 8.0, height: float = 5.0) -> tuple[Figure, Axes]:
 def _save(fig: Figure, path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing.*")
+    with glyphs_required(fig, target):
         fig.savefig(target, bbox_inches="tight", metadata={"Software": None})
     return target
 
@@ -258,11 +211,11 @@ _R = TypeVar("_R")
 
 
 def _with_cjk(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Draw the chart inside :func:`_cjk_style`."""
+    """Draw the chart inside :func:`landuse.fonts.cjk_style`."""
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _cjk_style():
+        with cjk_style():
             return func(*args, **kwargs)
 
     return wrapper

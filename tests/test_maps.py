@@ -2,6 +2,7 @@ import os
 import re
 import shutil
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -158,13 +159,33 @@ def test_every_declared_layer_has_a_style():
     assert {spec.key for spec in LAYERS} <= set(styles)
 
 
-def _chromium():
+# README, "Run the tests": installs the Chromium below (Debian's, or on Ubuntu playwright's).
+INSTALL_LINE = "sh scripts/install-test-deps.sh"
+
+
+def _chromium(playwright) -> str:
+    """Playwright's own Chromium when installed (Ubuntu), else Debian's ``chromium``."""
+    bundled = playwright.chromium.executable_path
+    if os.path.isfile(bundled):
+        return bundled
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI; .ci/run must install it.")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        message = f"Chromium is missing; install it with: {INSTALL_LINE}"
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(message)  # CI must test the map in a browser
+        pytest.skip(message)
     return path
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path, ci):
+    no_browser = SimpleNamespace(chromium=SimpleNamespace(executable_path=str(tmp_path / "none")))
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    outcome = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(outcome, match=re.escape(INSTALL_LINE)):
+        _chromium(no_browser)
 
 
 def test_map_in_headless_chromium(tmp_path):
@@ -184,7 +205,7 @@ def test_map_in_headless_chromium(tmp_path):
         "--no-first-run",
     ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=args)
+        browser = p.chromium.launch(executable_path=_chromium(p), args=args)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         requests, problems, dialogs = [], [], []
         page.on("request", lambda r: requests.append(r.url))

@@ -12,8 +12,9 @@ import pytest
 import shapely
 from openpyxl import load_workbook
 
+from landuse.fonts import cjk_font_file
 from landuse.pipeline import run_report
-from landuse.report import Sheet, cjk_font, write_workbook
+from landuse.report import Sheet, write_workbook
 from landuse.sample import get_path
 
 
@@ -160,10 +161,10 @@ def test_charts_are_not_blank_and_draw_chinese(pack):
 def test_cjk_glyphs_render_as_distinct_characters():
     # With a missing font every CJK character becomes the same box; with a real
     # CJK font two different characters rasterise differently.
-    from matplotlib.font_manager import FontProperties, findfont
     from matplotlib.ft2font import FT2Font
 
-    font = FT2Font(findfont(FontProperties(family=cjk_font())))
+    chosen = cjk_font_file()
+    font = FT2Font(str(chosen.path), face_index=chosen.face_index)
     assert all(font.get_char_index(ord(ch)) != 0 for ch in "闲置土地处置趋势亩均税收")
 
     def raster(ch):
