@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from landuse.errors import ConfigError
 from landuse.options import Options, suggest
@@ -212,7 +212,7 @@ LAYER_KINDS: tuple[str, ...] = tuple(FIELD_ALIASES)
 
 #: Geometry each logical layer holds; ``None`` marks an attribute-only table.
 #: Layers a project adds for its own constraints or buffers default to ``"any"``.
-GEOMETRY_KINDS: dict[str, str | None] = {
+GEOMETRY_KINDS: dict[str, Literal["polygon", "line", "any"] | None] = {
     **dict.fromkeys(LAYER_KINDS, "polygon"),
     "roads": "line",
     "enterprises": None,

@@ -130,7 +130,7 @@ def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
         source=source,
     )
     df["leased_parcel_id"] = (
-        enterprises["leased_parcel_id"].astype("string").str.strip().replace("", pd.NA)
+        enterprises["leased_parcel_id"].astype("string").str.strip().mask(lambda s: s == "")
         if "leased_parcel_id" in enterprises.columns
         else pd.Series(pd.NA, index=df.index, dtype="string")
     )
@@ -446,7 +446,7 @@ def park_summary(
         aggfunc="sum",
     )
     years = sorted(metrics_by_year)
-    wide.columns = [f"{name}_{year}" for name, year in wide.columns]
+    wide.columns = ["_".join(map(str, pair)) for pair in wide.columns]  # (name, year)
     wide = wide[[f"{n}_{y}" for y in years for n in ("tax_wan", "land_mu", "tax_per_mu_wan")]]
     if len(years) >= 2:
         last, prev = years[-1], years[-2]

@@ -45,7 +45,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 import pyogrio
@@ -219,7 +219,6 @@ def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:
         amount = parse_amounts(df["amount_wan"], column="金额（万元）", source=source)
     except SchemaError as exc:
         problems.append(str(exc).split(": ", 1)[-1].rstrip("."))
-        dates = area = amount = None
     if problems:
         raise SchemaError(f"{source}: nothing imported; " + "; ".join(problems) + ".")
     return pd.DataFrame(
@@ -780,7 +779,7 @@ def _check_corrections(
 ) -> None:
     """Raise when a row corrects an entry that is not in the ledger."""
     position = HASHED_COLUMNS.index("corrects") - 1  # values lack the fid
-    targets = {int(r[position]) for r in values if r[position] is not None}
+    targets = {int(cast(int, r[position])) for r in values if r[position] is not None}
     if not targets:
         return
     known = {

@@ -66,7 +66,7 @@ def file_sha256(path: str | Path) -> str:
     files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for f in files:
         with open(f, "rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+            for block in iter(functools.partial(handle.read, 1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
 
@@ -281,7 +281,7 @@ def trend_chart(trend: pd.DataFrame, path: str | Path) -> Path:
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(
         handles,
-        [h.get_label() for h in handles],
+        [str(h.get_label()) for h in handles],
         loc="upper center",
         bbox_to_anchor=(0.5, -0.1),
         ncol=2,

@@ -97,9 +97,9 @@ def standardize_fields(
         if canonical in rename.values() or canonical in df.columns:
             continue
         for cand in candidates:
-            source = lower.get(cand.lower())
-            if source is not None and source not in rename:
-                rename[source] = canonical
+            found = lower.get(cand.lower())
+            if found is not None and found not in rename:
+                rename[found] = canonical
                 break
     return df.rename(columns=rename)
 
