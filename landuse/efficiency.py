@@ -252,7 +252,9 @@ def enterprise_metrics(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Dat
     rules = links.groupby("enterprise_id")["land_rule"].agg(lambda r: "；".join(sorted(set(r))))
     df = enterprises.copy()
     df["land_mu"] = df["enterprise_id"].map(land).fillna(0.0)
-    df["land_rule"] = df["enterprise_id"].map(rules).fillna("无用地")
+    # reindex keeps the text dtype when no firm holds land (map would give floats).
+    rule = rules.astype("string").reindex(df["enterprise_id"]).fillna("无用地")
+    df["land_rule"] = rule.to_numpy()
     for name, (num, den) in _RATIOS.items():
         with np.errstate(divide="ignore", invalid="ignore"):
             df[name] = (df[num] / df[den]).where(df[den] > 0)
@@ -504,6 +506,18 @@ def evaluate(
         rows = table[table["year"] == y].reset_index(drop=True)
         links_by_year[y] = allocate_land(parcels, rows)
         metrics_by_year[y] = enterprise_metrics(rows, links_by_year[y])
+    if links_by_year[chosen].empty:
+        field = "enterprise_id" if "enterprise_id" in parcels.columns else None
+        raise SchemaError(
+            f"No firm of {chosen} holds or leases a parcel (没有企业与地块对应): "
+            + (
+                "the parcels' enterprise_id (统一社会信用代码) matches no code of the enterprise "
+                "table; check both columns."
+                if field
+                else "the parcels have no enterprise_id field (统一社会信用代码); map it in "
+                '[layers.parcels.fields] (e.g. enterprise_id = "TYSHXYDM").'
+            )
+        )
     classified = classify(metrics_by_year[chosen], options)
     shown = [y for y in years if y in (chosen - 1, chosen)]
     return EfficiencyResult(

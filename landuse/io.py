@@ -314,8 +314,12 @@ def _dbf_bytes(p: Path, layer: str) -> tuple[bytes | None, bytes | None]:
         return head, zf.read(cpg_name) if cpg_name else None
 
 
-def _dbf_text(dbf: bytes) -> tuple[list[bytes], list[bytes]]:
-    """The non-ASCII field names and character values in the first rows of a DBF."""
+def _dbf_text(dbf: bytes) -> tuple[list[bytes], list[tuple[bytes, bool]]]:
+    """The non-ASCII field names and character values in the first rows of a DBF.
+
+    Each value comes with whether it fills its field: only such a value can have
+    had its last character cut by the writer.
+    """
     n_records, header_len, record_len = struct.unpack("<IHH", dbf[4:12])
     names: list[bytes] = []
     fields: list[tuple[int, int]] = []  # (offset in record, length) of C fields
@@ -329,22 +333,37 @@ def _dbf_text(dbf: bytes) -> tuple[list[bytes], list[bytes]]:
         if desc[11:12] == b"C":
             fields.append((offset, length))
         offset += length
-    values: list[bytes] = []
+    values: list[tuple[bytes, bool]] = []
     for row in range(min(n_records, _SNIFF_ROWS)):
         start = header_len + row * record_len
         record = dbf[start : start + record_len]
-        values.extend(record[f_off : f_off + f_len].rstrip(b" \x00") for f_off, f_len in fields)
-    return [n for n in names if not n.isascii()], [v for v in values if not v.isascii()]
+        for f_off, f_len in fields:
+            value = record[f_off : f_off + f_len].rstrip(b" \x00")
+            if not value.isascii():
+                values.append((value, len(value) == f_len))
+    return [n for n in names if not n.isascii()], values
 
 
-def _is_utf8(value: bytes) -> bool:
+def _is_utf8(value: bytes, *, cut: bool = True) -> bool:
     # A writer may cut a multi-byte character at the field width: accept an
-    # incomplete tail, reject anything else that is not UTF-8.
+    # incomplete tail where the text fills its field, reject anything else.
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(value, final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(value, final=not cut)
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _guess_encoding(texts: list[bytes]) -> str:
+    """The first of the other encodings met in China that decodes every text."""
+    for encoding in ("BIG5", "cp1252"):
+        try:
+            for t in texts:
+                t.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return "latin1"  # decodes any bytes
 
 
 def _sniff_dbf(p: Path, dbf: bytes) -> TextEncoding:
@@ -353,19 +372,22 @@ def _sniff_dbf(p: Path, dbf: bytes) -> TextEncoding:
     if not names and not values:
         return TextEncoding(None, "ASCII", "ASCII")
     # GDAL decodes names and values with one encoding, so both must agree.
-    if all(_is_utf8(t) for t in names + values):
+    if all(_is_utf8(t) for t in names) and all(_is_utf8(v, cut=c) for v, c in values):
         enc = "UTF-8"
     else:
-        for kind, texts in (("field name", names), ("attribute text", values)):
-            for t in texts:
-                try:
-                    t.decode("gb18030")
-                except UnicodeDecodeError:
-                    raise EncodingError(
-                        f"{p}: {kind} {t[:40]!r} is neither UTF-8 nor GBK. Add a .cpg file "
-                        "naming its encoding (e.g. 'GBK', 'BIG5') or pass encoding=... "
-                        "(--encoding, 'encoding' in landuse.toml)."
-                    ) from None
+        texts = names + [v for v, _ in values]
+        for t in texts:
+            try:
+                t.decode("gb18030")
+            except UnicodeDecodeError:
+                guess = _guess_encoding(texts)
+                raise EncodingError(
+                    f"{p}: text {t[:40]!r} is neither UTF-8 nor GBK (既非 UTF-8 也非 GBK). "
+                    f"Pass its encoding: --encoding {guess} on the command line, or "
+                    f'encoding = "{guess}" in [layers.<name>] of landuse.toml ({guess} decodes '
+                    f"every value here; check the text with `landuse info {p.name} --encoding "
+                    f"{guess}`), or add a .cpg file naming it."
+                ) from None
         enc = "GB18030"
     detected = f"{enc} (detected, no .cpg)"
     return TextEncoding(enc, detected if names else "ASCII", detected if values else "ASCII")

@@ -61,7 +61,9 @@ def standardize_fields(
 
     Bureaus name the same field differently (DKBH, 地块编号, ZDDM ...).  An
     explicit override from ``landuse.toml`` wins; otherwise the first alias
-    present (case-insensitive) is used.  Unmatched fields are kept as they are.
+    present (case-insensitive) is used, also when a shapefile cut a Chinese
+    name at the DBF limit of 10 bytes (统一社会信 for 统一社会信用代码).  Unmatched
+    fields are kept as they are.
 
     Parameters
     ----------
@@ -97,11 +99,30 @@ def standardize_fields(
         if canonical in rename.values() or canonical in df.columns:
             continue
         for cand in candidates:
-            found = lower.get(cand.lower())
+            found = lower.get(cand.lower()) or _truncated(cand, df.columns)
             if found is not None and found not in rename:
                 rename[found] = canonical
                 break
     return df.rename(columns=rename)
+
+
+# A DBF field name holds 10 bytes: GBK 约定动工日期 (12 bytes) arrives as 约定动工日,
+# UTF-8 (3 bytes a character) as 约定动.
+_DBF_NAME_BYTES = 10
+
+
+def _truncated(alias: str, columns: Iterable[object]) -> str | None:
+    """The column that is ``alias`` cut at the DBF name limit, if there is one."""
+    for column in columns:
+        name = str(column)
+        if not alias.startswith(name) or name == alias or name.isascii():
+            continue
+        nxt = alias[len(name)]
+        for encoding in ("gb18030", "utf-8"):
+            size = len(name.encode(encoding))
+            if size <= _DBF_NAME_BYTES < size + len(nxt.encode(encoding)):
+                return name
+    return None
 
 
 def check_layer(
