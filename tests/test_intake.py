@@ -136,6 +136,23 @@ def _xian80(tmp_path: Path) -> None:
     _shapefile(gdf, tmp_path / "data" / "地块.shp", encoding="GBK", cpg=False)
 
 
+def _with_datum_transform(tmp_path: Path) -> None:
+    # A 7-parameter Helmert with all parameters zero, as a TOML multi-line string; it
+    # only changes the ellipsoid from IAU76 to GRS80.
+    pipeline = (
+        '"""+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad\n'
+        "  +step +proj=cart +ellps=IAU76 +step +proj=helmert +x=0 +y=0 +z=0 +rx=0 +ry=0\n"
+        "  +rz=0 +s=0 +convention=position_vector +step +inv +proj=cart +ellps=GRS80\n"
+        '  +step +proj=unitconvert +xy_in=rad +xy_out=deg"""'
+    )
+    toml = tmp_path / "landuse.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        text.replace("[project]\n", f"[project]\ndatum_transform = {pipeline}\n", 1),
+        encoding="utf-8",
+    )
+
+
 def _enterprise_workbook(**kwargs) -> Callable[[Path], None]:
     def build(tmp_path: Path) -> None:
         _enterprises(tmp_path / "data" / "企业.xlsx", **kwargs)
@@ -194,6 +211,13 @@ CASES = {
         {"企业表": (3, 2, 0, 1)},
     ),
     "xian 1980 prj": (_xian80, ["check"], 2, ["Xian 1980", "datum_transform", "EPSG:4524"], {}),
+    "xian 1980 with its transformation": (
+        lambda p: (_xian80(p), _with_datum_transform(p)),
+        ["check"],
+        0,
+        ["6 个地块中"],
+        {"地块": (6, 6, 0, 0)},
+    ),
     "empty gbk shapefile": (_empty_gbk, ["check"], 2, ["地块.shp", "has no features"], {}),
     "gbk names ascii values": (_ascii_values, ["check"], 0, ["6 个地块中"], {"地块": (6, 6, 0, 0)}),
     "option typo": (
