@@ -167,17 +167,19 @@ _engine_options = [
         type=click.Choice(["local", "dask"]),
         default="local",
         show_default=True,
-        help="dask: spatial partitions on a dask cluster.",
+        help="计算引擎 dask: spatial partitions on a dask cluster.",
     ),
     click.option(
-        "--scheduler", default=None, help="dask scheduler address (default: start a local cluster)."
+        "--scheduler",
+        default=None,
+        help="dask 调度器地址 scheduler address (default: start a local cluster).",
     ),
     click.option(
         "--workers",
         type=click.IntRange(min=1),
         default=2,
         show_default=True,
-        help="Workers of the local dask cluster.",
+        help="本地 dask 进程数 Workers of the local dask cluster.",
     ),
 ]
 
@@ -359,7 +361,7 @@ _ledger_option = click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Ledger GeoPackage (default: [idle] ledger of the project).",
+    help="台账文件 Ledger GeoPackage (default: [idle] ledger of the project).",
 )
 
 
@@ -375,12 +377,12 @@ def ledger() -> None:
 @click.option(
     "--no-id-check",
     is_flag=True,
-    help="Import without checking 地块编号 against the project's parcels (the batch records it).",
+    help="不核对地块编号 Import without checking 地块编号 against the parcels (recorded).",
 )
 def ledger_import(
     file: Path, project_file: Path | None, ledger: Path | None, no_id_check: bool
 ) -> None:
-    """导入台账记录（CSV/Excel，全部或全不）/ Append ledger rows from a file, all or nothing."""
+    """导入台账记录（全部或全不）/ Append ledger rows from CSV/Excel, all or nothing."""
     if project_file is None and not no_id_check and not Path("landuse.toml").is_file():
         raise ConfigError(
             "ledger import checks 地块编号 against the project's parcels: add "
@@ -402,11 +404,11 @@ def ledger_import(
 @click.option(
     "--upgrade",
     is_flag=True,
-    help="First add the hash chain to a ledger from an older landuse (hashing its rows as "
-    "they are now) and restore missing append-only triggers.",
+    help="升级旧台账 First add the hash chain to a ledger from an older landuse (its rows "
+    "hashed as they are now) and restore missing append-only triggers.",
 )
 def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
-    """Check the ledger: SQLite integrity, append-only triggers, hash chain, head record."""
+    """校验台账：完整性、只增触发器、哈希链 / Verify the ledger's integrity and chain."""
     target = Ledger(_ledger_path(project_file, ledger), create=False)
     if upgrade and (hashed := target.upgrade()):
         click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
@@ -432,7 +434,7 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
 @_project_option
 @_ledger_option
 def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
-    """Every ledger row of one parcel, corrections included."""
+    """地块处置记录（含更正）/ Every ledger row of one parcel."""
     rows = Ledger(_ledger_path(project_file, ledger), create=False).history(parcel_id)
     if rows.empty:
         click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
@@ -444,13 +446,15 @@ def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | Non
 
 @ledger.command("export")
 @click.argument("csv", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--effective", is_flag=True, help="Leave out corrected and withdrawn rows.")
+@click.option(
+    "--effective", is_flag=True, help="仅有效记录 Leave out corrected and withdrawn rows."
+)
 @_project_option
 @_ledger_option
 def ledger_export(
     csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
 ) -> None:
-    """Write the ledger to a CSV table with Chinese headers."""
+    """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
     rows = Ledger(_ledger_path(project_file, ledger), create=False).entries(effective=effective)
     write_table(labelled(rows), csv)
     click.echo(f"已导出 Exported {len(rows)} 条记录 to {csv}")
