@@ -92,6 +92,27 @@ def main(ctx: click.Context, debug: bool) -> None:
     warnings.showwarning = lambda msg, *_a, **_k: console.print(f"[yellow]注意 Note:[/] {msg}")
 
 
+def _read_options(func: Callable) -> Callable:
+    """--layer, --crs and --encoding for a file named on the command line."""
+    for option in reversed(
+        [
+            click.option("--layer", default=None, help="图层名 Layer inside a multi-layer file."),
+            click.option(
+                "--crs",
+                default=None,
+                help="坐标系 CRS when the file has none or a wrong one, e.g. EPSG:4524.",
+            ),
+            click.option(
+                "--encoding",
+                default=None,
+                help="属性编码 Attribute encoding when detection fails, e.g. GBK.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 @main.command()
 @click.option(
     "--parcels",
@@ -121,11 +142,8 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--layer", default=None, help="图层名 Layer inside a multi-layer file.")
-@click.option(
-    "--encoding", default=None, help="属性编码 Attribute encoding (e.g. GBK) if detection fails."
-)
-def info(path: Path, layer: str | None, encoding: str | None) -> None:
+@_read_options
+def info(path: Path, layer: str | None, crs: str | None, encoding: str | None) -> None:
     """查看图层：坐标系、要素、字段、编码、有效性 / Describe a layer."""
     if layer is None and list_layers(path)["geometry_type"].notna().sum() > 1:
         layers = list_layers(path, counts=True)
@@ -135,7 +153,7 @@ def info(path: Path, layer: str | None, encoding: str | None) -> None:
             crs = row.crs if isinstance(row.crs, str) else "no CRS"
             click.echo(f"  {row.name}: {kind}, {row.features} features, {crs}")
         return
-    d = describe_layer(path, layer, encoding=encoding)
+    d = describe_layer(path, layer, encoding=encoding, crs=crs)
     click.echo(f"文件 File:      {d['path']}")
     click.echo(f"图层 Layers:    {', '.join(d['layers'])} (showing '{d['layer']}', {d['driver']})")
     click.echo(f"坐标系 CRS:     {d['crs']} [{d['crs_source']}]")
@@ -212,27 +230,6 @@ def _project_options(func: Callable) -> Callable:
         default=None,
         help="项目文件 Project file (default: ./landuse.toml; make one with `landuse init`).",
     )(func)
-
-
-def _read_options(func: Callable) -> Callable:
-    """--layer, --crs and --encoding for a file named on the command line."""
-    for option in reversed(
-        [
-            click.option("--layer", default=None, help="图层名 Layer inside a multi-layer file."),
-            click.option(
-                "--crs",
-                default=None,
-                help="坐标系 CRS when the file has none or a wrong one, e.g. EPSG:4524.",
-            ),
-            click.option(
-                "--encoding",
-                default=None,
-                help="属性编码 Attribute encoding when detection fails, e.g. GBK.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
 
 
 def _run(
@@ -374,13 +371,18 @@ def ledger() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @_project_option
 @_ledger_option
+@click.option("--layer", "sheet", default=None, help="工作表 Excel sheet (default: the first).")
 @click.option(
     "--no-id-check",
     is_flag=True,
     help="不核对地块编号 Import without checking 地块编号 against the parcels (recorded).",
 )
 def ledger_import(
-    file: Path, project_file: Path | None, ledger: Path | None, no_id_check: bool
+    file: Path,
+    project_file: Path | None,
+    ledger: Path | None,
+    sheet: str | None,
+    no_id_check: bool,
 ) -> None:
     """导入台账记录（全部或全不）/ Append ledger rows from CSV/Excel, all or nothing."""
     if project_file is None and not no_id_check and not Path("landuse.toml").is_file():
@@ -392,9 +394,16 @@ def ledger_import(
     project = None if no_id_check else find_project(project_file)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入 importing", total=None)
-        count = import_ledger(
-            target, file, project, on_row=lambda done: bar.update(task, completed=done)
+        count, intake, left_out = import_ledger(
+            target,
+            file,
+            project,
+            sheet=sheet,
+            on_row=lambda done: bar.update(task, completed=done),
         )
+    click.echo(intake.line(report=None))
+    for row in left_out.itertuples():
+        click.echo(f"  {row.feature_id}：{row.detail}")
     click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
 
 

@@ -195,6 +195,7 @@ LAYER_LABELS: dict[str, str] = {
     "district": "行政区",
     "roads": "道路",
     "enterprises": "企业表",
+    "ledger_import": "台账导入文件",
 }
 
 #: Fields without which a layer cannot be used at all.

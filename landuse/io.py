@@ -95,6 +95,7 @@ __all__ = [
     "detect_shapefile_encoding",
     "find_layer_sources",
     "layer_info",
+    "layer_intake",
     "list_layers",
     "load_layer",
     "load_project_data",
@@ -104,6 +105,7 @@ __all__ = [
     "read_table",
     "refuse_existing",
     "shapefile_text_encoding",
+    "table_report",
     "write_layer",
     "write_layers",
     "write_table",
@@ -1139,8 +1141,13 @@ def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFram
     df = read_table(spec.path, sheet=spec.layer)
     df = standardize_fields(df, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields)
     check_layer(df, layer_name=name, required=REQUIRED_FIELDS.get(name, ()))
-    dropped = pd.DataFrame(df.attrs["landuse_dropped_rows"], columns=DROPPED_COLUMNS)
-    report = pd.DataFrame(
+    return df, table_report(name, df)
+
+
+def table_report(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`read_table` left out, as report rows (``feature_id`` = ``第 N 行``)."""
+    dropped = pd.DataFrame(table.attrs.get("landuse_dropped_rows", []), columns=DROPPED_COLUMNS)
+    return pd.DataFrame(
         {
             "layer": name,
             "feature_id": [f"第 {r} 行" for r in dropped["row"]],
@@ -1149,7 +1156,6 @@ def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFram
         },
         columns=REPORT_COLUMNS,
     )
-    return df, report
 
 
 @dataclass(frozen=True)
@@ -1178,17 +1184,18 @@ class LayerIntake:
         """Features kept as they were."""
         return self.read - self.repaired - self.dropped
 
-    def line(self) -> str:
-        """The one line every command prints for this layer."""
+    def line(self, report: str | None = "geometry_report.csv") -> str:
+        """The one line every command prints for this layer, pointing at ``report``."""
         label = LAYER_LABELS.get(self.layer, self.layer)
         return (
             f"{label}（{self.source}）：读入 {self.read}，原样保留 {self.kept}，"
             f"修复 {self.repaired}，剔除 {self.dropped}"
-            + ("（见 geometry_report.csv）" if self.repaired or self.dropped else "")
+            + (f"（见 {report}）" if report and (self.repaired or self.dropped) else "")
         )
 
 
-def _intake(name: str, layer: pd.DataFrame, report: pd.DataFrame) -> LayerIntake:
+def layer_intake(name: str, layer: pd.DataFrame, report: pd.DataFrame) -> LayerIntake:
+    """What reading ``layer`` (as logical layer ``name``) did, from its source and report."""
     src = layer.attrs["landuse_source"]
     path = Path(src["path"])
     inner = src.get("layer") or src.get("sheet")
@@ -1268,7 +1275,7 @@ def load_project_data(
         if name in GEOMETRY_KINDS and GEOMETRY_KINDS[name] is None:
             tables[name], report = load_table(project, name)
             reports.append(report)
-            intake.append(_intake(name, tables[name], report))
+            intake.append(layer_intake(name, tables[name], report))
             continue
         try:
             layers[name], report = load_layer(project, name)
@@ -1277,7 +1284,7 @@ def load_project_data(
             no_zone = no_zone or (name, exc)
             continue
         reports.append(report)
-        intake.append(_intake(name, layers[name], report))
+        intake.append(layer_intake(name, layers[name], report))
     if no_zone is not None:
         unplaced, error = no_zone
         if not layers:
@@ -1351,6 +1358,8 @@ def layer_info(
         Layer name inside a multi-layer file.
     encoding : str, optional
         Attribute encoding, when detection is not enough.
+    crs : optional
+        CRS to use when the file has none or a wrong one.
 
     Returns
     -------
@@ -1411,7 +1420,7 @@ def layer_info(
 
 
 def describe_layer(
-    path: PathLike, layer: str | None = None, *, encoding: str | None = None
+    path: PathLike, layer: str | None = None, *, encoding: str | None = None, crs: Any = None
 ) -> dict[str, Any]:
     """Summarise a layer for ``landuse info``.
 
@@ -1423,6 +1432,8 @@ def describe_layer(
         Layer name inside a multi-layer file.
     encoding : str, optional
         Attribute encoding, when detection is not enough.
+    crs : optional
+        CRS to use when the file has none or a wrong one.
 
     Returns
     -------
@@ -1438,7 +1449,7 @@ def describe_layer(
     info = layer_info(path, layer, encoding=encoding)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LanduseWarning)
-        gdf = read_layer(path, info["layer"], encoding=encoding)
+        gdf = read_layer(path, info["layer"], encoding=encoding, crs=crs)
     src = gdf.attrs["landuse_source"]
     text: TextEncoding = info["text"]
     examples = {}

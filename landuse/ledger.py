@@ -176,7 +176,9 @@ def read_ledger_file(path: str | Path, *, sheet: str | int | None = None) -> pd.
         Canonical columns ready for :meth:`Ledger.append`.
     """
     raw = read_table(path, sheet=sheet)
-    return _checked(raw, source=str(path))
+    checked = _checked(raw, source=str(path))
+    checked.attrs = raw.attrs  # where the rows came from and the rows left out
+    return checked
 
 
 def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:

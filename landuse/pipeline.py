@@ -27,10 +27,13 @@ from landuse.efficiency import EfficiencyResult, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import IDLE_REQUIRED, find_idle
 from landuse.io import (
+    LayerIntake,
     ProjectData,
+    layer_intake,
     load_layer,
     load_project_data,
     read_raster,
+    table_report,
     write_layers,
     write_table,
     write_text,
@@ -570,8 +573,9 @@ def import_ledger(
     file: Path,
     project: Project | None,
     *,
+    sheet: str | None = None,
     on_row: Callable[[int], None] | None = None,
-) -> int:
+) -> tuple[int, LayerIntake, pd.DataFrame]:
     """Import a CSV/Excel of ledger rows, checking 地块编号 against the project's parcels.
 
     Parameters
@@ -582,23 +586,32 @@ def import_ledger(
         The import file (see :func:`landuse.ledger.read_ledger_file`).
     project : Project or None
         Its parcels are the known ids; None imports unchecked (the batch says so).
+    sheet : str, optional
+        Excel sheet (default the first).
     on_row : callable, optional
         Progress callback with the number of rows written.
 
     Returns
     -------
-    int
+    count : int
         Rows imported.
+    intake : LayerIntake
+        Rows read = imported + left out (合计, blank, units rows).
+    left_out : DataFrame
+        The rows left out, with the reason (report rows).
     """
-    rows = read_ledger_file(file)
+    rows = read_ledger_file(file, sheet=sheet)
+    left_out = table_report("ledger_import", rows)
+    intake = layer_intake("ledger_import", rows, left_out)
     parcel_ids = None if project is None else load_layer(project, "parcels")[0]["parcel_id"]
-    return ledger.append(
+    count = ledger.append(
         rows,
         source=file.name,
         parcel_ids=parcel_ids,
         content_sha256=file_sha256(file),
         on_row=on_row,
     )
+    return count, intake, left_out
 
 
 def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:

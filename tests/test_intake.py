@@ -359,3 +359,34 @@ def test_codes_stay_text_in_outputs(tmp_path):
     assert result.exit_code == 0, result.output
     rows = (tmp_path / "o" / "conflicts.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == [f"\t{i}" for i in ids]
+
+
+def test_ledger_workbook_with_title_serial_dates_and_total(tmp_path):
+    toml = _project(tmp_path, _parcels())
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws.append(["2025年闲置土地处置台账"])
+    ws.merge_cells("A1:E1")
+    ws.append(["地块编号", "事项", "处置方式", "日期", "面积（亩）"])
+    # 45717 = 2025-03-01: 2025-01-01 is serial 45658 (1899-12-30 + 45658 days), + 59 days.
+    ws.append(["A01", "认定闲置", "", 45717, 15])
+    ws.append(["A02", "认定闲置", "", "2025年3月2日", 15])
+    ws.append(["合计", "", "", "", 30])
+    wb.save(tmp_path / "台账导入.xlsx")
+    ledger = tmp_path / "台账.gpkg"
+    args = ["ledger", "import", str(tmp_path / "台账导入.xlsx"), "--project", str(toml)]
+    result = CliRunner().invoke(main, [*args, "--ledger", str(ledger), "--layer", "台账"])
+    assert result.exit_code == 0, result.output
+    # Three rows under the header: two imported, the 合计 row (Excel row 5) left out.
+    assert "台账导入文件（台账导入.xlsx:台账）：读入 3，原样保留 2，修复 0，剔除 1" in result.output
+    assert "第 5 行：合计行" in result.output
+    assert "已导入 Imported 2 条记录" in result.output
+    entries = pyogrio.read_dataframe(ledger, layer="idle_ledger", read_geometry=False)
+    assert entries.set_index("parcel_id")["event_date"].to_dict() == {
+        "A01": "2025-03-01",
+        "A02": "2025-03-02",
+    }
+    # The same file again is refused.
+    again = CliRunner().invoke(main, [*args, "--ledger", str(ledger), "--layer", "台账"])
+    assert again.exit_code == 2 and "already" in again.output.lower(), again.output
