@@ -916,8 +916,9 @@ def run_project(
         on_step(STEP_LABELS[step])
     if step == "report":
         options["on_step"] = on_step
+    done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
     result = run_intake(data, out)
-    result.extend(STEPS[step](data, out, **options))
+    result.extend(done)
     return result
 
 

@@ -390,3 +390,14 @@ def test_ledger_workbook_with_title_serial_dates_and_total(tmp_path):
     # The same file again is refused.
     again = CliRunner().invoke(main, [*args, "--ledger", str(ledger), "--layer", "台账"])
     assert again.exit_code == 2 and "already" in again.output.lower(), again.output
+
+
+def test_report_checks_every_analysis_before_writing(tmp_path):
+    # A copied project file asks for idle land, but these parcels have no agreed start date.
+    parcels = _parcels().drop(columns="约定动工日期")
+    toml = _project(tmp_path, parcels, extra='[idle]\nas_of = "2025-12-31"\n')
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(main, ["report", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "nothing written" in result.output and "agreed_start_date" in result.output
+    assert not out.exists() or not any(out.iterdir())
