@@ -1358,8 +1358,6 @@ def layer_info(
         Layer name inside a multi-layer file.
     encoding : str, optional
         Attribute encoding, when detection is not enough.
-    crs : optional
-        CRS to use when the file has none or a wrong one.
 
     Returns
     -------
