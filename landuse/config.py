@@ -101,6 +101,23 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "total_investment_wan": ("ZTZ", "总投资", "JHTZ", "计划总投资"),
         "plot_ratio": ("RJL", "容积率"),
         "standard_factory": ("BZCF", "标准厂房", "是否标准厂房"),
+        # 工业项目建设用地控制指标 and 标准地 targets (landuse.indicators); areas in m²,
+        # money in 万元; industry_code is the 国民经济行业分类 code (2 or more digits).
+        "industry_code": ("HYDM", "行业代码", "GMJJHYDM", "国民经济行业代码", "行业分类代码"),
+        "investment_wan": ("GDZCTZ", "固定资产投资", "固定资产投资额", "固定资产总投资"),
+        "floor_area_m2": ("JRJZMJ", "计容建筑面积"),
+        "building_base_m2": ("JZJDMJ", "建筑基底面积", "建筑物基底面积"),
+        "yard_m2": ("DCMJ", "露天堆场面积", "堆场面积"),
+        "office_land_m2": ("XZBGMJ", "行政办公及生活服务设施用地面积", "行政办公用地面积"),
+        "green_m2": ("LDMJ", "绿地面积"),
+        "production_date": ("YDDCRQ", "约定达产日期", "达产日期"),
+        "target_investment_wan_per_mu": ("ZBTZQD", "约定投资强度", "投资强度指标"),
+        "target_plot_ratio": ("ZBRJL", "约定容积率", "容积率指标"),
+        "target_tax_per_mu_wan": ("ZBMJSS", "约定亩均税收", "亩均税收指标"),
+        "target_va_per_tce_wan": ("ZBNHZJZ", "约定单位能耗增加值", "单位能耗增加值指标"),
+        "target_revenue_per_mu_wan": ("ZBMJYYSR", "约定亩均营业收入", "亩均营业收入指标"),
+        "target_va_per_emission_wan": ("ZBPFZJZ", "约定单位排放增加值", "单位排放增加值指标"),
+        "target_rd_share": ("ZBYFZB", "约定研发经费占比", "研发经费占比指标"),
     },
     "udb": {
         "zone_id": ("BSM", "标识码", "KFBJBH", "编号"),
@@ -167,6 +184,16 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "farmland_type": ("GDLX", "耕地类型"),
         "slope_grade": ("GDPDJB", "耕地坡度级别", "GDPDJ", "耕地坡度级"),
     },
+    # Building footprints for 容积率 and 建筑系数: kind is 建筑物, 构筑物 or 露天堆场
+    # (default 建筑物), floors the storeys above ground, height_m the height.
+    "buildings": {
+        "building_id": ("JZWBH", "建筑物编号", "BSM", "标识码"),
+        "building_name": ("JZWMC", "建筑物名称"),
+        "kind": ("JZLX", "建筑类型", "建筑物类型"),
+        "floors": ("CS", "层数", "JZCS", "建筑层数", "DSCS", "地上层数"),
+        "height_m": ("GD", "高度", "JZGD", "建筑高度"),
+        "use": ("JZYT", "建筑用途", "使用用途"),
+    },
     "enterprises": {
         "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),
         "enterprise_name": ("QYMC", "企业名称"),
@@ -194,6 +221,7 @@ LAYER_LABELS: dict[str, str] = {
     "parks": "园区",
     "district": "行政区",
     "roads": "道路",
+    "buildings": "建筑物",
     "enterprises": "企业表",
     "ledger_import": "台账导入文件",
 }
@@ -203,6 +231,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "parcels": ("parcel_id",),
     "parks": ("park",),
     "enterprises": ("enterprise_id", "year"),
+    "buildings": ("floors",),
 }
 
 #: Field that must be unique within a layer.

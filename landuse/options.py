@@ -33,6 +33,7 @@ __all__ = [
     "CheckOptions",
     "EfficiencyOptions",
     "IdleOptions",
+    "IndicatorOptions",
     "Options",
     "ProjectOptions",
     "RatesOptions",
@@ -276,6 +277,72 @@ class EfficiencyOptions:
 
 
 @dataclass(frozen=True)
+class IndicatorOptions:
+    """``[indicators]``: 工业项目建设用地控制指标 and 标准地 targets.
+
+    Attributes
+    ----------
+    edition : {2008, 2023}
+        The national table (``layers/indicators_national_<edition>.toml``;
+        default 2008, 国土资发〔2008〕24号).
+    tables : tuple of str
+        Province or local tables in the same schema, relative to landuse.toml;
+        their values win over the national ones, later tables over earlier.
+    region_class : str or None
+        The project's 地区分类 as the tables' 投资强度 rows name it.
+    industry_codes : {"GB/T 4754-2002", "GB/T 4754-2011", "GB/T 4754-2017"} or None
+        Edition of 国民经济行业分类 the parcels' ``industry_code`` follows; the
+        codes from 29 on mean different industries in 2002 and 2017.
+    land_price : {"table", "include", "exclude"}
+        Whether 投资强度 counts the land price: as the table rules (2008:
+        included), or as forced here.
+    investment_includes_land_price : bool
+        The parcels' ``investment_wan`` already contains the land price
+        (default False: the land price ``land_price_wan`` is separate).
+    double_height_m : float or None
+        Storeys higher than this count twice in 容积率 (default: the table's,
+        8 m in 2008).
+    office_uses : tuple of str
+        Building ``use`` values counted as 行政办公及生活服务设施 when a parcel has
+        no ``office_land_m2`` (the floor-share rule).
+    supplied_status : tuple of str
+        ``supply_status`` values of supplied land (default 已供).
+    land_uses : tuple of str
+        ``land_use`` values the indicators apply to (default 工业用地).
+    completed_status : tuple of str
+        ``construction_status`` values of finished projects (default 已竣工);
+        other parcels get no control-indicator verdict.
+    year : int or None
+        Enterprise-table year of the 标准地 actual figures (``--year``; default
+        the latest).
+    as_of : date or None
+        Day the agreed 达产 dates are judged against (``--as-of``; default
+        31 December of the year).
+    """
+
+    edition: Literal[2008, 2023] = 2008
+    tables: tuple[str, ...] = ()
+    region_class: str | None = None
+    industry_codes: Literal["GB/T 4754-2002", "GB/T 4754-2011", "GB/T 4754-2017"] | None = None
+    land_price: Literal["table", "include", "exclude"] = "table"
+    investment_includes_land_price: bool = False
+    double_height_m: float | None = None
+    office_uses: tuple[str, ...] = ("办公", "行政办公", "宿舍", "食堂", "生活服务")
+    supplied_status: tuple[str, ...] = ("已供",)
+    land_uses: tuple[str, ...] = ("工业用地",)
+    completed_status: tuple[str, ...] = ("已竣工",)
+    year: int | None = None
+    as_of: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.double_height_m is not None and not self.double_height_m > 0:
+            raise ConfigError(
+                f"[indicators] double_height_m must be a height in metres above 0, "
+                f"not {self.double_height_m!r} (e.g. double_height_m = 8)."
+            )
+
+
+@dataclass(frozen=True)
 class Options:
     """Every options table of a project file (the registry of ``[section]`` names)."""
 
@@ -285,6 +352,7 @@ class Options:
     idle: IdleOptions = field(default_factory=IdleOptions)
     rates: RatesOptions = field(default_factory=RatesOptions)
     efficiency: EfficiencyOptions = field(default_factory=EfficiencyOptions)
+    indicators: IndicatorOptions = field(default_factory=IndicatorOptions)
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, Any], *, source: str = "landuse.toml") -> Options:
