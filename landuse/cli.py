@@ -257,7 +257,7 @@ def _run(
 @_out_option
 def demo(out: Path | None) -> None:
     """示例演示：在示例数据上运行全部分析并输出会议材料 / Run everything on the sample."""
-    with _progress(18) as on_step:
+    with _progress(19) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
 
@@ -508,6 +508,29 @@ def tax(project_file: Path | None, sample: bool, year: int | None, out: Path | N
     _run("tax", project_file, sample, out, year=year)
 
 
+@main.command()
+@_project_options
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="企业数据年度 Enterprise-table year of the 标准地 figures (default: the latest).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="达产判定日 Judge agreed 达产 dates as of this day, e.g. 2025-12-31 "
+    "(default [indicators] as_of, else 31 Dec of the year).",
+)
+@_out_option
+def indicators(
+    project_file: Path | None, sample: bool, year: int | None, as_of: str | None, out: Path | None
+) -> None:
+    """工业用地控制指标与标准地核验 / Control indicators and 标准地 targets of industrial land."""
+    _run("indicators", project_file, sample, out, year=year, as_of=as_of)
+
+
 _basemap_option = click.option(
     "--basemap",
     type=click.Choice(["none", "osm", "tianditu-vec", "tianditu-img", "amap"]),
@@ -542,7 +565,7 @@ def report(
         project_file,
         sample,
         out,
-        stages=18,
+        stages=19,
         basemap=basemap,
         tianditu_token=tianditu_token,
     )

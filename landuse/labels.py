@@ -115,6 +115,68 @@ LABELS: dict[str, tuple[str, str]] = {
     "feature_id": ("要素编号", "Feature"),
     "action": ("处理", "Action"),
     "detail": ("说明", "Detail"),
+    # 工业项目建设用地控制指标 and 标准地 (landuse.indicators)
+    "industry_code": ("行业代码", "Industry code"),
+    "construction_status": ("建设状态", "Construction status"),
+    "result": ("核验结论", "Result"),
+    "floor_area_m2": ("计容建筑面积（平方米）", "Counted floor area (m²)"),
+    "tall_floor_m2": ("层高超限加倍计入面积（平方米）", "Floor area added for tall storeys (m²)"),
+    "building_base_m2": ("建筑物基底面积（平方米）", "Building footprint (m²)"),
+    "structure_base_m2": ("构筑物基底面积（平方米）", "Structure footprint (m²)"),
+    "yard_base_m2": ("露天堆场面积（平方米）", "Open yard (m²)"),
+    "coverage_base_m2": ("建筑系数计入面积（平方米）", "Footprint counted in coverage (m²)"),
+    "plot_ratio": ("容积率", "Plot ratio"),
+    "plot_ratio_min": ("容积率下限", "Plot ratio minimum"),
+    "plot_ratio_source": ("容积率指标依据", "Plot ratio source"),
+    "plot_ratio_ok": ("容积率达标", "Plot ratio met"),
+    "building_coverage": ("建筑系数", "Building coverage"),
+    "building_coverage_min": ("建筑系数下限", "Coverage minimum"),
+    "building_coverage_source": ("建筑系数指标依据", "Coverage source"),
+    "building_coverage_ok": ("建筑系数达标", "Coverage met"),
+    "investment_wan": ("固定资产投资（万元）", "Fixed-asset investment (10k yuan)"),
+    "land_price_rule": ("投资强度地价口径", "Land price in investment"),
+    "investment_basis_wan": ("计入投资强度的投资（万元）", "Investment counted (10k yuan)"),
+    "investment_intensity_wan_per_ha": (
+        "投资强度（万元/公顷）",
+        "Investment intensity (10k yuan/ha)",
+    ),
+    "investment_intensity_wan_per_mu": (
+        "投资强度（万元/亩）",
+        "Investment intensity (10k yuan/mu)",
+    ),
+    "investment_intensity_min_wan_per_ha": (
+        "投资强度下限（万元/公顷）",
+        "Investment intensity minimum (10k yuan/ha)",
+    ),
+    "investment_intensity_source": ("投资强度指标依据", "Investment intensity source"),
+    "investment_intensity_ok": ("投资强度达标", "Investment intensity met"),
+    "office_land_m2": ("行政办公及生活服务设施用地面积（平方米）", "Office and living land (m²)"),
+    "office_share": ("行政办公及生活服务设施用地所占比重", "Office and living share"),
+    "office_share_max": ("行政办公及生活服务设施用地比重上限", "Office share maximum"),
+    "office_share_source": ("行政办公比重指标依据", "Office share source"),
+    "office_share_ok": ("行政办公比重达标", "Office share met"),
+    "green_m2": ("绿地面积（平方米）", "Green area (m²)"),
+    "green_ratio": ("绿地率", "Green ratio"),
+    "green_ratio_max": ("绿地率上限", "Green ratio maximum"),
+    "green_ratio_source": ("绿地率指标依据", "Green ratio source"),
+    "green_ratio_ok": ("绿地率达标", "Green ratio met"),
+    "production_date": ("约定达产日期", "Agreed full-production date"),
+    "targets_due": ("已过约定达产日期", "Past the full-production date"),
+    "target_investment_wan_per_mu": ("约定投资强度（万元/亩）", "Agreed investment (10k yuan/mu)"),
+    "target_investment_wan_per_mu_ok": ("投资强度达到约定", "Agreed investment met"),
+    "target_plot_ratio": ("约定容积率", "Agreed plot ratio"),
+    "target_plot_ratio_ok": ("容积率达到约定", "Agreed plot ratio met"),
+    "target_tax_per_mu_wan": ("约定亩均税收（万元/亩）", "Agreed tax per mu"),
+    "target_tax_per_mu_wan_ok": ("亩均税收达到约定", "Agreed tax per mu met"),
+    "target_va_per_tce_wan": ("约定单位能耗增加值（万元/吨标煤）", "Agreed VA per tce"),
+    "target_va_per_tce_wan_ok": ("单位能耗增加值达到约定", "Agreed VA per tce met"),
+    "target_revenue_per_mu_wan": ("约定亩均营业收入（万元/亩）", "Agreed revenue per mu"),
+    "target_revenue_per_mu_wan_ok": ("亩均营业收入达到约定", "Agreed revenue per mu met"),
+    "target_va_per_emission_wan": ("约定单位排放增加值（万元/吨）", "Agreed VA per t emission"),
+    "target_va_per_emission_wan_ok": ("单位排放增加值达到约定", "Agreed VA per emission met"),
+    "target_rd_share": ("约定研发经费占比", "Agreed R&D share"),
+    "target_rd_share_ok": ("研发经费占比达到约定", "Agreed R&D share met"),
+    "basis": ("计算说明", "Basis"),
 }
 
 
@@ -138,10 +200,42 @@ VALUE_LABELS: dict[str, dict[object, tuple[str, str]]] = {
     "gov_caused": {True: ("是", "yes"), False: ("否", "no")},
     "recover_without_compensation": {True: ("是", "yes"), False: ("否", "no")},
     "suspect_idle": {True: ("是", "yes"), False: ("否", "no")},
+    # Pass/fail of each indicator check; an empty cell is "not judged".
+    **{
+        f"{check}_ok": {True: ("是", "yes"), False: ("否", "no")}
+        for check in (
+            "plot_ratio",
+            "building_coverage",
+            "investment_intensity",
+            "office_share",
+            "green_ratio",
+            "target_investment_wan_per_mu",
+            "target_plot_ratio",
+            "target_tax_per_mu_wan",
+            "target_va_per_tce_wan",
+            "target_revenue_per_mu_wan",
+            "target_va_per_emission_wan",
+            "target_rd_share",
+        )
+    },
+    "targets_due": {True: ("是", "yes"), False: ("否", "no")},
 }
 
 # Decimals by unit suffix: areas to 0.01 m² / 0.0001 亩 keep sums traceable.
-_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4, "_rate": 4, "_wan": 4, "score": 2, "yoy": 4}
+_DECIMALS = {
+    "_m2": 2,
+    "_mu": 4,
+    "_ha": 4,
+    "_share": 4,
+    "_rate": 4,
+    "_wan": 4,
+    "score": 2,
+    "yoy": 4,
+    "_ratio": 4,
+    "_coverage": 4,
+    "_min": 4,
+    "_max": 4,
+}
 
 
 def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:

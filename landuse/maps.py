@@ -225,6 +225,27 @@ LAYERS: tuple[MapLayer, ...] = (
         show=False,
     ),
     MapLayer(
+        "indicators",
+        "工业用地控制指标核验",
+        (
+            ("parcel_id", "地块编号"),
+            ("enterprise_name", "企业"),
+            ("industry_code", "行业代码"),
+            ("result", "核验结论"),
+            ("status", "核验说明"),
+            ("plot_ratio", "容积率"),
+            ("plot_ratio_min", "容积率下限"),
+            ("building_coverage", "建筑系数"),
+            ("investment_intensity_wan_per_ha", "投资强度（万元/公顷）"),
+            ("office_share", "行政办公及生活服务设施用地所占比重"),
+            ("green_ratio", "绿地率"),
+        ),
+        "parcel_id",
+        "result",
+        show=False,
+        searchable=("parcel_id",),
+    ),
+    MapLayer(
         "buildable",
         "可建设用地",
         (("candidate_id", "编号"), ("park", "园区"), ("area_mu", "面积（亩）")),
@@ -449,7 +470,7 @@ def build_map(
     ----------
     layers : mapping of str to GeoDataFrame
         Keys of :data:`LAYERS` (``parks``, ``udb``, ``farmland``, ``eco_redline``,
-        ``parcels``, ``efficiency``, ``buildable``, ``conflicts``); missing ones
+        ``parcels``, ``efficiency``, ``indicators``, ``buildable``, ``conflicts``); missing ones
         are skipped.  Any CRS; the map is the only place that goes to EPSG:4326.
     title, subtitle : str
         Shown at the top right (e.g. the district and the date).

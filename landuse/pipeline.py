@@ -24,8 +24,16 @@ from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 from landuse.efficiency import EfficiencyResult, evaluate
-from landuse.errors import ConfigError
+from landuse.errors import ConfigError, LanduseError
 from landuse.idle import IDLE_REQUIRED, find_idle
+from landuse.indicator_tables import INDICATORS, IndicatorTable, load_indicator_table
+from landuse.indicators import (
+    FIRM_TARGETS,
+    INDICATOR_COLUMNS,
+    TARGETS,
+    check_indicators,
+    resolve_rules,
+)
 from landuse.io import (
     LayerIntake,
     ProjectData,
@@ -64,6 +72,7 @@ __all__ = [
     "run_demo",
     "run_efficiency",
     "run_idle",
+    "run_indicators",
     "run_intake",
     "run_load",
     "run_map",
@@ -481,6 +490,132 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
     return res
 
 
+#: Parcel fields any of which makes the indicator check worth running.
+_INDICATOR_FIELDS = (
+    "industry_code",
+    "investment_wan",
+    "floor_area_m2",
+    "building_base_m2",
+    "office_land_m2",
+    "green_m2",
+    *TARGETS,
+)
+
+
+def _has_indicator_inputs(data: ProjectData) -> bool:
+    """A buildings layer, or parcels with a control-indicator or 标准地 field."""
+    parcels = data.layers.get("parcels")
+    return "buildings" in data.layers or (
+        parcels is not None and any(c in parcels.columns for c in _INDICATOR_FIELDS)
+    )
+
+
+def indicator_table(data: ProjectData) -> IndicatorTable:
+    """The national table of ``[indicators] edition`` with the project's own tables."""
+    opts = data.project.options.indicators
+    return load_indicator_table(opts.edition, [data.project.path(t) for t in opts.tables])
+
+
+def indicators_project(
+    data: ProjectData,
+    *,
+    year: int | None = None,
+    as_of: str | None = None,
+    efficiency: EfficiencyResult | None = None,
+) -> tuple[gpd.GeoDataFrame, IndicatorTable]:
+    """Run :func:`check_indicators` with the project's layers, tables and ``[indicators]``.
+
+    The 标准地 actual figures are the per-firm figures of the per-mu evaluation
+    (``efficiency`` when it is for the wanted year, else evaluated here).
+    """
+    opts = data.project.options.indicators
+    table = indicator_table(data)
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    wanted = year if year is not None else opts.year
+    firms, firm_year = None, wanted
+    if "enterprises" in data.tables and any(t in parcels.columns for t in FIRM_TARGETS):
+        fit = efficiency is not None and wanted in (None, efficiency.year)
+        result = (
+            efficiency if fit and efficiency is not None else efficiency_project(data, year=wanted)
+        )
+        firms, firm_year = result.enterprises, result.year
+    checked = check_indicators(
+        parcels,
+        data.layers.get("buildings"),
+        table=table,
+        options=opts,
+        firms=firms,
+        year=firm_year,
+        as_of=parse_day(as_of, what="--as-of") if as_of else None,
+    )
+    return checked, table
+
+
+def _indicator_basis(table: IndicatorTable, data: ProjectData) -> str:
+    """The tables and rules the check used, in one line of Chinese."""
+    opts = data.project.options.indicators
+    height, included = resolve_rules(table, opts, data.layer("parcels"))
+    rule = {True: "含地价", False: "不含地价", None: "未计算"}[included]
+    return (
+        f"{'；'.join(table.titles)}；投资强度{rule}；层高超过 {height:g} 米的楼层面积加倍计入容积率"
+    )
+
+
+def _indicator_lines(
+    checked: gpd.GeoDataFrame, table: IndicatorTable, data: ProjectData
+) -> list[str]:
+    """Headline lines: failures per check, what was not judged, 标准地, the rules used."""
+    controls = checked[[f"{name}_ok" for name in INDICATORS]]
+    judged = controls.notna().any(axis=1)
+    failed = controls.eq(False).any(axis=1)
+    per_check = "、".join(
+        f"{spec.label} {int(checked[f'{name}_ok'].eq(False).sum())}"
+        for name, spec in INDICATORS.items()
+    )
+    lines = [
+        f"工业用地控制指标：已供工业用地 {len(checked)} 宗，核验 {int(judged.sum())} 宗，"
+        f"不符合 {int(failed.sum())} 宗（不达标宗数：{per_check}），未核验 "
+        f"{int((~judged).sum())} 宗（未竣工或缺少数据，见 indicators.csv 核验说明）"
+    ]
+    targets = [t for t in TARGETS if t in checked.columns]
+    if targets:
+        due = checked["targets_due"]
+        missed = checked[[f"{t}_ok" for t in targets]].eq(False).any(axis=1)
+        lines.append(
+            f"标准地：已过约定达产日期 {int(due.sum())} 宗，其中未达约定指标 "
+            f"{int(missed.sum())} 宗（"
+            + "、".join(
+                f"{TARGETS[t][1]} {int(checked[f'{t}_ok'].eq(False).sum())}" for t in targets
+            )
+            + "）"
+        )
+    unverified = sum(not t.verified for t in table.thresholds)
+    lines.append(
+        f"  依据：{_indicator_basis(table, data)}；指标值 {len(table.thresholds)} 项，"
+        f"其中未核实 {unverified} 项"
+    )
+    return lines
+
+
+def run_indicators(
+    data: ProjectData,
+    out_dir: Path,
+    *,
+    year: int | None = None,
+    as_of: str | None = None,
+    efficiency: EfficiencyResult | None = None,
+) -> StepResult:
+    """Control indicators and 标准地 targets: GeoPackage layer, CSV table, headline lines."""
+    res = StepResult(out_dir)
+    checked, table = indicators_project(data, year=year, as_of=as_of, efficiency=efficiency)
+    res.results["indicators"] = checked
+    res.results["indicator_table"] = table
+    res.files.append(write_layers({"indicators": checked}, out_dir / "indicators.gpkg"))
+    res.files.append(write_table(labelled(checked), out_dir / "indicators.csv"))
+    res.lines += _indicator_lines(checked, table, data)
+    return res
+
+
 def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.GeoDataFrame]:
     """The layers of the meeting map from a project and the analyses' results.
 
@@ -507,6 +642,8 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
         layers["efficiency"] = efficiency.parcels
     parcels["map_status"] = parcel_map_status(parcels)
     layers["parcels"] = parcels
+    if results.get("indicators") is not None:
+        layers["indicators"] = results["indicators"]
     if results.get("buildable") is not None:
         layers["buildable"] = results["buildable"]
     return layers
@@ -529,6 +666,8 @@ def run_map(
         have["buildable"] = buildable_project(data)
     if "efficiency" not in have and "enterprises" in data.tables:
         have["efficiency"] = efficiency_project(data)
+    if "indicators" not in have and _has_indicator_inputs(data):
+        have["indicators"], _ = indicators_project(data, efficiency=have.get("efficiency"))
     synthetic = data.synthetic
     subtitle = f"数据截至 {have['as_of']}" if "as_of" in have else ""
     m = build_map(
@@ -666,6 +805,8 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"C 前 {eff.class_shares[2]:.0%}",
         )
     )
+    if "indicator_table" in results:
+        rows.append(("用地控制指标", _indicator_basis(results["indicator_table"], data)))
     for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
         rows.append(("公式", FORMULAS[key]))
     seen: set[Path] = set()
@@ -722,6 +863,11 @@ def run_pack(
             Sheet("亩均效益排名", firms[[c for c in _FIRM_COLUMNS if c in firms]]),
             Sheet("园区汇总", e.parks),
         ]
+    if "indicators" in results:
+        checked = results["indicators"]
+        shown = [c for c in INDICATOR_COLUMNS if c in checked.columns]
+        note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
+        sheets.append(Sheet("用地控制指标", pd.DataFrame(checked[shown]), note))
     res.files.append(write_workbook(out_dir / "会议材料.xlsx", sheets, _cover(data, results)))
     charts = out_dir / "charts"
     if "efficiency" in results:
@@ -790,6 +936,11 @@ def _preflight(data: ProjectData) -> None:
         name = getattr(options.idle, key)
         if name and not data.project.path(name).exists():
             problems.append(f"[idle] {key} = {name!r}: no such file")
+    if _has_indicator_inputs(data):
+        try:
+            resolve_rules(indicator_table(data), options.indicators, data.layer("parcels"))
+        except LanduseError as exc:
+            problems.append(f"the indicator check: {str(exc).rstrip('.')}")
     if problems:
         raise ConfigError(
             f"{data.project.source or data.project.name}: nothing written; "
@@ -810,7 +961,8 @@ def run_report(
 
     Analyses run when the project has what they need: the check always, buildable
     land with a parks layer, idle land with ``[idle] as_of``, rates with a ledger,
-    the per-mu evaluation with an enterprise table.
+    the per-mu evaluation with an enterprise table, the control indicators with a
+    buildings layer or indicator fields on the parcels.
     """
     step = on_step or (lambda _msg: None)
     _preflight(data)
@@ -834,6 +986,9 @@ def run_report(
     if "enterprises" in data.tables:
         step("亩均效益 per-mu efficiency")
         result.extend(run_efficiency(data, out))
+    if _has_indicator_inputs(data):
+        step("用地控制指标 land-use indicators")
+        result.extend(run_indicators(data, out, efficiency=result.results.get("efficiency")))
     step("会议地图 map")
     result.extend(
         run_map(data, out, results=result.results, basemap=basemap, tianditu_token=tianditu_token)
@@ -875,6 +1030,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "idle": run_idle,
     "rates": run_rates,
     "tax": run_efficiency,
+    "indicators": run_indicators,
     "map": run_map,
     "report": run_report,
 }
@@ -894,7 +1050,7 @@ def run_project(
     ----------
     step : str
         A key of :data:`STEPS` (``check``, ``buildable``, ``idle``, ``rates``,
-        ``tax``, ``map``, ``report``).
+        ``tax``, ``indicators``, ``map``, ``report``).
     project : Project
         The project (``landuse.config.load_project``).
     out_dir : str or Path
@@ -928,6 +1084,7 @@ STEP_LABELS = {
     "idle": "闲置土地 idle land",
     "rates": "处置率 rates",
     "tax": "亩均效益 per-mu efficiency",
+    "indicators": "用地控制指标 land-use indicators",
     "map": "会议地图 map",
     "report": "会议材料 meeting pack",
 }

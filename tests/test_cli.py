@@ -6,6 +6,7 @@ import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from landuse.cli import main
 from landuse.errors import LayerNotFoundError
@@ -121,6 +122,13 @@ def test_demo_command_writes_outputs(runner, tmp_path):
     assert total["已供面积（亩）"] + total["未供面积（亩）"] == pytest.approx(
         total["面积（亩）"], abs=0.02
     )
+    # The demo includes the control-indicator step: its layer, table, line, sheet and map layer.
+    checked = pyogrio.read_dataframe(tmp_path / "demo" / "indicators.gpkg", layer="indicators")
+    assert len(checked) > 0 and "plot_ratio_ok" in checked.columns
+    assert (tmp_path / "demo" / "indicators.csv").exists()
+    assert "工业用地控制指标：已供工业用地" in result.output
+    assert "用地控制指标" in load_workbook(tmp_path / "demo" / "会议材料.xlsx").sheetnames
+    assert "工业用地控制指标核验" in (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
 
 
 def test_entry_point_runs_as_a_module(tmp_path):
