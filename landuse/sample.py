@@ -18,7 +18,7 @@ All steps are vectorised numpy/shapely; ``seed`` fixes every random draw.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,7 +30,7 @@ import shapely
 from rasterio.features import rasterize
 
 from landuse.config import layers_dir
-from landuse.io import read_layer, write_layers, write_table
+from landuse.io import read_layer, write_layers, write_table, write_text
 from landuse.units import m2_to_mu
 
 __all__ = [
@@ -117,6 +117,10 @@ layer = "roads"
 path = "{gpkg}"
 layer = "enterprises"
 
+[layers.buildings]
+path = "{gpkg}"
+layer = "buildings"
+
 # Rasters (GeoTIFF): land cover for idle-land evidence, a DEM for slope limits.
 [rasters]
 landcover = "{tif}"
@@ -131,6 +135,13 @@ ledger_import = "{ledger}"
 # Disposal rates: the period counted.
 [rates]
 period = ["2025-01-01", "2025-12-31"]
+
+# Industrial land control indicators: the national 2008 table plus the sample's own
+# investment-intensity table (synthetic values, not official); 行业代码 are GB/T 4754-2002.
+[indicators]
+tables = ["{indicators}"]
+region_class = "示例类"
+industry_codes = "GB/T 4754-2002"
 """
 
 _NONE = np.array(None, dtype=object)  # an empty cell in np.where
@@ -159,6 +170,9 @@ class Sample:
     ledger: pd.DataFrame
     landcover: np.ndarray
     landcover_transform: rasterio.Affine
+    buildings: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=SAMPLE_CRS)
+    )
 
 
 # ----------------------------------------------------------------- geometry helpers
@@ -778,6 +792,229 @@ def _landcover(
     return raster, transform
 
 
+# ------------------------------------------------------------- land-use indicators
+
+# Trade words of the sample's firm names → GB/T 4754-2002 industry code (两位代码).
+_TRADE_CODES = {
+    "糖业": "13",
+    "食品": "14",
+    "纺织": "17",
+    "竹木加工": "20",
+    "化工": "26",
+    "新材料": "26",
+    "生物科技": "27",
+    "建材": "31",
+    "冶金": "32",
+    "铝业": "33",
+    "机械制造": "35",
+    "环保科技": "36",
+    "汽车零部件": "37",
+    "电子科技": "40",
+}
+
+#: The sample's province-style table: investment intensity by industry for the invented
+#: region class 示例类.  Synthetic values, labelled so; they show the table mechanism.
+_INDICATOR_TABLE = """# 示例指标表（模拟生成，非官方指标）: a province-style table in the schema of
+# layers/indicators_national_2008.toml, written by landuse.sample.write_sample.
+# The values are INVENTED for the synthetic sample; they are not any province's
+# indicators.  A bureau lists its province's table in [indicators] tables instead.
+
+[about]
+title = "示例地区工业项目投资强度指标（模拟）"
+document = "示例数据，非官方文件"
+industry_codes = "GB/T 4754-2002"
+note = "仅供 landuse 示例数据演示省级指标表的用法。"
+
+[investment_intensity]
+unit = "万元/公顷"
+source = "示例数据（模拟生成），非官方指标"
+verified = false
+note = "数值为演示而编造，不得用于审批。"
+rows = [
+    { industry = "13", region = "示例类", value = 1800 },
+    { industry = "14", region = "示例类", value = 1800 },
+    { industry = "17", region = "示例类", value = 1650 },
+    { industry = "20", region = "示例类", value = 1500 },
+    { industry = "26", region = "示例类", value = 2700 },
+    { industry = "27", region = "示例类", value = 2700 },
+    { industry = "31", region = "示例类", value = 1800 },
+    { industry = "32", region = "示例类", value = 3000 },
+    { industry = "33", region = "示例类", value = 3000 },
+    { industry = "35", region = "示例类", value = 2250 },
+    { industry = "36", region = "示例类", value = 2250 },
+    { industry = "37", region = "示例类", value = 2700 },
+    { industry = "40", region = "示例类", value = 3000 },
+]
+"""
+
+
+def _quad_boxes(
+    corners: np.ndarray, u0: np.ndarray, u1: np.ndarray, v0: np.ndarray, v1: np.ndarray
+) -> np.ndarray:
+    """Polygons spanning [u0, u1] × [v0, v1] of quadrilateral parcels (bilinear in the quad).
+
+    ``corners`` (n, 4, 2) run P0 → P1 along the parcel's width (u) and P0 → P3
+    along its depth (v), as the sample's parcel rings do.
+    """
+
+    def point(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        w = np.stack([(1 - u) * (1 - v), u * (1 - v), u * v, (1 - u) * v], axis=1)
+        return np.einsum("nk,nkd->nd", w, corners)
+
+    ring = np.stack(
+        [point(u0, v0), point(u1, v0), point(u1, v1), point(u0, v1), point(u0, v0)], axis=1
+    )
+    return shapely.polygons(ring)
+
+
+def _add_indicator_data(sample: Sample, seed: int) -> None:
+    """Industry codes, investment, office and green land, 标准地 targets, building footprints.
+
+    Draws from a random stream of its own (``[seed, 15]``), so every other layer
+    and figure of the sample stays as it was.  Parcels are laid out so that a
+    few fail each control indicator: low single-storey sheds (容积率), small
+    plants (建筑系数), large offices (行政办公), green campuses (绿地率), thin
+    investment (投资强度); single-storey halls over 8 m count twice, and some
+    are exactly 8 m high (counted once).
+    """
+    rng = np.random.default_rng([seed, 15])
+    parcels = sample.parcels
+    n = len(parcels)
+    supplied = parcels["GDZT"].eq("已供").to_numpy()
+    factory = parcels["BZCF"].eq("是").to_numpy()
+    stage = parcels["JSZT"].to_numpy()
+    completed = stage == "已竣工"
+    area = shapely.area(np.asarray(parcels.geometry.array, dtype=object))
+    area_mu = m2_to_mu(area)
+    pattern = "(" + "|".join(_TRADE_CODES) + ")"
+    trade = parcels["QYMC"].astype("string").str.extract(pattern)[0]
+    code = trade.map(_TRADE_CODES).where(supplied & ~factory).astype(object).to_numpy()
+
+    # Footprints inside the parcels: a plant, then (finished projects) an office
+    # building, and some with a structure (tank, tower) and an open yard.
+    built = supplied & np.isin(stage, ["已竣工", "在建", "停工"]) & parcels.is_valid.to_numpy()
+    idx = np.flatnonzero(built)
+    corners = shapely.get_coordinates(np.asarray(parcels.geometry.array)[idx]).reshape(-1, 5, 2)
+    corners = corners[:, :4]
+    k = len(idx)
+    share = np.where(
+        factory[idx],
+        rng.uniform(0.40, 0.50, k),
+        np.select(
+            [~completed[idx], rng.random(k) < 0.08],
+            [rng.uniform(0.10, 0.30, k), rng.uniform(0.18, 0.24, k)],
+            rng.uniform(0.36, 0.56, k),
+        ),
+    )
+    kind = rng.choice(["high", "low", "eight", "multi"], k, p=[0.55, 0.06, 0.03, 0.36])
+    floors = np.where(kind == "multi", rng.integers(2, 5, k), 1)
+    floors = np.where(factory[idx], rng.integers(3, 6, k), floors)
+    storey = np.select(
+        [kind == "high", kind == "low", kind == "eight"],
+        [rng.uniform(8.5, 14.0, k), rng.uniform(5.5, 7.8, k), np.full(k, 8.0)],
+        rng.uniform(4.2, 6.0, k),
+    )
+    storey = np.where(factory[idx], 4.5, storey)
+    plant = _quad_boxes(
+        corners, np.full(k, 0.08), np.full(k, 0.92), np.full(k, 0.30), 0.30 + share / 0.84
+    )
+    office_on = completed[idx] & ~factory[idx] & (rng.random(k) < 0.85)
+    office_floors = rng.integers(3, 7, k)
+    structure_on = completed[idx] & (rng.random(k) < 0.30)
+    yard_on = completed[idx] & ~factory[idx] & (rng.random(k) < 0.35)
+    office = _quad_boxes(
+        corners, np.full(k, 0.08), np.full(k, 0.38), np.full(k, 0.05), np.full(k, 0.17)
+    )
+    structure = _quad_boxes(
+        corners, np.full(k, 0.45), np.full(k, 0.55), np.full(k, 0.05), np.full(k, 0.15)
+    )
+    yard = _quad_boxes(
+        corners, np.full(k, 0.60), np.full(k, 0.92), np.full(k, 0.04), np.full(k, 0.24)
+    )
+    parts = [
+        (plant, np.ones(k, bool), "建筑物", "生产", floors, storey * floors),
+        (office, office_on, "建筑物", "办公", office_floors, 3.6 * office_floors),
+        (structure, structure_on, "构筑物", "生产", np.zeros(k, int), rng.uniform(10, 30, k)),
+        (yard, yard_on, "露天堆场", "仓储", np.zeros(k, int), np.zeros(k)),
+    ]
+    geoms, owner, kinds, uses, fl, ht = [], [], [], [], [], []
+    for g, on, kind_zh, use, f, h in parts:
+        geoms.append(g[on])
+        owner.append(idx[on])
+        kinds += [kind_zh] * int(on.sum())
+        uses += [use] * int(on.sum())
+        fl.append(np.where(kind_zh == "建筑物", f[on], 0))
+        ht.append(np.where(kind_zh == "露天堆场", np.nan, np.round(h[on], 1)))
+    owners = np.concatenate(owner)
+    order = np.argsort(owners, kind="stable")
+    floors_all = np.concatenate(fl)[order]
+    sample.buildings = gpd.GeoDataFrame(
+        {
+            "JZWBH": [f"JZW{i:06d}" for i in range(1, len(order) + 1)],
+            "JZLX": np.asarray(kinds, dtype=object)[order],
+            "JZYT": np.asarray(uses, dtype=object)[order],
+            # Storeys of buildings only; structures and yards have none.
+            "CS": np.where(floors_all > 0, floors_all, np.nan),
+            "GD": np.concatenate(ht)[order],
+        },
+        geometry=np.concatenate(geoms)[order],
+        crs=SAMPLE_CRS,
+    )
+
+    # Plot ratio as laid out (the quads are near-rectangles: area ≈ u-span × v-span).
+    doubled = np.where((storey > 8.0) & ~factory[idx], 2.0, 1.0)
+    ratio = np.full(n, np.nan)
+    ratio[idx] = share * floors * doubled + np.where(office_on, 0.30 * 0.12 * office_floors, 0.0)
+
+    office_share = np.where(
+        rng.random(n) < 0.06, rng.uniform(0.075, 0.10, n), rng.uniform(0.03, 0.068, n)
+    )
+    office_share = np.where(factory, rng.uniform(0.02, 0.05, n), office_share)
+    has_office = completed & (rng.random(n) < 0.96)
+    green_share = np.where(
+        rng.random(n) < 0.06, rng.uniform(0.205, 0.30, n), rng.uniform(0.06, 0.18, n)
+    )
+    investment = np.round(parcels["ZTZ"].to_numpy() * rng.uniform(0.6, 0.95, n), 1)
+    intensity_mu = (investment + parcels["CRJK"].to_numpy()) / area_mu
+
+    # 标准地 since 2018: half the parcels of single firms, targets around what they reach.
+    supply = pd.to_datetime(parcels["GDRQ"]).to_numpy()
+    holder = parcels["TYSHXYDM"].astype("string")
+    last = sample.enterprises[sample.enterprises["ND"] == sample.enterprises["ND"].max()]
+    firm_land = pd.Series(area_mu).groupby(holder.to_numpy()).sum()
+    firm = last.set_index("TYSHXYDM")
+    tax_per_mu = holder.map(firm["SSZE"] / firm_land.reindex(firm.index)).to_numpy(float)
+    va_per_tce = holder.map(firm["ZJZ"] / firm["NH"]).to_numpy(float)
+    standard = (
+        supplied
+        & ~factory
+        & (supply >= np.datetime64("2018-01-01"))
+        & ~np.isnan(tax_per_mu)
+        & (rng.random(n) < 0.5)
+    )
+    production = supply + rng.integers(700, 1100, n).astype("timedelta64[D]")
+
+    def target(values: np.ndarray, decimals: int) -> np.ndarray:
+        return np.where(standard, np.round(values * rng.uniform(0.7, 1.05, n), decimals), np.nan)
+
+    extra = pd.DataFrame(
+        {
+            "HYDM": code,
+            "GDZCTZ": np.where(supplied, investment, np.nan),
+            "XZBGMJ": np.where(has_office, np.round(office_share * area, 1), np.nan),
+            "LDMJ": np.where(completed, np.round(green_share * area, 1), np.nan),
+            "YDDCRQ": _iso(np.where(standard, production, np.datetime64("NaT"))),
+            "ZBTZQD": target(intensity_mu, 1),
+            # Projects not built yet get targets too: the common 标准地 plot ratio 1.2.
+            "ZBRJL": target(np.where(np.isnan(ratio), 1.2, ratio), 2),
+            "ZBMJSS": target(tax_per_mu, 2),
+            "ZBNHZJZ": target(va_per_tce, 2),
+        },
+        index=parcels.index,
+    )
+    sample.parcels = pd.concat([parcels, extra], axis=1)
+
+
 # -------------------------------------------------------------------------- public
 
 
@@ -852,6 +1089,8 @@ def generate_sample(
     sample.landcover, sample.landcover_transform = _landcover(
         rng, sample, attrs["JSZT"].to_numpy(), attrs["KFBL"].to_numpy()
     )
+    step("建筑物与用地指标 buildings and land-use indicators")
+    _add_indicator_data(sample, seed)
     return sample
 
 
@@ -882,6 +1121,7 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
         "roads": sample.roads,
         "parcels": sample.parcels,
         "enterprises": sample.enterprises,
+        "buildings": sample.buildings,
     }
     meta = {"DESCRIPTION": SYNTHETIC_NOTE, "SYNTHETIC": "yes"}
     write_layers(layers, gpkg, metadata=dict.fromkeys(layers, meta))
@@ -911,17 +1151,21 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
     tmp.replace(tif)
     ledger = gpkg.with_name(f"{gpkg.stem}_ledger.csv")
     write_table(sample.ledger, ledger)
+    indicators = write_text(_INDICATOR_TABLE, gpkg.with_name(f"{gpkg.stem}_indicators.toml"))
     project = gpkg.with_suffix(".toml")
     tmp = project.with_name(f".{project.name}.tmp")
     tmp.write_text(
-        _PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name, ledger=ledger.name), encoding="utf-8"
+        _PROJECT_TEMPLATE.format(
+            gpkg=gpkg.name, tif=tif.name, ledger=ledger.name, indicators=indicators.name
+        ),
+        encoding="utf-8",
     )
     tmp.replace(project)
     return gpkg, tif
 
 
 def get_path(name: str = "sample") -> Path:
-    """Path of a shipped sample file: ``"sample"`` (GeoPackage), ``"landcover"``, ``"project"``.
+    """Path of a shipped sample file: ``"sample"`` (GeoPackage), ``"landcover"``, ``"project"`` ….
 
     Examples
     --------
@@ -934,6 +1178,7 @@ def get_path(name: str = "sample") -> Path:
         "project": "xingbin_sample.toml",
         "boundary": "xingbin_boundary.geojson",
         "ledger": "xingbin_sample_ledger.csv",
+        "indicators": "xingbin_sample_indicators.toml",
     }
     if name not in files:
         raise ValueError(f"unknown sample file {name!r}; choose from {', '.join(files)}")
