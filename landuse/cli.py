@@ -131,7 +131,7 @@ def _read_options(func: Callable) -> Callable:
 )
 def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
     """生成模拟示例数据（兴宾区）/ Generate the synthetic sample county."""
-    with _progress(5) as on_step:
+    with _progress(6) as on_step:
         data = generate_sample(
             n_parcels or DEFAULT_PARCELS, seed=seed or DEFAULT_SEED, on_step=on_step
         )
