@@ -174,6 +174,9 @@ def info(path: Path, layer: str | None, crs: str | None, encoding: str | None) -
 def _echo_result(result: StepResult) -> None:
     for line in result.lines:
         click.echo(line)
+    if result.database is not None:
+        click.echo(f"输出数据库 Outputs: {result.database}")
+        return
     click.echo(f"输出目录 Outputs: {result.out_dir.resolve()}")
     for f in result.files:
         click.echo(f"  {f.relative_to(result.out_dir) if f.is_relative_to(result.out_dir) else f}")
@@ -210,9 +213,9 @@ def _engine_option(func: Callable) -> Callable:
 
 _out_option = click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="输出文件夹 Output folder (default: landuse_<command> in the current folder).",
+    help="输出文件夹或数据库 Output folder (default: landuse_<command>), or "
+    "postgresql://…[?schema=s] to write the result layers as tables.",
 )
 
 
@@ -236,7 +239,7 @@ def _run(
     step: str,
     project_file: Path | None,
     sample: bool,
-    out: Path | None,
+    out: str | None,
     *,
     parcels: LayerSpec | None = None,
     stages: int = 10,
@@ -248,14 +251,19 @@ def _run(
         project = replace(project, layers={**project.layers, "parcels": parcels})
     with _progress(stages) as on_step:
         result = run_project(
-            step, project, out or Path(f"landuse_{step}"), on_step=on_step, **options
+            step,
+            project,
+            out or f"landuse_{step}",
+            on_step=on_step,
+            area_of="parcels" if parcels is not None else None,
+            **options,
         )
     _echo_result(result)
 
 
 @main.command()
 @_out_option
-def demo(out: Path | None) -> None:
+def demo(out: str | None) -> None:
     """示例演示：在示例数据上运行全部分析并输出会议材料 / Run everything on the sample."""
     with _progress(18) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
@@ -283,7 +291,7 @@ def check(
     engine: str,
     scheduler: str | None,
     workers: int,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
     spec = None
@@ -313,7 +321,7 @@ def buildable(
     engine: str,
     scheduler: str | None,
     workers: int,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """可建设用地 / Buildable land inside the parks."""
     _run("buildable", project_file, sample, out, engine=_engine(engine, scheduler, workers))
@@ -328,7 +336,7 @@ def buildable(
     help="判定日期 Judge as of this day, e.g. 2025-12-31 (default [idle] as_of).",
 )
 @_out_option
-def idle(project_file: Path | None, sample: bool, as_of: str | None, out: Path | None) -> None:
+def idle(project_file: Path | None, sample: bool, as_of: str | None, out: str | None) -> None:
     """闲置土地认定与处置 / Idle land by the legal rules."""
     _run("idle", project_file, sample, out, as_of=as_of)
 
@@ -490,7 +498,7 @@ def rates(
     start: str | None,
     end: str | None,
     by: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
     led = Ledger(_ledger_path(None if sample else project_file, ledger), create=False)
@@ -503,7 +511,7 @@ def rates(
     "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
 )
 @_out_option
-def tax(project_file: Path | None, sample: bool, year: int | None, out: Path | None) -> None:
+def tax(project_file: Path | None, sample: bool, year: int | None, out: str | None) -> None:
     """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
     _run("tax", project_file, sample, out, year=year)
 
@@ -534,7 +542,7 @@ def report(
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """会议材料：全部分析、地图、工作簿、图表、摘要 / The meeting pack."""
     _run(
@@ -558,7 +566,7 @@ def map_command(
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """会议地图：单个离线 HTML 文件 / Meeting map: one self-contained HTML file."""
     _run("map", project_file, sample, out, basemap=basemap, tianditu_token=tianditu_token)
