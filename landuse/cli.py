@@ -1,7 +1,9 @@
 """Command-line interface: parses arguments, calls the library, prints.
 
 Library errors (:class:`landuse.errors.LanduseError`) become one line on
-stderr and exit status 2; ``--debug`` shows the traceback instead.
+stderr and exit status 2; ``--debug`` shows the traceback instead.  The
+library is imported inside each command, so ``landuse --help`` starts without
+loading pandas, GDAL, matplotlib or dask.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
-from landuse.config import LayerSpec, find_project
 from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
-from landuse.io import describe_layer, list_layers, write_table
-from landuse.labels import labelled
-from landuse.ledger import Ledger
-from landuse.pipeline import Engine, StepResult, import_ledger, run_demo, run_project
-from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
+
+if TYPE_CHECKING:
+    from landuse.config import LayerSpec
+    from landuse.ledger import Ledger
+    from landuse.pipeline import Engine, StepResult
 
 console = Console(stderr=True)
 
@@ -131,6 +133,8 @@ def _read_options(func: Callable) -> Callable:
 )
 def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
     """生成模拟示例数据（兴宾区）/ Generate the synthetic sample county."""
+    from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
+
     with _progress(5) as on_step:
         data = generate_sample(
             n_parcels or DEFAULT_PARCELS, seed=seed or DEFAULT_SEED, on_step=on_step
@@ -145,6 +149,8 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 @_read_options
 def info(path: Path, layer: str | None, crs: str | None, encoding: str | None) -> None:
     """查看图层：坐标系、要素、字段、编码、有效性 / Describe a layer."""
+    from landuse.io import describe_layer, list_layers
+
     if layer is None and list_layers(path)["geometry_type"].notna().sum() > 1:
         layers = list_layers(path, counts=True)
         click.echo(f"文件 File: {path} — {len(layers)} 个图层 layers (--layer NAME for details)")
@@ -246,6 +252,9 @@ def _run(
     **options: object,
 ) -> None:
     """Resolve the project, run one library step with a progress bar, print the result."""
+    from landuse.config import find_project
+    from landuse.pipeline import run_project
+
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
@@ -265,6 +274,8 @@ def _run(
 @_out_option
 def demo(out: str | None) -> None:
     """示例演示：在示例数据上运行全部分析并输出会议材料 / Run everything on the sample."""
+    from landuse.pipeline import run_demo
+
     with _progress(18) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
@@ -294,6 +305,8 @@ def check(
     out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
+    from landuse.config import LayerSpec
+
     spec = None
     if parcels is not None:
         spec = LayerSpec("parcels", parcels, layer=layer, crs=crs, encoding=encoding)
@@ -308,6 +321,8 @@ def check(
 
 
 def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
+    from landuse.pipeline import Engine
+
     return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
@@ -341,9 +356,13 @@ def idle(project_file: Path | None, sample: bool, as_of: str | None, out: str | 
     _run("idle", project_file, sample, out, as_of=as_of)
 
 
-def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
+def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
+    """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
+    from landuse.config import find_project
+    from landuse.ledger import Ledger
+
     if ledger is not None:
-        return ledger
+        return Ledger(ledger, create=create)
     if project_file is None and not Path("landuse.toml").is_file():
         raise ConfigError(
             "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
@@ -352,7 +371,7 @@ def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
     project = find_project(project_file)
     if project.options.idle.ledger is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
-    return project.path(project.options.idle.ledger)
+    return Ledger(project.path(project.options.idle.ledger), create=create)
 
 
 _project_option = click.option(
@@ -398,7 +417,10 @@ def ledger_import(
             "ledger import checks 地块编号 against the project's parcels: add "
             "--project landuse.toml (or --no-id-check to import unchecked; the batch records it)."
         )
-    target = Ledger(_ledger_path(project_file, ledger))
+    from landuse.config import find_project
+    from landuse.pipeline import import_ledger
+
+    target = _open_ledger(project_file, ledger, create=True)
     project = None if no_id_check else find_project(project_file)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入 importing", total=None)
@@ -426,7 +448,7 @@ def ledger_import(
 )
 def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
     """校验台账：完整性、只增触发器、哈希链 / Verify the ledger's integrity and chain."""
-    target = Ledger(_ledger_path(project_file, ledger), create=False)
+    target = _open_ledger(project_file, ledger)
     if upgrade and (hashed := target.upgrade()):
         click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
     report = target.verify()
@@ -452,7 +474,9 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
 @_ledger_option
 def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
     """地块处置记录（含更正）/ Every ledger row of one parcel."""
-    rows = Ledger(_ledger_path(project_file, ledger), create=False).history(parcel_id)
+    from landuse.labels import labelled
+
+    rows = _open_ledger(project_file, ledger).history(parcel_id)
     if rows.empty:
         click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
         return
@@ -472,7 +496,10 @@ def ledger_export(
     csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
 ) -> None:
     """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
-    rows = Ledger(_ledger_path(project_file, ledger), create=False).entries(effective=effective)
+    from landuse.io import write_table
+    from landuse.labels import labelled
+
+    rows = _open_ledger(project_file, ledger).entries(effective=effective)
     write_table(labelled(rows), csv)
     click.echo(f"已导出 Exported {len(rows)} 条记录 to {csv}")
 
@@ -501,7 +528,7 @@ def rates(
     out: str | None,
 ) -> None:
     """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
-    led = Ledger(_ledger_path(None if sample else project_file, ledger), create=False)
+    led = _open_ledger(None if sample else project_file, ledger)
     _run("rates", project_file, sample, out, ledger=led, start=start, end=end, by=by)
 
 
