@@ -110,18 +110,30 @@ _LIMIT = {
 _PERCENT = {"building_coverage", "office_share", "green_ratio", "target_rd_share"}
 
 
-def _shown(values: pd.Series, *, percent: bool = False) -> pd.Series:
-    """Figures for the status text, to 4 decimals (2 of a per cent) without trailing zeros.
+def _failure(
+    label: str,
+    value: pd.Series,
+    sign: str,
+    limit: pd.Series,
+    failed: pd.Series,
+    *,
+    percent: bool = False,
+) -> pd.Series:
+    """The failure text (容积率 0.5999 < 0.6) where ``failed``, else empty.
 
-    Enough digits that a figure just past a threshold never prints as the
-    threshold itself (0.5999 < 0.6, not 0.60 < 0.60).
+    Only failing rows are formatted.  Figures keep 4 decimals (2 of a per cent)
+    without trailing zeros: enough that a figure just past its threshold never
+    prints as the threshold itself.
     """
 
-    def one(v: float) -> str:
+    def shown(v: float) -> str:
         text = f"{v * 100:,.2f}" if percent else f"{v:,.4f}"
         return text.rstrip("0").rstrip(".") + ("%" if percent else "")
 
-    return values.map(lambda v: one(v) if pd.notna(v) else "")
+    out = pd.Series("", index=value.index, dtype=object)
+    if failed.any():
+        out[failed] = label + " " + value[failed].map(shown) + sign + limit[failed].map(shown)
+    return out
 
 
 # A comparison tolerance that only absorbs floating-point noise (30.000000000001 %).
@@ -698,12 +710,11 @@ def _check_controls(
         ok = _compare(value, limit["value"], spec.bound)
         ok[~completed] = pd.NA
         out[f"{name}_ok"] = ok
-        shown = _shown(value, percent=name in _PERCENT)
-        bound = _shown(limit["value"], percent=name in _PERCENT)
-        sign = " < " if spec.bound == "min" else " > "
         failed = ok.fillna(True).eq(False)
-        text = np.where(failed, spec.label + " " + shown + sign + bound, "")
-        fails.append(pd.Series(text, index=out.index))
+        sign = " < " if spec.bound == "min" else " > "
+        fails.append(
+            _failure(spec.label, value, sign, limit["value"], failed, percent=name in _PERCENT)
+        )
         why = np.where(limit["value"].isna(), "无指标值", "缺少数据")
         text = np.where(completed & ok.isna(), spec.label + "（" + why + "）", "")
         open_.append(pd.Series(text, index=out.index))
@@ -744,10 +755,11 @@ def _check_targets(
         ok[~out["targets_due"]] = pd.NA
         out[f"{target}_ok"] = ok
         failed = ok.fillna(True).eq(False)
-        shown = _shown(actual, percent=target in _PERCENT)
-        agreed = _shown(series, percent=target in _PERCENT)
-        text = np.where(failed, "标准地" + label + " " + shown + " < 约定 " + agreed, "")
-        fails.append(pd.Series(text, index=out.index))
+        fails.append(
+            _failure(
+                f"标准地{label}", actual, " < 约定 ", series, failed, percent=target in _PERCENT
+            )
+        )
         missing = out["targets_due"] & series.notna() & actual.isna()
         text = np.where(missing, "标准地" + label + "（缺少实际数据）", "")
         open_.append(pd.Series(text, index=out.index))
