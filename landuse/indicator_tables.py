@@ -26,7 +26,7 @@ A table is a TOML file (``layers/indicators_national_2008.toml`` is the model)::
 
     [investment_intensity]
     unit = "万元/亩"                         # converted to 万元/公顷
-    rows = [{ industry = "13", region = "一类", value = 300 }]
+    rows = [{ industry = "13", region = "一类", value = … }]   # the document's values
 
 Indicators and their bounds are fixed (:data:`INDICATORS`): 容积率 ≥, 建筑系数 ≥,
 投资强度 ≥, 行政办公及生活服务设施用地所占比重 ≤, 绿地率 ≤.  A row inherits its

@@ -155,7 +155,7 @@ INDICATOR_COLUMNS: tuple[str, ...] = tuple(
             "area_m2",
             "area_mu",
             "result",
-            "status",
+            "findings",
             "floor_area_m2",
             "tall_floor_m2",
             "building_base_m2",
@@ -813,7 +813,7 @@ def check_indicators(
     GeoDataFrame
         The supplied industrial parcels (:data:`INDICATOR_COLUMNS`): the figures,
         per check the threshold, its source and ``<check>_ok`` (nullable bool:
-        NA when not judged), ``result`` (符合 / 不符合 / 未核验), ``status`` (the
+        NA when not judged), ``result`` (符合 / 不符合 / 未核验), ``findings`` (the
         failures with figures and thresholds, or why nothing was judged) and
         ``basis``.
 
@@ -876,7 +876,7 @@ def check_indicators(
     head = pd.Series(
         np.where(failed_any, "不符合：" + failures, np.where(judged, "符合", "")), index=p.index
     )
-    out["status"] = _join(
+    out["findings"] = _join(
         [
             head,
             pd.Series(np.where(~completed, "未竣工，控制指标暂不核验", ""), index=p.index),

@@ -119,6 +119,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "industry_code": ("行业代码", "Industry code"),
     "construction_status": ("建设状态", "Construction status"),
     "result": ("核验结论", "Result"),
+    "findings": ("核验说明", "Findings"),
     "floor_area_m2": ("计容建筑面积（平方米）", "Counted floor area (m²)"),
     "tall_floor_m2": ("层高超限加倍计入面积（平方米）", "Floor area added for tall storeys (m²)"),
     "building_base_m2": ("建筑物基底面积（平方米）", "Building footprint (m²)"),

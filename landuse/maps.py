@@ -232,7 +232,7 @@ LAYERS: tuple[MapLayer, ...] = (
             ("enterprise_name", "企业"),
             ("industry_code", "行业代码"),
             ("result", "核验结论"),
-            ("status", "核验说明"),
+            ("findings", "核验说明"),
             ("plot_ratio", "容积率"),
             ("plot_ratio_min", "容积率下限"),
             ("building_coverage", "建筑系数"),

@@ -225,7 +225,7 @@ def test_each_check_passes_at_its_threshold_and_fails_just_beyond(tmp_path):
     for check in INDICATORS:
         assert result[f"{check}_ok"].tolist() == [True, False], check
     assert result["result"].tolist() == ["符合", "不符合"]
-    status = result["status"][1]
+    status = result["findings"][1]
     assert status.startswith(
         "不符合：容积率 0.5999 < 0.6；建筑系数 29.99% < 30%；投资强度 2,249 < 2,250"
     )
@@ -249,8 +249,8 @@ def test_not_judged_is_empty_not_false():
     assert result["plot_ratio_source"][1] == "缺少行业代码，无法查得容积率指标"
     assert result["building_coverage_ok"].isna().all()  # no footprint figure at all
     assert result["result"].tolist() == ["未核验"] * 3
-    assert "未判定：容积率（无指标值）" in result["status"][0]
-    assert result["status"][2].startswith("未竣工，控制指标暂不核验")
+    assert "未判定：容积率（无指标值）" in result["findings"][0]
+    assert result["findings"][2].startswith("未竣工，控制指标暂不核验")
 
 
 def test_scope_is_supplied_industrial_land():
@@ -290,9 +290,9 @@ def test_targets_are_due_the_day_after_the_agreed_date_and_compared_with_the_fir
     assert result["target_tax_per_mu_wan_ok"].tolist() == [True, pd.NA, False, pd.NA]
     assert result["target_va_per_tce_wan_ok"].tolist() == [True, pd.NA, False, pd.NA]
     assert result["target_plot_ratio_ok"].tolist() == [True, pd.NA, False, pd.NA]
-    assert "标准地亩均税收 2.99 < 约定 3" in result["status"][2]
-    assert "标准地未到约定达产日期" in result["status"][1]
-    assert "标准地亩均税收（缺少实际数据）" in result["status"][3]  # F3 not in the table
+    assert "标准地亩均税收 2.99 < 约定 3" in result["findings"][2]
+    assert "标准地未到约定达产日期" in result["findings"][1]
+    assert "标准地亩均税收（缺少实际数据）" in result["findings"][3]  # F3 not in the table
     # The day before: nothing is due yet.
     early = check_indicators(p, firms=firms, as_of="2024-12-30")
     assert not early["targets_due"].any()
@@ -308,7 +308,7 @@ def test_a_target_without_an_agreed_date_is_never_due():
     p = parcels(1, production_date=[None], target_plot_ratio=[1.0], floor_area_m2=[100.0])
     result = check_indicators(p, as_of="2030-01-01")
     assert not result["targets_due"][0] and pd.isna(result["target_plot_ratio_ok"][0])
-    assert "标准地缺少约定达产日期" in result["status"][0]
+    assert "标准地缺少约定达产日期" in result["findings"][0]
 
 
 # ------------------------------------------------------------------ tables
