@@ -23,6 +23,7 @@ from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerErro
 from landuse.io import describe_layer, list_layers, write_table
 from landuse.labels import labelled
 from landuse.ledger import Ledger
+from landuse.options import efficiency_schemes
 from landuse.pipeline import Engine, StepResult, import_ledger, run_demo, run_project
 from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
 
@@ -502,10 +503,23 @@ def rates(
 @click.option(
     "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
 )
+@click.option(
+    "--scheme",
+    type=click.Choice(list(efficiency_schemes())),
+    default=None,
+    help="评价方案 Scheme preset (default: [efficiency] scheme, else zhejiang); "
+    "[efficiency] rules still apply over it.",
+)
 @_out_option
-def tax(project_file: Path | None, sample: bool, year: int | None, out: Path | None) -> None:
-    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
-    _run("tax", project_file, sample, out, year=year)
+def tax(
+    project_file: Path | None,
+    sample: bool,
+    year: int | None,
+    scheme: str | None,
+    out: Path | None,
+) -> None:
+    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D/T classes, park figures."""
+    _run("tax", project_file, sample, out, year=year, scheme=scheme)
 
 
 _basemap_option = click.option(
