@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from landuse.cli import main
 from landuse.errors import LayerNotFoundError
+from landuse.options import efficiency_schemes
 
 from .test_io import _shapefile
 
@@ -309,6 +310,20 @@ def test_ledger_needs_a_path(runner):
     assert result.exit_code == 2 and "--ledger" in result.output
 
 
+def test_help_starts_without_the_heavy_libraries():
+    # `landuse --help` must stay quick on an office PC: the library loads per command.
+    code = (
+        "import sys; from click.testing import CliRunner; from landuse.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('pandas', 'geopandas', 'pyogrio', 'matplotlib', 'dask', "
+        "'folium', 'shapely') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def test_tax_with_a_scheme_preset_and_project_rules(runner, tmp_path):
     from .conftest import GK36, square
 
@@ -357,6 +372,8 @@ def test_tax_with_a_scheme_preset_and_project_rules(runner, tmp_path):
     assert firms.loc["E4", "政策导向"] == "不适合评价类"
     bench = pd.read_csv(out / "efficiency_benchmarks.csv", encoding="utf-8-sig")
     assert bench["基准值来源"].str.startswith("2023年全县（区）参评企业平均值").all()
-    # The scheme name is checked by the command itself.
+    # A mistyped scheme is one line naming the near match; the help lists every preset.
     bad = runner.invoke(main, ["tax", "--project", str(toml), "--scheme", "huaian"])
-    assert bad.exit_code == 2 and "huaian_2024" in bad.output
+    assert bad.exit_code == 2 and "did you mean 'huaian_2024'" in bad.output
+    helped = runner.invoke(main, ["tax", "--help"]).output
+    assert all(name in helped for name in efficiency_schemes())
