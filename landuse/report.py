@@ -104,7 +104,8 @@ def _number_format(column: str, values: pd.Series | None = None) -> str | None:
     else:
         return None
     if values is not None:
-        shown = (pd.to_numeric(values, errors="coerce").abs() * scale).to_numpy(dtype=float)
+        numbers = pd.to_numeric(values, errors="coerce").abs() * scale
+        shown = numbers.to_numpy(dtype=float, na_value=np.nan)
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size:
             digits = 2 - int(np.floor(np.log10(np.median(shown))))
