@@ -8,7 +8,7 @@ The measures, per parcel (用地面积 = the parcel's area in the analysis CRS):
   footprint × floors, counted twice when the storey height exceeds the limit
   (8 m in 2008: "层高超过8米的…该层建筑面积加倍计算"; exactly 8 m counts once).
   构筑物 and 露天堆场 have no floor area.  A building without a height counts
-  once and the ``basis`` says so.
+  once and the ``calculation`` column says so.
 - **建筑系数** = (建筑物 + 构筑物 + 露天堆场) 基底面积 ÷ 用地面积, footprints unioned
   per parcel so an overlap counts once.
 - **投资强度** = 固定资产投资 ÷ 用地面积, in 万元/公顷 and 万元/亩, with the land
@@ -196,7 +196,7 @@ INDICATOR_COLUMNS: tuple[str, ...] = tuple(
                 for target, (actual, _) in TARGETS.items()
                 for col in (target, actual, f"{target}_ok")
             ),
-            "basis",
+            "calculation",
         ]
     )
 )
@@ -256,7 +256,7 @@ def _which(buildings: pd.DataFrame, bad: pd.Series) -> str:
 def _footprints(
     buildings: gpd.GeoDataFrame, *, double_height_m: float, office_uses: tuple[str, ...]
 ) -> pd.DataFrame:
-    """Per footprint: kind, the floor-area factor and the flags the basis reports.
+    """Per footprint: kind, the floor-area factor and the flags the calculation notes report.
 
     ``factor`` × footprint area = 计容建筑面积: floors, twice when the storey
     height exceeds ``double_height_m``; 0 for structures and yards; NaN for a
@@ -381,7 +381,7 @@ def _actuals(
     land_price_included: bool | None = None,
     recorded_with_land_price: bool = False,
 ) -> pd.DataFrame:
-    """Every actual figure per parcel and the ``basis`` saying how it was obtained."""
+    """Every actual figure per parcel and the ``calculation`` saying how it was obtained."""
     src = "parcels"
     area = _areas(parcels)
     m = _measure(parcels, buildings, double_height_m=double_height_m, office_uses=office_uses)
@@ -470,7 +470,7 @@ def _actuals(
     rule = out["land_price_rule"] != ""
     notes = notes.where(~rule, notes + "；投资强度" + out["land_price_rule"])
     notes = notes.where(~no_price, notes + "，缺少出让价款无法计算")
-    out["basis"] = notes.str.lstrip("；")
+    out["calculation"] = notes.str.lstrip("；")
     return out
 
 
@@ -815,7 +815,7 @@ def check_indicators(
         per check the threshold, its source and ``<check>_ok`` (nullable bool:
         NA when not judged), ``result`` (符合 / 不符合 / 未核验), ``findings`` (the
         failures with figures and thresholds, or why nothing was judged) and
-        ``basis``.
+        ``calculation``.
 
     Raises
     ------

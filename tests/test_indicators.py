@@ -154,7 +154,7 @@ def test_the_2008_table_counts_the_land_price_and_says_so():
     result = check_indicators(p)
     assert result["investment_intensity_wan_per_ha"][0] == pytest.approx(2300.0)
     assert result["land_price_rule"][0] == "含地价"
-    assert "投资强度含地价" in result["basis"][0]
+    assert "投资强度含地价" in result["calculation"][0]
     excluded = check_indicators(p, options=IndicatorOptions(land_price="exclude"))
     assert excluded["investment_intensity_wan_per_ha"][0] == pytest.approx(2000.0)
     assert excluded["land_price_rule"][0] == "不含地价"
