@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
-from landuse.config import LayerSpec, find_project
+from landuse.config import LayerSpec, Project, find_project
 from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
 from landuse.io import describe_layer, list_layers, write_table
 from landuse.labels import labelled
@@ -246,6 +246,13 @@ def _run(
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
+    _run_on(step, project, out, stages=stages, **options)
+
+
+def _run_on(
+    step: str, project: Project, out: Path | None, *, stages: int = 10, **options: object
+) -> None:
+    """Run one library step on a project with a progress bar and print the result."""
     with _progress(stages) as on_step:
         result = run_project(
             step, project, out or Path(f"landuse_{step}"), on_step=on_step, **options
@@ -301,6 +308,37 @@ def check(
 
 def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
     return Engine("dask" if kind == "dask" else "local", scheduler, workers)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_project_options
+@_read_options
+@_out_option
+def redline(
+    path: Path,
+    project_file: Path | None,
+    sample: bool,
+    layer: str | None,
+    crs: str | None,
+    encoding: str | None,
+    out: Path | None,
+) -> None:
+    """用地预审：项目红线的地类面积与三区三线 / A project's red line: land classes, control lines.
+
+    PATH is the red line: a 界址点坐标 TXT, SHP, KML, GeoJSON, GeoPackage or DXF
+    (closed polylines).  Without a project (no --project, --sample or
+    ./landuse.toml) it is read, checked and converted (GeoPackage, areas, the
+    stated-area check, TXT); with one, also against the project's DLTB and
+    control lines (workbook 用地预审.xlsx with the 地类面积汇总表, map).
+    """
+    spec = LayerSpec("redline", path, layer=layer, crs=crs, encoding=encoding)
+    if project_file is None and not sample and not Path("landuse.toml").is_file():
+        project = Project(source=None, name=path.stem, layers={})
+    else:
+        project = find_project(project_file, sample=sample)
+    project = replace(project, layers={**project.layers, "redline": spec})
+    _run_on("redline", project, out)
 
 
 @main.command()

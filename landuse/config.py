@@ -185,10 +185,25 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# A proposed project's red line (用地红线): read from a 界址点坐标 TXT (which gives
+# canonical names itself), SHP, KML, GeoJSON or DXF.  Its area fields are left
+# alone: a red line's 地块面积 is often in 公顷.
+FIELD_ALIASES["redline"] = {
+    "parcel_id": FIELD_ALIASES["parcels"]["parcel_id"],
+    "parcel_name": (*FIELD_ALIASES["parcels"]["parcel_name"], "Name", "名称"),
+    "land_use": ("DKYT", "地块用途", "TDYT", "土地用途", "YDXZ", "用地性质"),
+}
+# 城镇开发边界 split into its planning zones (规划分区 GHFQDM / GHFQMC) when the
+# project keeps them in their own layer.
+FIELD_ALIASES["udb_zones"] = dict(FIELD_ALIASES["udb"])
+
 #: Chinese name of each logical layer, for messages and tables.
 LAYER_LABELS: dict[str, str] = {
     "parcels": "地块",
     "udb": "城镇开发边界",
+    "udb_zones": "城镇开发边界规划分区",
+    "redline": "项目红线",
+    "dltb": "地类图斑",
     "farmland": "永久基本农田",
     "eco_redline": "生态保护红线",
     "parks": "园区",
@@ -201,6 +216,7 @@ LAYER_LABELS: dict[str, str] = {
 #: Fields without which a layer cannot be used at all.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "parcels": ("parcel_id",),
+    "dltb": ("land_class_code",),
     "parks": ("park",),
     "enterprises": ("enterprise_id", "year"),
 }

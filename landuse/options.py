@@ -33,6 +33,7 @@ __all__ = [
     "CheckOptions",
     "EfficiencyOptions",
     "IdleOptions",
+    "LandclassOptions",
     "Options",
     "ProjectOptions",
     "RatesOptions",
@@ -99,11 +100,17 @@ class ProjectOptions:
         with the local 7 parameters (``"+proj=pipeline ... +step +proj=helmert ..."``)
         or a grid file (``"+proj=hgridshift +grids=..."``), as published by the
         provincial surveying authority.  Without it such layers are refused.
+    area : {"plane", "ellipsoid"}
+        Areas of the red-line tables (地类面积汇总表 and the control lines under
+        it): ``"plane"`` on the Gauss-Kruger plane of ``analysis_crs``, or
+        ``"ellipsoid"``, the 椭球面积 on the CGCS2000 ellipsoid that the 三调 reports
+        (see :func:`landuse.crs.area_ellipsoid_m2`).  Default plane.
     """
 
     name: str | None = None
     analysis_crs: str | None = None
     datum_transform: str | None = None
+    area: Literal["plane", "ellipsoid"] = "plane"
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,9 @@ class BuildableOptions:
     buffers : mapping of str to float
         Layers (a ``[layers.<name>]`` each) kept clear by this many metres,
         e.g. ``{ pipelines = 30 }``.
+    udb_zones : tuple of str
+        When the UDB layer carries planning zones (GHFQMC / GHFQDM), only the
+        features whose zone name or code is listed count (default 城镇集中建设区).
     """
 
     min_area_mu: float = 10.0
@@ -158,6 +168,7 @@ class BuildableOptions:
     occupied_status: tuple[str, ...] = ("已供",)
     max_slope_deg: float = 15.0
     buffers: Mapping[str, float] = field(default_factory=dict)
+    udb_zones: tuple[str, ...] = ("城镇集中建设区", "集中建设区")
 
 
 @dataclass(frozen=True)
@@ -276,6 +287,26 @@ class EfficiencyOptions:
 
 
 @dataclass(frozen=True)
+class LandclassOptions:
+    """``[landclass]``: which classification the land survey's 地类编码 follow.
+
+    The two systems reuse codes for different land (``0601`` is 工业用地 in
+    GB/T 21010-2017 and 农村道路 in the 2023 用地用海分类; 工业用地 is ``1001``
+    there), so a project says which one its DLTB layer uses.
+
+    Attributes
+    ----------
+    system : {"gbt21010", "ydyh2023"}
+        ``"gbt21010"``: GB/T 21010-2017 土地利用现状分类 with the working codes
+        of the 第三次全国国土调查 (05H1, 0508, 08H1 …), as 三调 and its annual
+        updates deliver DLTB (default); ``"ydyh2023"``: 国土空间调查、规划、用途管制
+        用地用海分类指南 (2023).
+    """
+
+    system: Literal["gbt21010", "ydyh2023"] = "gbt21010"
+
+
+@dataclass(frozen=True)
 class Options:
     """Every options table of a project file (the registry of ``[section]`` names)."""
 
@@ -285,6 +316,7 @@ class Options:
     idle: IdleOptions = field(default_factory=IdleOptions)
     rates: RatesOptions = field(default_factory=RatesOptions)
     efficiency: EfficiencyOptions = field(default_factory=EfficiencyOptions)
+    landclass: LandclassOptions = field(default_factory=LandclassOptions)
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, Any], *, source: str = "landuse.toml") -> Options:
