@@ -101,7 +101,7 @@ class _Parcel:
     area_text: str
     fields: list[str]
     points: list[tuple[int, str, int, float, float]] = field(default_factory=list)
-    broken: bool = False  # its own line is malformed: its points are not checked
+    broken: bool = False  # a line of it is malformed: its rings are not checked
 
 
 def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
@@ -211,6 +211,8 @@ def parse_boundary_txt(
             ring = fields[1] if len(fields) == 4 else ""
             if len(values) != 2 or None in values or not ring.isdigit():
                 bad.append((number, "坐标行应为 点号,圈号,X,Y", raw))
+                if parcels:
+                    parcels[-1].broken = True  # its rings cannot be checked
             elif not parcels:
                 bad.append((number, "坐标行之前没有地块行（以 @ 结尾）", raw))
             else:
@@ -556,8 +558,9 @@ def format_boundary_txt(
         written = _header_for(parcels.crs)
     assert written is not None  # a CGCS2000 zone with the prefix has a header
     values = {key: "" for key in HEADER_KEYS}
-    values["转换参数"] = ",,,,,,"
     values.update(header or {})
+    if values["坐标系"] != written["坐标系"] or not values["转换参数"]:
+        values["转换参数"] = ",,,,,,"  # the source's parameters belong to its datum
     values.update(written, 投影类型="高斯克吕格", 计量单位="米")
     values["精度"] = values["精度"] or f"{10.0**-decimals:.{decimals}f}"
     lines = []

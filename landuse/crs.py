@@ -362,7 +362,7 @@ def area_m2(gdf: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS | None = None
 
 
 def area_ellipsoid_m2(
-    geoms: np.ndarray | gpd.GeoSeries, crs: pyproj.CRS | str, *, max_segment_m: float = 50.0
+    geoms: np.ndarray | gpd.GeoSeries, crs: pyproj.CRS | str, *, max_segment_m: float = 10.0
 ) -> np.ndarray:
     """Ellipsoidal area (椭球面积) in square metres, as the 三调 reports areas.
 
@@ -373,7 +373,7 @@ def area_ellipsoid_m2(
     cylindrical equal-area projection on the CRS's own ellipsoid (CGCS2000:
     a = 6 378 137 m, f = 1/298.257222101, as GRS 80) and measured there: an
     equal-area map keeps every area of the ellipsoid, so the only error is the
-    chord of each short piece (relative error below 1e-10 with 50 m pieces on
+    chord of each short piece (relative error about 1e-12 with 10 m pieces on
     parcels of 10 km², where a Gauss-Kruger plane area differs by 1e-5 to 1e-3).
 
     Parameters

@@ -717,11 +717,6 @@ def run_pack(
         ]
         if "certified_outside_udb" in c.parcels:
             sheets.append(Sheet("有证无法建设", certified_outside_udb(c)))
-    redline = results.get("redline")
-    if redline is not None and redline.landclass is not None:
-        sheets.append(
-            Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
-        )
     if "buildable" in results:
         sheets += [
             Sheet("可建设用地", pd.DataFrame(results["buildable"])),
@@ -743,6 +738,11 @@ def run_pack(
             Sheet("亩均效益排名", firms[[c for c in _FIRM_COLUMNS if c in firms]]),
             Sheet("园区汇总", e.parks),
         ]
+    redline = results.get("redline")
+    if redline is not None and redline.landclass is not None:
+        sheets.append(
+            Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
+        )
     res.files.append(write_workbook(out_dir / "会议材料.xlsx", sheets, _cover(data, results)))
     charts = out_dir / "charts"
     if "efficiency" in results:
@@ -1012,13 +1012,14 @@ def _landclass_note(r: RedlineResult) -> str:
 
 
 def _redline_map(data: ProjectData, r: RedlineResult) -> dict[str, gpd.GeoDataFrame]:
-    """Map layers of a red line: the DLTB around it, the control lines and the red line."""
+    """Map layers of a red line: the DLTB and control lines around it, cut to a window."""
     layers: dict[str, gpd.GeoDataFrame] = {"redline": r.parcels}
-    area = r.parcels.buffer(200.0).union_all()
+    x0, y0, x1, y1 = r.parcels.total_bounds
+    margin = max(300.0, 0.3 * max(x1 - x0, y1 - y0))
+    window = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
     for name in ("udb", "udb_zones", "farmland", "eco_redline", "dltb"):
         if name in data.layers:
-            layer = data.layers[name]
-            layers[name] = layer[layer.intersects(area)]
+            layers[name] = data.layers[name].clip(window)
     if "dltb" in layers:
         walk = crosswalk(r.landclass.system if r.landclass else "gbt21010")
         codes = layers["dltb"]["land_class_code"].astype(str)

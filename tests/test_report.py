@@ -41,6 +41,7 @@ def test_workbook_sheets_headers_and_formats(pack):
         "处置趋势",
         "亩均效益排名",
         "园区汇总",
+        "地类面积汇总表",
     ]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
