@@ -307,3 +307,17 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
 def test_ledger_needs_a_path(runner):
     result = runner.invoke(main, ["ledger", "history", "X"])
     assert result.exit_code == 2 and "--ledger" in result.output
+
+
+def test_help_starts_without_the_heavy_libraries():
+    # `landuse --help` must stay quick on an office PC: the library loads per command.
+    code = (
+        "import sys; from click.testing import CliRunner; from landuse.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('pandas', 'geopandas', 'pyogrio', 'matplotlib', 'dask', "
+        "'folium', 'shapely') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout
