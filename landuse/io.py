@@ -856,7 +856,7 @@ def read_layer(
 
     A ``.txt`` is a 界址点坐标 TXT (see :mod:`landuse.boundary_txt`); a
     ``.dxf`` gives its closed polylines as polygons (other entities are left
-    out, with a warning saying how many).
+    out, with a warning saying how many), of one CAD layer if ``layer`` names one.
 
     Parameters
     ----------
@@ -901,6 +901,9 @@ def read_layer(
     _check_encoding_name(p, encoding)
     if p.suffix.lower() == ".txt":
         return _read_boundary_txt(p, crs=crs, encoding=encoding, datum_transform=datum_transform)
+    cad_layer = None
+    if p.suffix.lower() == ".dxf" and layer is not None:
+        cad_layer, layer = layer, None  # a DXF's layers are CAD layers of its one GDAL layer
     shapefiles = _check_shapefiles(p, layer)
     name = _choose_layer(p, layer)
     layers = list_layers(p).set_index("name")["geometry_type"]
@@ -921,7 +924,7 @@ def read_layer(
         index, shown = shapefiles[name]
         check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown)
     if info["driver"] == "DXF":
-        gdf = _dxf_polygons(p, gdf)
+        gdf = _dxf_polygons(p, gdf, cad_layer)
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
     gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
@@ -1016,8 +1019,14 @@ def read_database_layer(
 _LINES = (1, 2)  # GEOS LineString, LinearRing
 
 
-def _dxf_polygons(p: Path, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Closed polylines of a DXF as polygons; the other entities are left out, counted."""
+def _dxf_polygons(p: Path, gdf: gpd.GeoDataFrame, cad_layer: str | None) -> gpd.GeoDataFrame:
+    """Closed polylines of a DXF (of one CAD layer) as polygons; the rest left out, counted."""
+    if cad_layer is not None:
+        on_layer = gdf["Layer"].astype("string").eq(cad_layer).fillna(False).to_numpy(dtype=bool)
+        if not on_layer.any():
+            names = ", ".join(sorted(gdf["Layer"].dropna().astype(str).unique()))
+            raise LayerNotFoundError(f"{p}: no CAD layer named '{cad_layer}'. Layers: {names}.")
+        gdf = gdf.loc[on_layer]
     geoms = shapely.force_2d(np.asarray(gdf.geometry.array, dtype=object))
     types = shapely.get_type_id(geoms)
     closed = (

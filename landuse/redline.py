@@ -12,7 +12,7 @@ control lines under the land classes, as bureau forms do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -62,10 +62,10 @@ class RedlineResult:
         ``area_mu``): the land classes (with a DLTB layer), 合计, then the
         control-line rows, rounded so that parts add up (平差).
     conflicts : ConflictResult or None
-        The conflict check (with a UDB layer).
+        The conflict check (with a UDB layer), its pieces measured on ``basis``.
     zones : DataFrame
         Area per parcel and UDB planning zone: ``parcel_id``, ``zone``,
-        ``area_m2``, ``area_ha``, ``area_mu``.
+        ``area_m2``, ``area_ha``, ``area_mu``, ``area_basis``.
     basis : str
         ``"plane"`` or ``"ellipsoid"``.
     """
@@ -106,8 +106,12 @@ def _areas(parcels: gpd.GeoDataFrame, crs: pyproj.CRS, basis: Basis) -> gpd.GeoD
 
 def _rebase(
     parcels: gpd.GeoDataFrame, result: ConflictResult, crs: pyproj.CRS, basis: Basis
-) -> gpd.GeoDataFrame:
-    """The conflict check's columns joined to the parcels, its areas measured on ``basis``."""
+) -> tuple[gpd.GeoDataFrame, ConflictResult]:
+    """The conflict check's columns joined to the parcels, its areas measured on ``basis``.
+
+    Returns the parcels and the check with its pieces measured on ``basis`` too
+    (which pieces are boundary noise was decided on the plane, as ``landuse check`` does).
+    """
     checked = result.parcels
     pieces = result.pieces
     n = len(parcels)
@@ -131,7 +135,8 @@ def _rebase(
     keep = ["outside_udb", *flags, "compliant", "status", "status_en"]
     for column in keep:
         out[column] = checked[column].to_numpy()
-    return out
+    measured = pieces.assign(area_m2=area, area_mu=area / M2_PER_MU, area_basis=basis)
+    return out, replace(result, pieces=measured)
 
 
 def _zones(
@@ -139,7 +144,7 @@ def _zones(
 ) -> pd.DataFrame:
     """Area of each parcel in each planning zone (long table)."""
     labels = zone_labels(zones)
-    columns = ["parcel_id", "zone", "area_m2", "area_ha", "area_mu"]
+    columns = ["parcel_id", "zone", "area_m2", "area_ha", "area_mu", "area_basis"]
     if labels is None:
         return pd.DataFrame(columns=columns)
     geoms = np.asarray(zones.geometry.array, dtype=object)
@@ -154,6 +159,7 @@ def _zones(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     table["area_ha"] = (table["area_m2"] / M2_PER_HA).astype(float).round(4)
     table["area_mu"] = (table["area_m2"] / M2_PER_MU).astype(float).round(4)
+    table["area_basis"] = basis
     return table[columns]
 
 
@@ -267,7 +273,7 @@ def analyse_redline(
             labels={k: (f"占用{v}", f"occupies {k}") for k, v in names.items()},
             tolerance=tolerance,
         )
-        result.parcels = _rebase(parcels, result.conflicts, crs, basis)
+        result.parcels, result.conflicts = _rebase(parcels, result.conflicts, crs, basis)
     zoned = udb_zones if udb_zones is not None else udb
     if zoned is not None:
         result.zones = _zones(parcels, zoned, crs, basis)

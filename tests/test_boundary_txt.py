@@ -232,6 +232,14 @@ def test_dxf_closed_polylines_become_polygons(tmp_path):
     assert len(gdf) == 1 and gdf.geometry.iloc[0].geom_type == "Polygon"
     assert gdf.geometry.iloc[0].area == 10_000.0
     assert gdf["Layer"].tolist() == ["红线"]
+    # --layer picks a CAD layer: all of 红线 is read, and 0 holds no closed polyline.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LanduseWarning)
+        assert read_layer(path, "红线", crs="EPSG:4524").geometry.area.tolist() == [10_000.0]
+    with pytest.raises(LayerReadError, match="没有闭合多段线"):
+        read_layer(path, "0", crs="EPSG:4524")
+    with pytest.raises(LayerReadError, match=r"no CAD layer named '用地'. Layers: 0, 红线"):
+        read_layer(path, "用地", crs="EPSG:4524")
 
 
 def test_readme_example_reads_as_documented(tmp_path):

@@ -141,9 +141,10 @@ def test_sample_land_classes_match_an_independent_overlay():
     assert got["城镇集中建设区"] == pytest.approx(concentrated, rel=1e-9)
 
 
-def test_red_line_without_a_project_is_converted(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "driver"), [("红线.kml", "KML"), ("红线.geojson", "GeoJSON")])
+def test_red_line_without_a_project_is_converted(tmp_path, monkeypatch, name, driver):
     monkeypatch.chdir(tmp_path)  # no landuse.toml here
-    # Two 100 m squares drawn in degrees (as from a KML), without ids.
+    # Two 100 m squares drawn in degrees (as from a KML or a web map), without ids.
     gk = gpd.GeoDataFrame(
         {"Name": ["一号", "二号"]},
         geometry=[
@@ -152,8 +153,8 @@ def test_red_line_without_a_project_is_converted(tmp_path, monkeypatch):
         ],
         crs="EPSG:4524",
     )
-    gk.to_crs(4326).to_file(tmp_path / "红线.kml", driver="KML")
-    result = CliRunner().invoke(main, ["redline", "红线.kml", "--out", "out"])
+    gk.to_crs(4326).to_file(tmp_path / name, driver=driver)
+    result = CliRunner().invoke(main, ["redline", name, "--out", "out"])
     assert result.exit_code == 0, result.output
     assert "未配置城镇开发边界 [layers.udb]" in result.output
     assert set(pyogrio.list_layers(tmp_path / "out" / "redline.gpkg")[:, 0]) == {"redline"}
