@@ -325,10 +325,13 @@ def _nest(rings: list[np.ndarray], parcel: list[int], n_parcels: int) -> np.ndar
     keep = (inner != outer) & (owner[inner] == owner[outer])
     inner, outer = inner[keep], outer[keep]
     depth = np.bincount(inner, minlength=len(rings))
-    # The nearest container of a ring is the deepest one around it.
+    # The nearest container of a ring is the deepest one around it: the last of its
+    # containers sorted by depth.
     order = np.lexsort((depth[outer], inner))
+    inner, outer = inner[order], outer[order]
+    deepest = np.r_[inner[1:] != inner[:-1], True] if len(inner) else np.zeros(0, bool)
     nearest = np.arange(len(rings))
-    nearest[inner[order]] = outer[order]  # the last write per ring is the deepest
+    nearest[inner[deepest]] = outer[deepest]
     shell = np.where(depth % 2 == 0, np.arange(len(rings)), nearest)
     order = np.lexsort((np.arange(len(rings)), depth % 2, shell))
     polygon_ids, dense = np.unique(shell[order], return_inverse=True)

@@ -187,6 +187,10 @@ def list_layers(path: PathLike, *, counts: bool = False) -> pd.DataFrame:
         plus ``features`` and ``crs`` when asked.
     """
     p = _existing(path)
+    if p.suffix.lower() == ".txt":  # a 界址点坐标 TXT is one polygon layer
+        info = layer_info(p)
+        layers = pd.DataFrame({"name": [info["layer"]], "geometry_type": ["Polygon"]})
+        return layers.assign(features=info["features"], crs=info["crs"]) if counts else layers
     try:
         layers = pd.DataFrame(pyogrio.list_layers(_gdal_path(p)), columns=["name", "geometry_type"])
         if counts:
@@ -1555,6 +1559,8 @@ def layer_info(
     """
     p = _existing(path)
     _check_encoding_name(p, encoding)
+    if p.suffix.lower() == ".txt":
+        return _boundary_txt_info(p, encoding)
     name = _choose_layer(p, layer)
     gdal_path = _gdal_path(p)
 
@@ -1593,6 +1599,25 @@ def layer_info(
         "bounds": tuple(float(v) for v in bounds) if bounds is not None else None,
         "fields": dict(zip(info["fields"], info["dtypes"], strict=True)),
         "text": text,
+    }
+
+
+def _boundary_txt_info(p: Path, encoding: str | None) -> dict[str, Any]:
+    """:func:`layer_info` of a 界址点坐标 TXT (its header gives the CRS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LanduseWarning)  # describe_layer reads it again
+        gdf = parse_boundary_txt(p.read_bytes(), source=str(p), encoding=encoding)
+    used = gdf.attrs["boundary_txt"]["encoding"]
+    return {
+        "path": str(p),
+        "layer": p.stem,
+        "driver": "界址点坐标 TXT",
+        "geometry_type": "Polygon",
+        "features": len(gdf),
+        "crs": gdf.crs.to_string() if gdf.crs is not None else None,
+        "bounds": tuple(float(v) for v in gdf.total_bounds),
+        "fields": {c: str(gdf[c].dtype) for c in gdf.columns if c != gdf.geometry.name},
+        "text": TextEncoding(None, f"{used} (detected)", f"{used} (detected)"),
     }
 
 

@@ -188,3 +188,10 @@ def test_bad_red_line_is_one_line_exit_2(tmp_path, monkeypatch):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "第 3 行" in lines[0] and lines[0].startswith("错误 Error: 坏.txt")
+
+
+def test_info_describes_a_red_line_txt():
+    result = CliRunner().invoke(main, ["info", str(get_path("redline"))])
+    assert result.exit_code == 0, result.output
+    assert "界址点坐标 TXT" in result.output and "要素 Features:  2 Polygon" in result.output
+    assert "EPSG:4524) [[属性描述] 坐标系/带号]" in result.output
