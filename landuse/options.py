@@ -190,6 +190,19 @@ class IdleOptions:
         Evidence share under which a parcel recorded as started is suspect (5 %).
     min_raster_coverage : float
         Share of a parcel the raster must cover to judge the evidence (90 %).
+    investigation_days : int
+        Days from finding suspected idle land (发现疑似闲置) to the investigation
+        notice (调查通知), Order No. 53 Art. 5 (default 30).
+    payment_days : int
+        Days from service of the decision (决定书送达) to pay the idle-land fee or
+        hand back the land, Art. 17 (default 30).
+    holiday_rollover : bool
+        A deadline whose last day is a statutory rest day ends on the next working
+        day (Civil Code Art. 203; default true).
+    recover_suspended : bool
+        Recover without compensation land whose development was suspended for two
+        full years (default true).  Art. 14 speaks only of 未动工开发满两年, so this
+        is an interpretation; false gives such land the fee and a note instead.
     """
 
     as_of: dt.date | None = None
@@ -202,6 +215,10 @@ class IdleOptions:
     evidence_classes: tuple[int, ...] = (4, 5)
     suspect_below: float = 0.05
     min_raster_coverage: float = 0.9
+    investigation_days: int = 30
+    payment_days: int = 30
+    holiday_rollover: bool = True
+    recover_suspended: bool = True
 
 
 @dataclass(frozen=True)
@@ -214,10 +231,25 @@ class RatesOptions:
         First and last day of the period (``--from``/``--to`` override).
     by : {"park", "county"}
         Rows per park, or the county total only.
+    approved_from, approved_to : date or None
+        Count only land approved (``approval_date``) in this window, e.g. the
+        stock approved 2009-01-01 … 2018-12-31 (``--approved-from``/``--approved-to``).
+    cumulative : bool
+        Count from the window's first day (``approved_from``) to the period's
+        end instead of over the period (``--cumulative``).
+    supply_years : int
+        Approval years in 近五年平均供地率 (default 5).
+    supply_rate_floor : float
+        The floor that rate is held to (national rule: 60 %).
     """
 
     period: tuple[dt.date, dt.date] | None = None
     by: Literal["park", "county"] = "park"
+    approved_from: dt.date | None = None
+    approved_to: dt.date | None = None
+    cumulative: bool = False
+    supply_years: int = 5
+    supply_rate_floor: float = 0.6
 
 
 @dataclass(frozen=True)
