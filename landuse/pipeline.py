@@ -909,7 +909,17 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"C 前 {eff.class_shares[2]:.0%}",
         )
     )
-    for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
+    idle = project.options.idle
+    rows.append(
+        (
+            "处置程序期限",
+            f"发现疑似闲置后 {idle.investigation_days} 日内调查（第五条）；决定书送达后 "
+            f"{idle.payment_days} 日内缴纳闲置费或交回土地（第十七条）；首日不计入"
+            + ("，末日为法定休假日的顺延（民法典第二百零三条）" if idle.holiday_rollover else ""),
+        )
+    )
+    keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+    for key in (*keys, "supply_rate"):
         rows.append(("公式", FORMULAS[key]))
     seen: set[Path] = set()
     inputs = [(name, spec.path) for name, spec in project.layers.items()]
