@@ -260,14 +260,23 @@ GEOMETRY_KINDS: dict[str, Literal["polygon", "line", "any"] | None] = {
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Where a logical layer lives and how to read it."""
+    """Where a logical layer lives and how to read it: a file (``path``) or a table.
+
+    ``table`` is ``schema.name`` in the project's PostGIS database.
+    """
 
     name: str
-    path: Path
+    path: Path | None
     layer: str | None = None
     crs: str | None = None
     encoding: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    table: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The file, or the table, for messages."""
+        return str(self.path) if self.path is not None else f"table {self.table}"
 
 
 @dataclass(frozen=True)
@@ -302,7 +311,7 @@ class Project:
         return root / relative
 
 
-_LAYER_KEYS = ("path", "layer", "crs", "encoding", "fields")
+_LAYER_KEYS = ("path", "table", "layer", "crs", "encoding", "fields")
 
 
 def _resolve(src: Path, value: Any) -> Path:
@@ -313,8 +322,11 @@ def _resolve(src: Path, value: Any) -> Path:
 
 
 def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
-    if not isinstance(raw, dict) or "path" not in raw:
-        raise ConfigError(f"{src}: [layers.{name}] needs a 'path' entry (path = \"地块.shp\").")
+    if not isinstance(raw, dict) or ("path" in raw) == ("table" in raw):
+        raise ConfigError(
+            f"{src}: [layers.{name}] needs a 'path' (path = \"地块.shp\") or a database "
+            "'table' (table = \"schema.name\"), one of them."
+        )
     unknown = sorted(set(raw) - set(_LAYER_KEYS))
     if unknown:
         raise ConfigError(
@@ -324,12 +336,13 @@ def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{src}: [layers.{name}.fields] must map canonical names to strings.")
-    for key in ("layer", "crs", "encoding"):
+    for key in ("layer", "crs", "encoding", "table"):
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(f"{src}: [layers.{name}] {key} must be text, not {raw[key]!r}.")
     return LayerSpec(
         name=name,
-        path=_resolve(src, raw["path"]),
+        path=_resolve(src, raw["path"]) if "path" in raw else None,
+        table=raw.get("table"),
         layer=raw.get("layer"),
         crs=raw.get("crs"),
         encoding=raw.get("encoding"),

@@ -34,6 +34,7 @@ __all__ = [
     "EfficiencyOptions",
     "IdleOptions",
     "Options",
+    "OutputOptions",
     "ProjectOptions",
     "RatesOptions",
     "parse_day",
@@ -94,6 +95,10 @@ class ProjectOptions:
     analysis_crs : str or None
         CRS of every area, e.g. ``"EPSG:4545"`` (default: the CGCS2000 3-degree
         Gauss-Kruger zone nearest the parcels).
+    database : str or None
+        ``postgresql://user@host/db`` of the shared database holding the
+        layers that name a ``table`` (default: ``$LANDUSE_DATABASE_URL``). Keep
+        the password out of the project file (``~/.pgpass`` or the variable).
     datum_transform : str or None
         How layers in Xian 1980 or Beijing 1954 reach CGCS2000: a PROJ pipeline
         with the local 7 parameters (``"+proj=pipeline ... +step +proj=helmert ..."``)
@@ -103,7 +108,23 @@ class ProjectOptions:
 
     name: str | None = None
     analysis_crs: str | None = None
+    database: str | None = None
     datum_transform: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """``[output]``: where result layers go besides the output folder.
+
+    Attributes
+    ----------
+    database : str or None
+        ``postgresql://user@host/db`` (``?schema=…``, default schema
+        ``landuse``): every result layer is also written there as a table, all
+        in one transaction (``--out postgresql://…`` writes only there).
+    """
+
+    database: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,6 +333,7 @@ class Options:
     """Every options table of a project file (the registry of ``[section]`` names)."""
 
     project: ProjectOptions = field(default_factory=ProjectOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
     check: CheckOptions = field(default_factory=CheckOptions)
     buildable: BuildableOptions = field(default_factory=BuildableOptions)
     idle: IdleOptions = field(default_factory=IdleOptions)

@@ -8,9 +8,11 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import re
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 
-from landuse import __version__
+from landuse import __version__, postgis
 from landuse.buildable import buildable_summary, find_buildable, steep_land
 from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
@@ -35,6 +37,7 @@ from landuse.io import (
     load_layer,
     load_project_data,
     read_raster,
+    read_result_layers,
     table_report,
     write_layers,
     write_table,
@@ -92,6 +95,7 @@ class StepResult:
     files: list[Path] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
+    database: str | None = None  # the (redacted) database written to instead of out_dir
 
     def extend(self, other: StepResult) -> None:
         """Append another step's files, lines and analysis results."""
@@ -922,7 +926,14 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     for key in (*keys, "supply_rate"):
         rows.append(("公式", FORMULAS[key]))
     seen: set[Path] = set()
-    inputs = [(name, spec.path) for name, spec in project.layers.items()]
+    for name, spec in project.layers.items():
+        source = data.layers.get(name, data.tables.get(name))
+        if spec.table is not None and source is not None:
+            # A database table: where it is (no password) and a hash of what was read.
+            src = source.attrs["landuse_source"]
+            digest = src.get("sha256") or postgis.table_sha256(source)
+            rows.append((f"输入表（{name}）", f"{src['path']}  SHA-256 {digest}"))
+    inputs = [(name, spec.path) for name, spec in project.layers.items() if spec.path]
     inputs += [(name, path) for name, path in project.rasters.items()]
     if project.options.idle.ledger_import:
         inputs.append(("ledger_import", project.path(project.options.idle.ledger_import)))
@@ -1144,6 +1155,7 @@ def run_project(
     out_dir: str | Path,
     *,
     on_step: Callable[[str], None] | None = None,
+    area_of: str | None = None,
     **options: Any,
 ) -> StepResult:
     """Load a project, report what was read, run one step and write its outputs.
@@ -1156,9 +1168,14 @@ def run_project(
     project : Project
         The project (``landuse.config.load_project``).
     out_dir : str or Path
-        Output folder; created if needed.
+        Output folder, created if needed; or a ``postgresql://…[?schema=s]`` URL:
+        the result layers then go only there, as tables, in one transaction.
+        With ``[output] database`` they go to the folder and the database.
     on_step : callable, optional
         Progress callback, called with a short description before each stage.
+    area_of : str, optional
+        The layer covering the only area analysed (``parcels`` for a red line):
+        database tables are read within its bounding box.
     **options
         The step's own keyword arguments (``as_of``, ``year``, ``engine`` ...).
 
@@ -1167,17 +1184,42 @@ def run_project(
     StepResult
         The intake lines first, then the step's lines and files.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_project_data(project, on_step=on_step)
-    if on_step is not None:
-        on_step(STEP_LABELS[step])
-    if step == "report":
-        options["on_step"] = on_step
-    done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
-    result = run_intake(data, out)
-    result.extend(done)
+    only_database = postgis.is_database_url(out_dir)
+    if only_database and step in ("report", "map"):
+        raise ConfigError(
+            f"'{step}' writes files for people (workbook, map): give --out a folder, and set "
+            "[output] database to also write the result layers to the database."
+        )
+    database = str(out_dir) if only_database else data_url(project)
+    with contextlib.ExitStack() as stack:
+        if only_database:  # the files are only a stage on the way to the tables
+            out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="landuse-")))
+        else:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+        data = load_project_data(project, on_step=on_step, area_of=area_of)
+        if on_step is not None:
+            on_step(STEP_LABELS[step])
+        if step == "report":
+            options["on_step"] = on_step
+        done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
+        result = run_intake(data, out)
+        result.extend(done)
+        if database is not None:
+            url, schema = postgis.split_schema(database)
+            layers = read_result_layers(f for f in result.files if f.suffix == ".gpkg")
+            tables = postgis.write_tables(url, layers, schema=schema)
+            result.lines.append(
+                f"结果已写入数据库 Written to {postgis.redact(url)}：{', '.join(tables)}"
+            )
+        if only_database:
+            result.files, result.database = [], postgis.redact(str(out_dir))
     return result
+
+
+def data_url(project: Project) -> str | None:
+    """``[output] database``: where result layers also go (None: the folder only)."""
+    return project.options.output.database
 
 
 STEP_LABELS = {

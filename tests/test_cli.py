@@ -385,3 +385,17 @@ def test_rates_in_an_approval_window_cumulatively(runner, tmp_path):
     # Cumulative counting needs the window's first day.
     result = runner.invoke(main, [*base, "--to", "2025-12-31", "--cumulative"])
     assert result.exit_code == 2 and "--approved-from" in result.output
+
+
+def test_help_starts_without_the_heavy_libraries():
+    # `landuse --help` must stay quick on an office PC: the library loads per command.
+    code = (
+        "import sys; from click.testing import CliRunner; from landuse.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('pandas', 'geopandas', 'pyogrio', 'matplotlib', 'dask', "
+        "'folium', 'shapely') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout

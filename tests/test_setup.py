@@ -49,11 +49,21 @@ def _fake(folder: Path, name: str, body: str) -> None:
 
 @pytest.fixture
 def machine(tmp_path):
-    """Run the script on a fake machine: ``run(distro, uid, sudo=..., chromium=...)``."""
+    """Run the script on a fake machine: ``run(distro, uid, sudo=, chromium=, postgis=)``."""
 
-    def run(distro: str, uid: int, *, sudo: bool = True, chromium: bool = False):
-        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}"
+    def run(
+        distro: str, uid: int, *, sudo: bool = True, chromium: bool = False, postgis: bool = False
+    ):
+        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{postgis}"
         bin_dir.mkdir()
+        sysroot = bin_dir / "root"  # where the script looks for PostgreSQL and PostGIS
+        if postgis:
+            for path in (
+                "usr/lib/postgresql/15/bin/initdb",
+                "usr/share/postgresql/15/extension/postgis.control",
+            ):
+                (sysroot / path).parent.mkdir(parents=True)
+                (sysroot / path).touch()
         log = bin_dir / "calls.log"
         logged = f'echo "${{0##*/}} $*" >> {log}'
         _fake(bin_dir, "id", f"echo {uid}")
@@ -68,7 +78,11 @@ def machine(tmp_path):
         os_release.write_text(f'ID={distro}\nID_LIKE=""\n', encoding="utf-8")
         proc = subprocess.run(
             ["/bin/sh", str(SCRIPT)],
-            env={"PATH": str(bin_dir), "LANDUSE_OS_RELEASE": str(os_release)},
+            env={
+                "PATH": str(bin_dir),
+                "LANDUSE_OS_RELEASE": str(os_release),
+                "LANDUSE_SYSROOT": str(sysroot),
+            },
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -83,7 +97,7 @@ def machine(tmp_path):
 def test_debian_as_root_without_sudo_runs_apt_get_itself(machine):
     proc, calls = machine("debian", 0, sudo=False)
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", "apt-get install -y -q chromium"]
+    assert calls == ["apt-get update -q", "apt-get install -y -q chromium postgresql postgis"]
 
 
 def test_debian_normal_user_goes_through_sudo(machine):
@@ -92,24 +106,33 @@ def test_debian_normal_user_goes_through_sudo(machine):
     assert calls == [
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium",
-        "apt-get install -y -q chromium",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql postgis",
+        "apt-get install -y -q chromium postgresql postgis",
     ]
 
 
 def test_debian_normal_user_without_sudo_is_told_what_to_run(machine):
     proc, calls = machine("debian", 1000, sudo=False)
     assert proc.returncode == 1 and calls == []
-    assert "as root run `apt-get update && apt-get install -y chromium`" in proc.stderr
+    assert (
+        "as root run `apt-get update && apt-get install -y chromium postgresql postgis`"
+        in proc.stderr
+    )
 
 
-def test_chromium_already_there_installs_nothing(machine):
-    proc, calls = machine("debian", 1000, chromium=True)
+def test_everything_already_there_installs_nothing(machine):
+    proc, calls = machine("debian", 1000, chromium=True, postgis=True)
     assert proc.returncode == 0 and calls == []
 
 
+def test_only_what_is_missing(machine):
+    proc, calls = machine("debian", 0, chromium=True)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update -q", "apt-get install -y -q postgresql postgis"]
+
+
 def test_ubuntu_uses_playwrights_chromium(machine):
-    proc, calls = machine("ubuntu", 1000)
+    proc, calls = machine("ubuntu", 1000, postgis=True)
     assert proc.returncode == 0, proc.stderr
     assert calls == [
         "python -c import playwright",
