@@ -437,7 +437,7 @@ _RECOVERY = {"无偿收回", "收回"}
 
 
 def _latest(entries: pd.DataFrame, event: str | tuple[str, ...], column: str) -> pd.Series:
-    """Per parcel, ``column`` of its latest row of ``event`` (the first listed wins a tie)."""
+    """Per parcel, ``column`` of its latest row of ``event`` (of the first event listed it has)."""
     events = (event,) if isinstance(event, str) else event
     rows = entries[entries["event"].isin(events)].assign(
         rank=lambda d: d["event"].map({e: -i for i, e in enumerate(events)})
