@@ -584,10 +584,23 @@ def rates(
 @click.option(
     "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
 )
+@click.option(
+    "--scheme",
+    default=None,
+    # Names only: the presets load with the library (layers/efficiency_schemes.toml).
+    help="评价方案 Scheme preset: zhejiang, huangyan_2022, huaian_2024 (default: "
+    "[efficiency] scheme, else zhejiang); [efficiency] rules still apply over it.",
+)
 @_out_option
-def tax(project_file: Path | None, sample: bool, year: int | None, out: str | None) -> None:
-    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
-    _run("tax", project_file, sample, out, year=year)
+def tax(
+    project_file: Path | None,
+    sample: bool,
+    year: int | None,
+    scheme: str | None,
+    out: str | None,
+) -> None:
+    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D/T classes, park figures."""
+    _run("tax", project_file, sample, out, year=year, scheme=scheme)
 
 
 _basemap_option = click.option(

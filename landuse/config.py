@@ -220,6 +220,14 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "above_size": ("GS", "规上", "是否规上"),
         "leased_parcel_id": ("ZLDKBH", "租赁地块编号"),
         "leased_floor_m2": ("ZLJZMJ", "租赁建筑面积"),
+        # Class T and coverage rules of the per-mu schemes (landuse.options.EfficiencyScheme).
+        "production_start": ("TCRQ", "投产日期", "投产时间", "投产年份", "TCNF"),
+        "industry": ("HYDM", "行业代码", "所属行业", "行业", "HYMC", "行业名称"),
+        "under_construction": ("SFZJ", "是否在建", "在建"),
+        "exempt_reason": ("BDDJYY", "不定等级原因", "T类原因"),
+        # Usual bonus / penalty items (加分/减分); any other column can be named too.
+        "high_tech": ("GXJSQY", "高新技术企业", "是否高新技术企业"),
+        "safety_accident": ("AQSG", "安全生产事故", "发生安全生产事故"),
     },
 }
 

@@ -493,7 +493,7 @@ def procedure_status(
         ``determination_no`` / ``decision_no`` (认定书文号, 决定书文号),
         ``decision_method``, ``paid_wan``, ``last_step``, ``next_step``,
         ``deadline``, ``days_to_deadline`` (negative when overdue), ``overdue``,
-        ``basis`` (the article the deadline comes from), ``late_steps`` and
+        ``deadline_basis`` (the article the deadline comes from), ``late_steps`` and
         ``issues``.
 
     Examples
@@ -642,7 +642,7 @@ def procedure_status(
         "",
     )
     years = t["deadline"].dt.year.astype("Int64").astype(str)
-    t["basis"] = np.where(
+    t["deadline_basis"] = np.where(
         unknown, basis + "（" + years + "年节假日安排未收录，仅按周末顺延）", basis
     )
     late = [
@@ -692,7 +692,7 @@ _PROCEDURE_COLUMNS = (
     "deadline",
     "days_to_deadline",
     "overdue",
-    "basis",
+    "deadline_basis",
     "late_steps",
     "issues",
 )

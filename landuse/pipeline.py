@@ -14,7 +14,7 @@ import html
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +27,7 @@ from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
-from landuse.efficiency import EfficiencyResult, evaluate
+from landuse.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import IDLE_REQUIRED, find_idle, procedure_status
 from landuse.io import (
@@ -419,7 +419,7 @@ def _procedure_lines(procedure: pd.DataFrame, day: dt.date) -> list[str]:
         shown["next_step"],
         shown["deadline"].dt.strftime("%Y-%m-%d"),
         shown["days_to_deadline"],
-        shown["basis"],
+        shown["deadline_basis"],
         strict=True,
     ):
         lines.append(f"  逾期：{pid} {step}，期限 {deadline}（逾期 {-int(days)} 天；{basis}）")
@@ -635,9 +635,17 @@ def _batch_lines(
     return lines
 
 
-def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
-    """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
+def efficiency_project(
+    data: ProjectData, *, year: int | None = None, scheme: str | None = None
+) -> EfficiencyResult:
+    """Run :func:`evaluate` with the project's parcels, enterprise table and options.
+
+    ``scheme`` (``landuse tax --scheme``) replaces ``[efficiency] scheme``; the
+    rules the project file sets still apply over it.
+    """
     options = data.project.options.efficiency
+    if scheme is not None:
+        options = replace(options, scheme=scheme)
     parcels = with_areas(data.layer("parcels"), data.crs)
     if "parks" in data.layers and "parent_park" in data.layer("parks").columns:
         parent = data.layer("parks").set_index("park")["parent_park"]
@@ -656,46 +664,70 @@ _FIRM_COLUMNS = [
     "enterprise_id",
     "enterprise_name",
     "group",
+    "size_group",
+    "rank_group",
+    "industry",
+    "years_in_production",
     "land_mu",
     "land_rule",
     "tax_wan",
     "revenue_wan",
     "value_added_wan",
     "tax_per_mu_wan",
+    "tax_per_ha_wan",
     "revenue_per_mu_wan",
+    "revenue_per_ha_wan",
     "va_per_mu_wan",
+    "va_per_ha_wan",
     "va_per_tce_wan",
     "va_per_emission_wan",
     "labour_productivity_wan",
     "rd_share",
-    "tax_per_kwh_wan",
+    "tax_per_tce_wan",
+    "tax_per_kwh_yuan",
+    "score_bonus",
+    "score_penalty",
     "score",
-    "rank",
+    "score_rank",
+    "group_size",
     "grade",
     "policy",
     "reason",
 ]
+#: Shown only when some firm has a value (the table or the scheme may not use them).
+_OPTIONAL_FIRM_COLUMNS = ("industry", "years_in_production", "score_bonus", "score_penalty")
 
 
-def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None) -> StepResult:
+def _firm_table(result: EfficiencyResult) -> pd.DataFrame:
+    """The ranking table: firms by rank group and rank, unranked ones last."""
+    firms = result.enterprises.sort_values(["rank_group", "score_rank"], na_position="last")
+    unused = [
+        c
+        for c in _OPTIONAL_FIRM_COLUMNS
+        if c in firms and not (firms[c].notna() & (firms[c] != 0)).any()
+    ]
+    return firms[[c for c in _FIRM_COLUMNS if c in firms and c not in unused]]
+
+
+def run_efficiency(
+    data: ProjectData, out_dir: Path, *, year: int | None = None, scheme: str | None = None
+) -> StepResult:
     """Per-mu evaluation: parcels layer with metrics and class, firm ranking, park table."""
     res = StepResult(out_dir)
-    r = efficiency_project(data, year=year)
+    r = efficiency_project(data, year=year, scheme=scheme)
     res.results["efficiency"] = r
     res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
-    firms = r.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
-    res.files.append(
-        write_table(
-            labelled(firms[[c for c in _FIRM_COLUMNS if c in firms]]),
-            out_dir / "enterprise_ranking.csv",
-        )
-    )
+    res.files.append(write_table(labelled(_firm_table(r)), out_dir / "enterprise_ranking.csv"))
     res.files.append(write_table(labelled(r.parks), out_dir / "park_tax_per_mu.csv"))
     res.files.append(write_table(labelled(r.links), out_dir / "land_allocation.csv"))
+    res.files.append(write_table(labelled(r.benchmarks), out_dir / "efficiency_benchmarks.csv"))
     counts = r.enterprises["grade"].value_counts()
     county = r.parks[r.parks["level"] == "县区"].iloc[0]
     this = county[f"tax_per_mu_wan_{r.year}"]
-    line = f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+    line = (
+        f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+        f"（{county[f'tax_per_ha_wan_{r.year}']:,.1f} 万元/公顷）"
+    )
     if "yoy" in county and pd.notna(county["yoy"]):
         before = county[f"tax_per_mu_wan_{r.year - 1}"]
         line += f"，同比 {county['yoy']:+.1%}（{r.year - 1}年 {before:.2f} 万元/亩）"
@@ -703,8 +735,15 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
         line
         + "；企业分类 "
         + "、".join(f"{g}类 {int(counts.get(g, 0))} 家" for g in "ABCD")
+        + f"，T类（{r.scheme.policies['T']}）{int(counts.get('T', 0))} 家"
         + f"，未参评 {int(counts.get('未参评', 0))} 家"
     )
+    rules = dict(describe_scheme(r.scheme))
+    res.lines.append(
+        f"亩均评价方案：{rules['亩均效益评价方案']}；基准值 {rules['评价基准值']}；"
+        f"单项得分上限 {rules['单项得分上限']}"
+    )
+    res.lines += [f"注：{note}" for note in r.notes]
     for row in r.parks[r.parks["level"] == "子园区"].itertuples():
         value = getattr(row, f"tax_per_mu_wan_{r.year}")
         yoy = getattr(row, "yoy", float("nan"))
@@ -901,18 +940,9 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
         )
     )
-    eff = project.options.efficiency
-    rows.append(
-        (
-            "亩均效益评价方案",
-            "规上 "
-            + "，".join(f"{k} {v:g}" for k, v in eff.above_weights.items())
-            + "；规下 "
-            + "，".join(f"{k} {v:g}" for k, v in eff.below_weights.items())
-            + f"；分类 A 前 {eff.class_shares[0]:.0%}、B 前 {eff.class_shares[1]:.0%}、"
-            f"C 前 {eff.class_shares[2]:.0%}",
-        )
-    )
+    efficiency = results.get("efficiency")
+    scheme = efficiency.scheme if efficiency is not None else project.options.efficiency.resolved()
+    rows += describe_scheme(scheme)
     idle = project.options.idle
     rows.append(
         (
@@ -986,9 +1016,9 @@ def run_pack(
             sheets.append(Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"]))
     if "efficiency" in results:
         e = results["efficiency"]
-        firms = e.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
         sheets += [
-            Sheet("亩均效益排名", firms[[c for c in _FIRM_COLUMNS if c in firms]]),
+            Sheet("亩均效益排名", _firm_table(e)),
+            Sheet("亩均评价基准值", e.benchmarks),
             Sheet("园区汇总", e.parks),
         ]
     res.files.append(write_workbook(out_dir / "会议材料.xlsx", sheets, _cover(data, results)))

@@ -363,7 +363,7 @@ def test_investigation_deadline_day_30_and_31(as_of, overdue, days_left):
     r = procedure_status(ledger_rows(("A", "发现疑似闲置", "2025-03-03", None)), as_of).iloc[0]
     assert r["next_step"] == "调查通知" and r["deadline"] == pd.Timestamp("2025-04-02")
     assert r["overdue"] == overdue and r["days_to_deadline"] == days_left
-    assert r["basis"].startswith("第五条")
+    assert r["deadline_basis"].startswith("第五条")
 
 
 @pytest.mark.parametrize(
@@ -398,7 +398,7 @@ def test_payment_or_hand_back_deadline_day_30_and_31(method, step, as_of, overdu
     r = procedure_status(decided(method), as_of).iloc[0]
     assert r["last_step"] == "决定书送达" and r["next_step"] == step
     assert r["deadline"] == pd.Timestamp("2025-04-02") and r["overdue"] == overdue
-    assert r["days_to_deadline"] == days_left and r["basis"].startswith("第十七条")
+    assert r["days_to_deadline"] == days_left and r["deadline_basis"].startswith("第十七条")
     assert r["determination_no"] == "兴自然资闲认〔2024〕1号"
     assert r["decision_no"] == "兴自然资闲决〔2025〕3号"
     assert r["served_date"] == pd.Timestamp("2025-03-03") and r["issues"] == ""
