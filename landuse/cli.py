@@ -399,10 +399,26 @@ def buildable(
     default=None,
     help="判定日期 Judge as of this day, e.g. 2025-12-31 (default [idle] as_of).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="处置台账 Ledger GeoPackage for the procedure's next steps and deadlines "
+    "(default: [idle] ledger or ledger_import of the project).",
+)
 @_out_option
-def idle(project_file: Path | None, sample: bool, as_of: str | None, out: str | None) -> None:
-    """闲置土地认定与处置 / Idle land by the legal rules."""
-    _run("idle", project_file, sample, out, as_of=as_of)
+def idle(
+    project_file: Path | None,
+    sample: bool,
+    as_of: str | None,
+    ledger: Path | None,
+    out: str | None,
+) -> None:
+    """闲置土地认定与处置程序 / Idle land by the legal rules, and the procedure's deadlines."""
+    from landuse.ledger import Ledger
+
+    led = Ledger(ledger, create=False) if ledger is not None else None
+    _run("idle", project_file, sample, out, as_of=as_of, ledger=led)
 
 
 def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
@@ -529,7 +545,7 @@ def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | Non
     if rows.empty:
         click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
         return
-    cols = ["entry_id", "event", "method", "event_date", "area_mu", "corrects", "note"]
+    cols = ["entry_id", "event", "method", "event_date", "area_mu", "doc_no", "corrects", "note"]
     shown = rows[cols].astype(object).where(rows[cols].notna(), "")
     click.echo(labelled(shown).to_string(index=False))
 
@@ -566,6 +582,22 @@ def ledger_export(
     default=None,
     help="按园区或全县 Rows per park or the county only (default [rates] by, else park).",
 )
+@click.option(
+    "--approved-from",
+    default=None,
+    help="批准日期起 Count only land approved from this year or day (2009 or 2009-01-01).",
+)
+@click.option(
+    "--approved-to",
+    default=None,
+    help="批准日期止 Count only land approved up to this year or day (2018 or 2018-12-31).",
+)
+@click.option(
+    "--cumulative",
+    is_flag=True,
+    default=None,
+    help="累计口径 Count from the first day of the approval window to --to.",
+)
 @_out_option
 def rates(
     project_file: Path | None,
@@ -574,11 +606,26 @@ def rates(
     start: str | None,
     end: str | None,
     by: str | None,
+    approved_from: str | None,
+    approved_to: str | None,
+    cumulative: bool | None,
     out: str | None,
 ) -> None:
-    """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
+    """处置率、净减少率、批而未供、近五年供地率 / Disposal rates and supply rate."""
     led = _open_ledger(None if sample else project_file, ledger)
-    _run("rates", project_file, sample, out, ledger=led, start=start, end=end, by=by)
+    _run(
+        "rates",
+        project_file,
+        sample,
+        out,
+        ledger=led,
+        start=start,
+        end=end,
+        by=by,
+        approved_from=approved_from,
+        approved_to=approved_to,
+        cumulative=cumulative,
+    )
 
 
 @main.command()
@@ -586,10 +633,23 @@ def rates(
 @click.option(
     "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
 )
+@click.option(
+    "--scheme",
+    default=None,
+    # Names only: the presets load with the library (layers/efficiency_schemes.toml).
+    help="评价方案 Scheme preset: zhejiang, huangyan_2022, huaian_2024 (default: "
+    "[efficiency] scheme, else zhejiang); [efficiency] rules still apply over it.",
+)
 @_out_option
-def tax(project_file: Path | None, sample: bool, year: int | None, out: str | None) -> None:
-    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
-    _run("tax", project_file, sample, out, year=year)
+def tax(
+    project_file: Path | None,
+    sample: bool,
+    year: int | None,
+    scheme: str | None,
+    out: str | None,
+) -> None:
+    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D/T classes, park figures."""
+    _run("tax", project_file, sample, out, year=year, scheme=scheme)
 
 
 _basemap_option = click.option(

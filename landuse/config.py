@@ -91,14 +91,52 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "approval_date": ("PZRQ", "批准日期", "批复日期"),
         "supply_date": ("GDRQ", "供地日期", "HTQDRQ", "合同签订日期"),
         "agreed_start_date": ("YDDGRQ", "约定动工日期", "YDKGRQ", "约定开工日期"),
+        # After a government-caused extension (Order No. 53 Art. 12) the clock restarts here.
+        "new_agreed_start_date": (
+            "XYDDGRQ",
+            "新约定动工日期",
+            "延期后约定动工日期",
+            "变更后约定动工日期",
+            "补充协议约定动工日期",
+        ),
         "actual_start_date": ("SJDGRQ", "实际动工日期", "SJKGRQ", "实际开工日期"),
+        # 基坑开挖完毕 / 基础桩打入完毕 / 地基施工完成三分之一 / 施工许可证 (Art. 30).
+        "start_evidence": ("DGYJ", "动工依据", "动工证明", "动工开发依据"),
         "construction_status": ("JSZT", "建设状态"),
         "developed_share": ("KFBL", "已开发比例"),
         "invested_share": ("TZBL", "已投资比例"),
         "suspended_since": ("TGRQ", "停工日期"),
         "gov_caused": ("ZFYY", "政府原因"),
         "land_price_wan": ("CRJK", "出让价款", "TDJK", "土地价款"),
-        "total_investment_wan": ("ZTZ", "总投资", "JHTZ", "计划总投资"),
+        # Investment as Art. 30 counts it excludes the land price and taxes paid to the
+        # state.  Headers that do not say so (总投资, 已投资额) are taken to include the
+        # land price, as bureau tables mostly do; the idle check subtracts land_price_wan.
+        "invested_wan": ("已投资额（不含土地价款）", "已投资额(不含土地价款)", "已投资额不含地价"),
+        "total_investment_wan": (
+            "总投资额（不含土地价款）",
+            "总投资额(不含土地价款)",
+            "总投资不含地价",
+            "总投资额不含地价",
+        ),
+        "invested_incl_land_wan": (
+            "已投资额（含土地价款）",
+            "已投资额(含土地价款)",
+            "YTZE",
+            "已投资额",
+            "已投资",
+            "累计完成投资",
+        ),
+        "total_investment_incl_land_wan": (
+            "总投资额（含土地价款）",
+            "总投资额(含土地价款)",
+            "ZTZ",
+            "总投资",
+            "总投资额",
+            "JHTZ",
+            "计划总投资",
+        ),
+        # 农转用/征收 approval batch: 批而未供 is counted per batch.
+        "approval_batch": ("PCMC", "批次名称", "PCH", "批次号", "PCBH", "批次编号"),
         "plot_ratio": ("RJL", "容积率"),
         "standard_factory": ("BZCF", "标准厂房", "是否标准厂房"),
     },
@@ -182,6 +220,14 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "above_size": ("GS", "规上", "是否规上"),
         "leased_parcel_id": ("ZLDKBH", "租赁地块编号"),
         "leased_floor_m2": ("ZLJZMJ", "租赁建筑面积"),
+        # Class T and coverage rules of the per-mu schemes (landuse.options.EfficiencyScheme).
+        "production_start": ("TCRQ", "投产日期", "投产时间", "投产年份", "TCNF"),
+        "industry": ("HYDM", "行业代码", "所属行业", "行业", "HYMC", "行业名称"),
+        "under_construction": ("SFZJ", "是否在建", "在建"),
+        "exempt_reason": ("BDDJYY", "不定等级原因", "T类原因"),
+        # Usual bonus / penalty items (加分/减分); any other column can be named too.
+        "high_tech": ("GXJSQY", "高新技术企业", "是否高新技术企业"),
+        "safety_accident": ("AQSG", "安全生产事故", "发生安全生产事故"),
     },
 }
 

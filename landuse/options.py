@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal, TypeVar
 
 import pandas as pd
@@ -29,15 +32,19 @@ from landuse.errors import ConfigError, LanduseError
 
 __all__ = [
     "EFFICIENCY_INDICATORS",
+    "GRADES",
+    "SCHEME_RULES",
     "BuildableOptions",
     "CheckOptions",
     "EfficiencyOptions",
+    "EfficiencyScheme",
     "IdleOptions",
     "LandclassOptions",
     "Options",
     "OutputOptions",
     "ProjectOptions",
     "RatesOptions",
+    "efficiency_schemes",
     "parse_day",
     "parse_options",
     "suggest",
@@ -52,8 +59,13 @@ EFFICIENCY_INDICATORS: tuple[str, ...] = (
     "va_per_emission_wan",
     "labour_productivity_wan",
     "rd_share",
-    "tax_per_kwh_wan",
+    "tax_per_tce_wan",
+    "tax_per_kwh_yuan",
 )
+#: Classes of the per-mu evaluation: A-D by rank, T listed but not graded (不定等级).
+GRADES: tuple[str, ...] = ("A", "B", "C", "D", "T")
+#: The scheme presets, in the package's ``layers`` folder.
+SCHEMES_FILE = "efficiency_schemes.toml"
 
 
 def suggest(word: str, choices: typing.Iterable[str]) -> str:
@@ -222,6 +234,19 @@ class IdleOptions:
         Evidence share under which a parcel recorded as started is suspect (5 %).
     min_raster_coverage : float
         Share of a parcel the raster must cover to judge the evidence (90 %).
+    investigation_days : int
+        Days from finding suspected idle land (发现疑似闲置) to the investigation
+        notice (调查通知), Order No. 53 Art. 5 (default 30).
+    payment_days : int
+        Days from service of the decision (决定书送达) to pay the idle-land fee or
+        hand back the land, Art. 17 (default 30).
+    holiday_rollover : bool
+        A deadline whose last day is a statutory rest day ends on the next working
+        day (Civil Code Art. 203; default true).
+    recover_suspended : bool
+        Recover without compensation land whose development was suspended for two
+        full years (default true).  Art. 14 speaks only of 未动工开发满两年, so this
+        is an interpretation; false gives such land the fee and a note instead.
     """
 
     as_of: dt.date | None = None
@@ -234,6 +259,10 @@ class IdleOptions:
     evidence_classes: tuple[int, ...] = (4, 5)
     suspect_below: float = 0.05
     min_raster_coverage: float = 0.9
+    investigation_days: int = 30
+    payment_days: int = 30
+    holiday_rollover: bool = True
+    recover_suspended: bool = True
 
 
 @dataclass(frozen=True)
@@ -246,65 +275,246 @@ class RatesOptions:
         First and last day of the period (``--from``/``--to`` override).
     by : {"park", "county"}
         Rows per park, or the county total only.
+    approved_from, approved_to : date or None
+        Count only land approved (``approval_date``) in this window, e.g. the
+        stock approved 2009-01-01 … 2018-12-31 (``--approved-from``/``--approved-to``).
+    cumulative : bool
+        Count from the window's first day (``approved_from``) to the period's
+        end instead of over the period (``--cumulative``).
+    supply_years : int
+        Approval years in 近五年平均供地率 (default 5).
+    supply_rate_floor : float
+        The floor that rate is held to (national rule: 60 %).
     """
 
     period: tuple[dt.date, dt.date] | None = None
     by: Literal["park", "county"] = "park"
+    approved_from: dt.date | None = None
+    approved_to: dt.date | None = None
+    cumulative: bool = False
+    supply_years: int = 5
+    supply_rate_floor: float = 0.6
 
 
 @dataclass(frozen=True)
-class EfficiencyOptions:
-    """``[efficiency]``: the 亩均效益 scheme.
+class EfficiencyScheme:
+    """One 亩均效益 evaluation scheme with every rule set: a preset plus the project's changes.
+
+    The presets are the tables of ``layers/efficiency_schemes.toml``
+    (:func:`efficiency_schemes`); :meth:`EfficiencyOptions.resolved` applies
+    ``[efficiency]`` over one of them.
 
     Attributes
     ----------
-    year : int or None
-        Year evaluated (``--year`` overrides; default the latest in the table).
+    name, title, source : str
+        Preset name, its title and the published text it follows (with its address).
     above_weights, below_weights : mapping of str to float
         Indicator → weight for above-size (规上) and below-size (规下) firms;
         indicators among :data:`EFFICIENCY_INDICATORS`.
+    benchmark : {"group_average", "previous_year_average", "fixed"}
+        What each indicator is divided by: the aggregate average (total ÷ total)
+        of the firms ranked together this year, the same of the year before, or
+        the published values in ``above_benchmarks`` / ``below_benchmarks``.
+    benchmark_multiple : float
+        The averages are multiplied by this (淮安 2024: about 2).
+    above_benchmarks, below_benchmarks : mapping of str to float
+        Published benchmark per indicator, in the indicator's unit (used when
+        ``benchmark = "fixed"``; then every weighted indicator needs one).
+    item_cap : float
+        An indicator's ratio to its benchmark counts up to this, so one item
+        scores at most ``item_cap`` × its weight; ``inf``: no cap.
     average_if_missing : tuple of str
-        Indicators whose missing figure scores the average (ratio 1).
-    min_land_mu_below : float
-        Below-size firms are scored from this much land (default 3 亩).
+        Indicators whose missing figure scores the mean item score of the firms
+        of the same size group that have it; other missing figures score 0.
     class_shares : tuple of three floats
-        Cumulative rank shares closing A, B and C (default 25 %, 70 %, 95 %).
-    item_cap : float or None
-        Cap on each indicator's ratio to its benchmark (None: no cap).
+        Cumulative rank shares closing A, B and C (D is the rest).
+    ranking : {"by_size", "county"}
+        Rank (and average) above- and below-size firms separately, or all together.
+    min_land_mu_below, min_leased_floor_m2_below : float
+        A below-size firm is covered when it has at least this much land (亩)
+        **or** leases at least this much floor (m²); ``inf`` turns a route off.
+    min_years_below : float
+        A below-size firm is covered once in production this many years.
+    t_industries : tuple of str
+        Industries listed as class T (不定等级), not graded: a code (``"44"``)
+        matches the start of the firm's industry code, a word (``"燃气"``) any
+        part of its industry text.
+    t_new_firm_years : float
+        Firms in production fewer years than this are class T (0: none).
+    t_under_construction : bool
+        Firms flagged under construction (在建) are class T.
+    bonus, penalty : mapping of str to float
+        Enterprise-table column (yes/no) → points added (加分) or taken off
+        (减分), e.g. ``{ high_tech = 5 }``, ``{ safety_accident = 10 }``.
+    policies : mapping of str to str
+        Name of each class A, B, C, D and T (优先发展 …).
+    overridden : tuple of str
+        The rules changed in ``[efficiency]`` (shown on the workbook cover).
     """
 
-    year: int | None = None
-    above_weights: Mapping[str, float] = field(
-        default_factory=lambda: {
-            "tax_per_mu_wan": 30,
-            "va_per_mu_wan": 20,
-            "va_per_tce_wan": 20,
-            "va_per_emission_wan": 10,
-            "labour_productivity_wan": 10,
-            "rd_share": 10,
-        }
-    )
-    below_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"tax_per_mu_wan": 50, "tax_per_kwh_wan": 50}
-    )
-    average_if_missing: tuple[str, ...] = ("va_per_emission_wan",)
-    min_land_mu_below: float = 3.0
-    class_shares: tuple[float, float, float] = (0.25, 0.70, 0.95)
-    item_cap: float | None = None
+    name: str
+    title: str
+    source: str
+    above_weights: Mapping[str, float]
+    below_weights: Mapping[str, float]
+    benchmark: Literal["group_average", "previous_year_average", "fixed"]
+    benchmark_multiple: float
+    above_benchmarks: Mapping[str, float]
+    below_benchmarks: Mapping[str, float]
+    item_cap: float
+    average_if_missing: tuple[str, ...]
+    class_shares: tuple[float, float, float]
+    ranking: Literal["by_size", "county"]
+    min_land_mu_below: float
+    min_leased_floor_m2_below: float
+    min_years_below: float
+    t_industries: tuple[str, ...]
+    t_new_firm_years: float
+    t_under_construction: bool
+    bonus: Mapping[str, float]
+    penalty: Mapping[str, float]
+    policies: Mapping[str, str]
+    overridden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for key in ("above_weights", "below_weights", "average_if_missing"):
-            unknown = set(getattr(self, key)) - set(EFFICIENCY_INDICATORS)
+        where = f"[efficiency] (scheme {self.name})"
+        known = set(EFFICIENCY_INDICATORS)
+        for key in (
+            "above_weights",
+            "below_weights",
+            "average_if_missing",
+            "above_benchmarks",
+            "below_benchmarks",
+        ):
+            unknown = set(getattr(self, key)) - known
             if unknown:
+                first = sorted(unknown)[0]
                 raise ConfigError(
-                    f"[efficiency] {key}: unknown indicator(s) {', '.join(sorted(unknown))}; "
-                    f"valid: {', '.join(EFFICIENCY_INDICATORS)}."
+                    f"{where} {key}: unknown indicator(s) {', '.join(sorted(unknown))}"
+                    f"{suggest(first, known)} (valid: {', '.join(EFFICIENCY_INDICATORS)})."
+                )
+        for key in ("above_weights", "below_weights"):
+            if not getattr(self, key):
+                raise ConfigError(f"{where} {key} is empty; weight at least one indicator.")
+        for size in ("above", "below"):
+            given = getattr(self, f"{size}_benchmarks")
+            if any(v <= 0 for v in given.values()):
+                raise ConfigError(f"{where} {size}_benchmarks must be positive numbers.")
+            lacking = [k for k in getattr(self, f"{size}_weights") if k not in given]
+            if self.benchmark == "fixed" and lacking:
+                raise ConfigError(
+                    f'{where} benchmark = "fixed" needs {size}_benchmarks for '
+                    f"{', '.join(lacking)}; add the published values, e.g. "
+                    f"{size}_benchmarks = {{ {lacking[0]} = 24.097 }}."
                 )
         a, b, c = self.class_shares
         if not 0 < a < b < c <= 1:
             raise ConfigError(
-                "[efficiency] class_shares must rise within (0, 1], e.g. [0.25, 0.70, 0.95]."
+                f"{where} class_shares must rise within (0, 1], e.g. [0.25, 0.70, 0.95]."
             )
+        positive = ("benchmark_multiple", "item_cap")
+        for key in positive:
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"{where} {key} must be above 0 (inf for no limit).")
+        for key in (
+            "min_land_mu_below",
+            "min_leased_floor_m2_below",
+            "min_years_below",
+            "t_new_firm_years",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{where} {key} must not be negative.")
+        for key in ("bonus", "penalty"):
+            if any(v < 0 for v in getattr(self, key).values()):
+                raise ConfigError(
+                    f"{where} {key}: points are positive (penalty points are taken off)."
+                )
+        missing = [g for g in GRADES if g not in self.policies]
+        if missing:
+            raise ConfigError(f"{where} policies lacks {', '.join(missing)}; name every class.")
+
+
+#: The rules of a scheme: what ``[efficiency]`` may change over a preset.
+SCHEME_RULES: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(EfficiencyScheme)
+    if f.name not in ("name", "title", "source", "overridden")
+)
+
+
+@functools.cache
+def efficiency_schemes() -> dict[str, EfficiencyScheme]:
+    """The shipped scheme presets, by name (``layers/efficiency_schemes.toml``)."""
+    text = (resources.files("landuse.layers") / SCHEMES_FILE).read_text(encoding="utf-8")
+    return {
+        name: parse_options(
+            EfficiencyScheme, {**table, "name": name}, section=name, source=SCHEMES_FILE
+        )
+        for name, table in tomllib.loads(text).items()
+    }
+
+
+@dataclass(frozen=True)
+class EfficiencyOptions:
+    """``[efficiency]``: the 亩均效益 scheme used, and any of its rules changed.
+
+    Attributes
+    ----------
+    scheme : str
+        A preset of ``layers/efficiency_schemes.toml`` (``landuse tax --scheme``
+        overrides): ``zhejiang`` (default), ``huangyan_2022``, ``huaian_2024``.
+    year : int or None
+        Year evaluated (``--year`` overrides; default the latest in the table).
+    above_weights, below_weights, benchmark, benchmark_multiple, above_benchmarks, \
+below_benchmarks, item_cap, average_if_missing, class_shares, ranking, \
+min_land_mu_below, min_leased_floor_m2_below, min_years_below, t_industries, \
+t_new_firm_years, t_under_construction, bonus, penalty, policies : optional
+        Any rule of :class:`EfficiencyScheme` (same name, type and meaning);
+        a rule not set here is the preset's.
+    """
+
+    scheme: str = "zhejiang"
+    year: int | None = None
+    above_weights: Mapping[str, float] | None = None
+    below_weights: Mapping[str, float] | None = None
+    benchmark: Literal["group_average", "previous_year_average", "fixed"] | None = None
+    benchmark_multiple: float | None = None
+    above_benchmarks: Mapping[str, float] | None = None
+    below_benchmarks: Mapping[str, float] | None = None
+    item_cap: float | None = None
+    average_if_missing: tuple[str, ...] | None = None
+    class_shares: tuple[float, float, float] | None = None
+    ranking: Literal["by_size", "county"] | None = None
+    min_land_mu_below: float | None = None
+    min_leased_floor_m2_below: float | None = None
+    min_years_below: float | None = None
+    t_industries: tuple[str, ...] | None = None
+    t_new_firm_years: float | None = None
+    t_under_construction: bool | None = None
+    bonus: Mapping[str, float] | None = None
+    penalty: Mapping[str, float] | None = None
+    policies: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.resolved()  # an unknown scheme or a bad rule stops where the options are read
+
+    def resolved(self) -> EfficiencyScheme:
+        """The preset ``scheme`` with the rules set here applied over it.
+
+        Raises
+        ------
+        ConfigError
+            An unknown scheme (with the valid ones and a near match) or a rule
+            that does not hold (e.g. fixed benchmarks without values).
+        """
+        presets = efficiency_schemes()
+        if self.scheme not in presets:
+            raise ConfigError(
+                f"[efficiency] scheme / --scheme: unknown scheme '{self.scheme}'"
+                f"{suggest(self.scheme, presets)} (valid: {', '.join(presets)})."
+            )
+        changes = {k: getattr(self, k) for k in SCHEME_RULES if getattr(self, k) is not None}
+        return dataclasses.replace(presets[self.scheme], overridden=tuple(changes), **changes)
 
 
 @dataclass(frozen=True)

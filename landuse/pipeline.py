@@ -9,10 +9,12 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,9 +27,9 @@ from landuse.config import Project, sample_project
 from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
-from landuse.efficiency import EfficiencyResult, evaluate
+from landuse.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.errors import ConfigError
-from landuse.idle import IDLE_REQUIRED, find_idle
+from landuse.idle import IDLE_REQUIRED, find_idle, procedure_status
 from landuse.io import (
     LayerIntake,
     ProjectData,
@@ -46,8 +48,16 @@ from landuse.labels import labelled
 from landuse.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
-from landuse.options import parse_day
-from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
+from landuse.options import IdleOptions, parse_day
+from landuse.rates import (
+    FORMULAS,
+    approved_within,
+    disposal_rates,
+    idle_periods,
+    supply_rates,
+    unsupplied_batches,
+    unsupplied_rates,
+)
 from landuse.redline import RedlineResult, analyse_redline
 from landuse.report import (
     Sheet,
@@ -306,23 +316,47 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
     return res
 
 
-def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> StepResult:
-    """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence."""
+def run_idle(
+    data: ProjectData,
+    out_dir: Path,
+    *,
+    as_of: str | None = None,
+    ledger: Ledger | None = None,
+) -> StepResult:
+    """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence.
+
+    With a ledger (``ledger``, else the project's) each parcel also gets its
+    place in the disposal procedure: the next step, its deadline and what is
+    overdue (``idle_procedure.csv``), and the 台账 columns 认定书文号, 决定书文号,
+    送达日期 and 缴费日期.
+    """
     res = StepResult(out_dir)
     day = parse_day(as_of, what="--as-of") if as_of else data.project.options.idle.as_of
     if day is None:
         raise ConfigError("Give the day to judge for: --as-of 2025-12-31 or [idle] as_of.")
+    options = data.project.options.idle
     raster_path = data.project.rasters.get("landcover")
     raster = read_raster(raster_path) if raster_path else None
     parcels = with_areas(data.layer("parcels"), data.crs)
-    out = find_idle(parcels, day.isoformat(), landcover=raster, options=data.project.options.idle)
+    out = find_idle(parcels, day.isoformat(), landcover=raster, options=options)
+    ledger = ledger if ledger is not None else _ledger_for(data, out_dir)
+    procedure = None
+    if ledger is not None:
+        procedure = procedure_status(
+            ledger.entries(effective=True), day.isoformat(), idle=out, options=options
+        )
+        by_id = procedure.set_index("parcel_id")
+        ids = out["parcel_id"].astype(str)
+        for col in _LEDGER_COLUMNS:
+            out[col] = ids.map(by_id[col]).to_numpy()
+        res.results["procedure"] = procedure
+        res.files.append(write_table(labelled(procedure), out_dir / "idle_procedure.csv"))
     res.results["idle"] = out
     res.results["as_of"] = day.isoformat()
     res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
     idle = out[out["idle"]]
     cols = [c for c in _IDLE_COLUMNS if c in out.columns]
-    ledger_view = out.loc[out["idle"] | out.get("suspect_idle", False), cols]
-    res.files.append(write_table(labelled(ledger_view), out_dir / "idle.csv"))
+    res.files.append(write_table(labelled(out.loc[_idle_rows(out), cols]), out_dir / "idle.csv"))
     fee = idle["idle_fee_wan"].sum()
     line = (
         f"闲置土地（截至 {day.isoformat()}）：{len(idle)} 宗，"
@@ -334,11 +368,88 @@ def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> S
         line += (
             f"；登记在建但影像无建设迹象（疑似闲置，需实地核查）{int(out['suspect_idle'].sum())} 宗"
         )
+    if "start_unverified" in out.columns:
+        line += f"；登记已动工但无第三十条动工依据（需核查）{int(out['start_unverified'].sum())} 宗"
     if out["undetermined"].any():
         line += f"；缺少约定动工日期无法判定 {int(out['undetermined'].sum())} 宗"
     res.lines.append(line)
+    res.lines += _idle_rule_lines(out, options)
+    if procedure is not None:
+        res.lines += _procedure_lines(procedure, day)
     return res
 
+
+def _idle_rows(out: pd.DataFrame) -> pd.Series:
+    """Rows of the 台账-style table: idle, suspected, or a start to check."""
+    rows = out["idle"].astype(bool)
+    for col in ("suspect_idle", "start_unverified"):
+        if col in out.columns:
+            rows |= out[col].astype(bool)
+    return rows
+
+
+def _idle_rule_lines(out: pd.DataFrame, options: IdleOptions) -> list[str]:
+    """How the clock and the 25 % test were applied, where the project's data asks for it."""
+    lines = []
+    restarted = out["clock_basis"].str.startswith("新约定")
+    if restarted.any():
+        lines.append(
+            f"  政府原因延期后自新约定动工日期重新起算（第十二条）{int(restarted.sum())} 宗"
+        )
+    rule = out["investment_rule"]
+    amounts = rule.str.contains("÷")
+    if amounts.any():
+        subtracted = rule.str.contains("−出让价款")
+        lines.append(
+            f"  投资比例按第三十条不含土地价款：按投资额计算 {int(amounts.sum())} 宗"
+            f"（其中含土地价款、已扣除出让价款 {int(subtracted.sum())} 宗）；"
+            f"含土地价款但缺出让价款、无法扣除 {int(rule.str.contains('未能扣除').sum())} 宗"
+        )
+    if not options.recover_suspended:
+        lines.append("  中止开发满两年不按无偿收回处理（第十四条只规定未动工开发满两年）")
+    return lines
+
+
+def _procedure_lines(procedure: pd.DataFrame, day: dt.date) -> list[str]:
+    """Headline of the disposal procedure and the overdue parcels, most overdue first."""
+    open_ = procedure["next_step"] != ""
+    overdue = procedure[procedure["overdue"]].sort_values("days_to_deadline")
+    kinds = "、".join(f"{k} {n} 宗" for k, n in overdue["next_step"].value_counts().items())
+    unknown = procedure["issues"].str.contains("台账无记录")
+    issues = procedure["issues"].str.contains("未登记")
+    lines = [
+        f"处置程序（台账，截至 {day.isoformat()}）：在办 {int(open_.sum())} 宗，"
+        f"已办结 {int((~open_).sum())} 宗；逾期未办 {len(overdue)} 宗"
+        + (f"（{kinds}）" if kinds else "")
+        + f"；逾期办结的环节 {int((procedure['late_steps'] != '').sum())} 宗；"
+        f"判定闲置但台账无记录 {int(unknown.sum())} 宗；缺少前置环节 {int(issues.sum())} 宗"
+        "（见 idle_procedure.csv）"
+    ]
+    shown = overdue.head(10)
+    for pid, step, deadline, days, basis in zip(
+        shown["parcel_id"],
+        shown["next_step"],
+        shown["deadline"].dt.strftime("%Y-%m-%d"),
+        shown["days_to_deadline"],
+        shown["deadline_basis"],
+        strict=True,
+    ):
+        lines.append(f"  逾期：{pid} {step}，期限 {deadline}（逾期 {-int(days)} 天；{basis}）")
+    if len(overdue) > 10:
+        lines.append(f"  …… 另有 {len(overdue) - 10} 宗逾期，见 idle_procedure.csv")
+    return lines
+
+
+#: Procedure columns copied onto the idle layer: the 台账 columns and what is due.
+_LEDGER_COLUMNS = (
+    "determination_no",
+    "decision_no",
+    "served_date",
+    "paid_date",
+    "next_step",
+    "deadline",
+    "overdue",
+)
 
 _IDLE_COLUMNS = [
     "parcel_id",
@@ -348,18 +459,25 @@ _IDLE_COLUMNS = [
     "area_mu",
     "land_price_wan",
     "agreed_start_date",
+    "new_agreed_start_date",
     "actual_start_date",
+    "start_evidence",
     "suspended_since",
     "idle_type",
+    "clock_basis",
     "idle_since",
     "idle_days",
     "idle_years",
     "gov_caused",
+    "investment_share",
+    "investment_rule",
     "idle_fee_wan",
     "recover_without_compensation",
     "consequence",
     "evidence_share",
     "suspect_idle",
+    "start_check",
+    *_LEDGER_COLUMNS,
 ]
 
 
@@ -375,6 +493,31 @@ def _period(data: ProjectData, start: str | None, end: str | None) -> tuple[str,
     return first.isoformat(), last.isoformat()
 
 
+def _approval_bound(value: str | None, *, last: bool, what: str) -> dt.date | None:
+    """A window bound: a year (2009 → 2009-01-01, or 2018-12-31 as the last) or a day."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}", text):
+        return dt.date(int(text), 12, 31) if last else dt.date(int(text), 1, 1)
+    return parse_day(text, what=what)
+
+
+def _window(
+    data: ProjectData, first: str | None, last: str | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The approval-year window: ``--approved-from``/``--approved-to``, else ``[rates]``."""
+    options = data.project.options.rates
+    lo = _approval_bound(first, last=False, what="--approved-from") or options.approved_from
+    hi = _approval_bound(last, last=True, what="--approved-to") or options.approved_to
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(
+            f"The approval window starts ({lo}) after it ends ({hi}); swap --approved-from "
+            "and --approved-to."
+        )
+    return lo, hi
+
+
 def run_rates(
     data: ProjectData,
     out_dir: Path,
@@ -383,19 +526,47 @@ def run_rates(
     start: str | None = None,
     end: str | None = None,
     by: Literal["park", "county"] | None = None,
+    approved_from: str | None = None,
+    approved_to: str | None = None,
+    cumulative: bool | None = None,
 ) -> StepResult:
-    """Disposal rates for a period by park (or county) from the ledger and the parcels."""
+    """Disposal rates for a period by park (or county) from the ledger and the parcels.
+
+    An approval window (``approved_from``/``approved_to``: years or days) counts
+    only land approved in it; ``cumulative`` counts from the window's first
+    day to the period's end.  Also 近五年平均供地率 and, when the parcels carry
+    ``approval_batch``, 批而未供 per batch.
+    """
     res = StepResult(out_dir)
+    options = data.project.options.rates
     start, end = _period(data, start, end)
-    by = by or data.project.options.rates.by
+    lo, hi = _window(data, approved_from, approved_to)
+    cumulative = options.cumulative if cumulative is None else cumulative
+    if cumulative:
+        if lo is None:
+            raise ConfigError(
+                "--cumulative counts from the approval window's first day: add "
+                "--approved-from 2009 (or [rates] approved_from)."
+            )
+        if lo.isoformat() > end:
+            raise ConfigError(f"The approval window starts ({lo}) after the period ends ({end}).")
+        start = lo.isoformat()
+    by = by or options.by
     parcels = with_areas(data.layer("parcels"), data.crs)
+    windowed = lo is not None or hi is not None
+    inside = approved_within(parcels, lo, hi) if windowed else pd.Series(True, parcels.index)
+    stock = parcels[inside.to_numpy()]
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
     periods = idle_periods(ledger.entries(effective=True))
+    if windowed:
+        periods = periods[periods["parcel_id"].isin(stock["parcel_id"].astype(str))]
     idle = disposal_rates(periods, start, end, groups=groups)
     res.results["period"] = (str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
-    res.results["trend"] = disposal_trend(ledger, pd.Timestamp(end).year)
+    res.results["trend"] = disposal_trend(ledger, pd.Timestamp(end).year, periods=periods)
     table = idle.merge(
-        unsupplied_rates(parcels, start, end, groups=groups), on="group", how="outer"
+        unsupplied_rates(stock, start, end, groups=groups, cumulative=cumulative),
+        on="group",
+        how="outer",
     )
     table["revitalised_mu"] = table["disposed_mu"].fillna(0) + table[
         "unsupplied_supplied_mu"
@@ -404,6 +575,10 @@ def run_rates(
     res.results["rates"] = table
     total = table.set_index("group").loc["合计"]
     period = f"{pd.Timestamp(start).date()} 至 {pd.Timestamp(end).date()}"
+    if windowed:
+        span = f"{lo or '最早'} 至 {hi or '最近'}"
+        period += f"（{'累计，' if cumulative else ''}批准日期 {span} 的存量土地）"
+    unsupplied_key = "unsupplied_rate_cumulative" if cumulative else "unsupplied_rate"
     res.lines += [
         f"{period}：盘活存量土地 {total['revitalised_mu']:,.1f} 亩，处置闲置土地 "
         f"{total['disposed_mu']:,.1f} 亩，处置率 {total['disposal_rate']:.2%}，"
@@ -411,15 +586,78 @@ def run_rates(
         f"{total['unsupplied_rate']:.2%}",
         *(
             f"  {FORMULAS[k]}"
-            for k in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+            for k in ("disposal_rate", "net_reduction_rate", unsupplied_key, "revitalised_mu")
         ),
     ]
+    if windowed:
+        outside = len(parcels) - len(stock)
+        res.lines.append(
+            f"  {FORMULAS['approval_window']}（窗口外或无批准日期的地块 {outside} 宗未计入）"
+        )
+    res.lines += _supply_lines(res, parcels, end, options.supply_years, options.supply_rate_floor)
+    if "approval_batch" in parcels.columns:
+        res.lines += _batch_lines(res, stock, start, end, cumulative=cumulative)
     return res
 
 
-def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
-    """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
+def _supply_lines(
+    res: StepResult, parcels: pd.DataFrame, end: str, years: int, floor: float
+) -> list[str]:
+    supply = supply_rates(parcels, end, years=years)
+    res.results["supply"] = supply
+    res.files.append(write_table(labelled(supply), res.out_dir / "supply_rate.csv"))
+    total = supply.set_index("approval_year").loc["合计"]
+    first, last = supply["approval_year"].iloc[0], supply["approval_year"].iloc[-2]
+    rate = total["supply_rate"]
+    verdict: str = (
+        "无批准用地"
+        if pd.isna(rate)
+        else ("达到" if rate >= floor else "低于") + f"不低于 {floor:.0%} 的要求"
+    )
+    return [
+        f"近{years}年（{first}–{last}年批准）平均供地率 "
+        + ("—" if pd.isna(rate) else f"{rate:.2%}")
+        + f"：已供 {total['supplied_mu']:,.1f} 亩 ÷ 批准 {total['approved_mu']:,.1f} 亩，{verdict}",
+        f"  {FORMULAS['supply_rate']}",
+    ]
+
+
+def _batch_lines(
+    res: StepResult, stock: pd.DataFrame, start: str, end: str, *, cumulative: bool
+) -> list[str]:
+    batches = unsupplied_batches(stock, start, end, cumulative=cumulative)
+    res.results["batches"] = batches
+    res.files.append(write_table(labelled(batches), res.out_dir / "unsupplied_batches.csv"))
+    named = batches[batches["approval_batch"] != "未填批次"]
+    status = named["batch_status"].value_counts()
+    counts = "、".join(
+        f"{k} {int(status.get(k, 0))} 个" for k in ("处置完毕", "部分处置", "未处置")
+    )
+    lines = [
+        f"批而未供按批次：{'累计' if cumulative else '期初'} {len(named)} 个批次 "
+        f"{named['unsupplied_stock_mu'].sum():,.1f} 亩，其中{counts}",
+        f"  {FORMULAS['unsupplied_batches']}",
+    ]
+    unnamed = batches[batches["approval_batch"] == "未填批次"]
+    if not unnamed.empty:
+        lines.append(
+            f"  未填批次的批而未供地块 {int(unnamed['parcels'].sum())} 宗 "
+            f"{unnamed['unsupplied_stock_mu'].sum():,.1f} 亩未计入批次数"
+        )
+    return lines
+
+
+def efficiency_project(
+    data: ProjectData, *, year: int | None = None, scheme: str | None = None
+) -> EfficiencyResult:
+    """Run :func:`evaluate` with the project's parcels, enterprise table and options.
+
+    ``scheme`` (``landuse tax --scheme``) replaces ``[efficiency] scheme``; the
+    rules the project file sets still apply over it.
+    """
     options = data.project.options.efficiency
+    if scheme is not None:
+        options = replace(options, scheme=scheme)
     parcels = with_areas(data.layer("parcels"), data.crs)
     if "parks" in data.layers and "parent_park" in data.layer("parks").columns:
         parent = data.layer("parks").set_index("park")["parent_park"]
@@ -438,46 +676,70 @@ _FIRM_COLUMNS = [
     "enterprise_id",
     "enterprise_name",
     "group",
+    "size_group",
+    "rank_group",
+    "industry",
+    "years_in_production",
     "land_mu",
     "land_rule",
     "tax_wan",
     "revenue_wan",
     "value_added_wan",
     "tax_per_mu_wan",
+    "tax_per_ha_wan",
     "revenue_per_mu_wan",
+    "revenue_per_ha_wan",
     "va_per_mu_wan",
+    "va_per_ha_wan",
     "va_per_tce_wan",
     "va_per_emission_wan",
     "labour_productivity_wan",
     "rd_share",
-    "tax_per_kwh_wan",
+    "tax_per_tce_wan",
+    "tax_per_kwh_yuan",
+    "score_bonus",
+    "score_penalty",
     "score",
-    "rank",
+    "score_rank",
+    "group_size",
     "grade",
     "policy",
     "reason",
 ]
+#: Shown only when some firm has a value (the table or the scheme may not use them).
+_OPTIONAL_FIRM_COLUMNS = ("industry", "years_in_production", "score_bonus", "score_penalty")
 
 
-def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None) -> StepResult:
+def _firm_table(result: EfficiencyResult) -> pd.DataFrame:
+    """The ranking table: firms by rank group and rank, unranked ones last."""
+    firms = result.enterprises.sort_values(["rank_group", "score_rank"], na_position="last")
+    unused = [
+        c
+        for c in _OPTIONAL_FIRM_COLUMNS
+        if c in firms and not (firms[c].notna() & (firms[c] != 0)).any()
+    ]
+    return firms[[c for c in _FIRM_COLUMNS if c in firms and c not in unused]]
+
+
+def run_efficiency(
+    data: ProjectData, out_dir: Path, *, year: int | None = None, scheme: str | None = None
+) -> StepResult:
     """Per-mu evaluation: parcels layer with metrics and class, firm ranking, park table."""
     res = StepResult(out_dir)
-    r = efficiency_project(data, year=year)
+    r = efficiency_project(data, year=year, scheme=scheme)
     res.results["efficiency"] = r
     res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
-    firms = r.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
-    res.files.append(
-        write_table(
-            labelled(firms[[c for c in _FIRM_COLUMNS if c in firms]]),
-            out_dir / "enterprise_ranking.csv",
-        )
-    )
+    res.files.append(write_table(labelled(_firm_table(r)), out_dir / "enterprise_ranking.csv"))
     res.files.append(write_table(labelled(r.parks), out_dir / "park_tax_per_mu.csv"))
     res.files.append(write_table(labelled(r.links), out_dir / "land_allocation.csv"))
+    res.files.append(write_table(labelled(r.benchmarks), out_dir / "efficiency_benchmarks.csv"))
     counts = r.enterprises["grade"].value_counts()
     county = r.parks[r.parks["level"] == "县区"].iloc[0]
     this = county[f"tax_per_mu_wan_{r.year}"]
-    line = f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+    line = (
+        f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+        f"（{county[f'tax_per_ha_wan_{r.year}']:,.1f} 万元/公顷）"
+    )
     if "yoy" in county and pd.notna(county["yoy"]):
         before = county[f"tax_per_mu_wan_{r.year - 1}"]
         line += f"，同比 {county['yoy']:+.1%}（{r.year - 1}年 {before:.2f} 万元/亩）"
@@ -485,8 +747,15 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
         line
         + "；企业分类 "
         + "、".join(f"{g}类 {int(counts.get(g, 0))} 家" for g in "ABCD")
+        + f"，T类（{r.scheme.policies['T']}）{int(counts.get('T', 0))} 家"
         + f"，未参评 {int(counts.get('未参评', 0))} 家"
     )
+    rules = dict(describe_scheme(r.scheme))
+    res.lines.append(
+        f"亩均评价方案：{rules['亩均效益评价方案']}；基准值 {rules['评价基准值']}；"
+        f"单项得分上限 {rules['单项得分上限']}"
+    )
+    res.lines += [f"注：{note}" for note in r.notes]
     for row in r.parks[r.parks["level"] == "子园区"].itertuples():
         value = getattr(row, f"tax_per_mu_wan_{r.year}")
         yoy = getattr(row, "yoy", float("nan"))
@@ -576,14 +845,21 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
         return Ledger(data.project.path(options.ledger), create=False)
     if not options.ledger_import:
         return None
-    ledger = Ledger(out_dir / "idle_ledger.gpkg")
+    source = data.project.path(options.ledger_import)
+    digest = file_sha256(source)
+    path = out_dir / "idle_ledger.gpkg"
+    ledger = Ledger(path)
+    batches = ledger.entries()["batch"]
+    if not batches.empty and not batches.str.contains(f" sha256:{digest} ", regex=False).all():
+        # Left by an earlier run from other content: this copy is ours to rebuild.
+        path.unlink()
+        ledger = Ledger(path)
     if ledger.entries().empty:
-        source = data.project.path(options.ledger_import)
         ledger.append(
             read_ledger_file(source),
             source=source.name,
             parcel_ids=data.layer("parcels")["parcel_id"],
-            content_sha256=file_sha256(source),
+            content_sha256=digest,
         )
     return ledger
 
@@ -634,9 +910,15 @@ def import_ledger(
     return count, intake, left_out
 
 
-def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:
-    """Calendar-year disposal figures for the ``years`` years up to ``last_year``."""
-    periods = idle_periods(ledger.entries(effective=True))
+def disposal_trend(
+    ledger: Ledger, last_year: int, years: int = 6, *, periods: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Calendar-year disposal figures for the ``years`` years up to ``last_year``.
+
+    ``periods`` (from :func:`idle_periods`, e.g. a window's) replaces the ledger's.
+    """
+    if periods is None:
+        periods = idle_periods(ledger.entries(effective=True))
     rows = [
         disposal_rates(periods, f"{y}-01-01", f"{y}-12-31").iloc[0].drop("group").rename(y)
         for y in range(last_year - years + 1, last_year + 1)
@@ -674,19 +956,20 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
         )
     )
-    eff = project.options.efficiency
+    efficiency = results.get("efficiency")
+    scheme = efficiency.scheme if efficiency is not None else project.options.efficiency.resolved()
+    rows += describe_scheme(scheme)
+    idle = project.options.idle
     rows.append(
         (
-            "亩均效益评价方案",
-            "规上 "
-            + "，".join(f"{k} {v:g}" for k, v in eff.above_weights.items())
-            + "；规下 "
-            + "，".join(f"{k} {v:g}" for k, v in eff.below_weights.items())
-            + f"；分类 A 前 {eff.class_shares[0]:.0%}、B 前 {eff.class_shares[1]:.0%}、"
-            f"C 前 {eff.class_shares[2]:.0%}",
+            "处置程序期限",
+            f"发现疑似闲置后 {idle.investigation_days} 日内调查（第五条）；决定书送达后 "
+            f"{idle.payment_days} 日内缴纳闲置费或交回土地（第十七条）；首日不计入"
+            + ("，末日为法定休假日的顺延（民法典第二百零三条）" if idle.holiday_rollover else ""),
         )
     )
-    for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
+    keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+    for key in (*keys, "supply_rate"):
         rows.append(("公式", FORMULAS[key]))
     seen: set[Path] = set()
     for name, spec in project.layers.items():
@@ -735,18 +1018,23 @@ def run_pack(
         ]
     if "idle" in results:
         idle = results["idle"]
-        shown = idle[idle["idle"] | idle.get("suspect_idle", False)]
+        shown = idle[_idle_rows(idle)]
         sheets.append(
             Sheet("闲置土地", pd.DataFrame(shown[[c for c in _IDLE_COLUMNS if c in shown]]))
         )
+    if "procedure" in results:
+        sheets.append(Sheet("处置进度", results["procedure"]))
     if "rates" in results:
         note = "；".join(FORMULAS.values())
         sheets += [Sheet("处置率", results["rates"], note), Sheet("处置趋势", results["trend"])]
+        sheets.append(Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]))
+        if "batches" in results:
+            sheets.append(Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"]))
     if "efficiency" in results:
         e = results["efficiency"]
-        firms = e.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
         sheets += [
-            Sheet("亩均效益排名", firms[[c for c in _FIRM_COLUMNS if c in firms]]),
+            Sheet("亩均效益排名", _firm_table(e)),
+            Sheet("亩均评价基准值", e.benchmarks),
             Sheet("园区汇总", e.parks),
         ]
     redline = results.get("redline")
@@ -855,10 +1143,10 @@ def run_report(
     if "parks" in data.layers:
         step("可建设用地 buildable land")
         result.extend(run_buildable(data, out))
+    ledger = _ledger_for(data, out)
     if data.project.options.idle.as_of:
         step("闲置土地 idle land")
-        result.extend(run_idle(data, out))
-    ledger = _ledger_for(data, out)
+        result.extend(run_idle(data, out, ledger=ledger))
     if ledger is not None:
         step("处置台账与处置率 ledger and rates")
         result.files.append(ledger.path)

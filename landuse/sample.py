@@ -131,9 +131,13 @@ landcover = "{tif}"
 as_of = "2025-12-31"
 ledger_import = "{ledger}"
 
-# Disposal rates: the period counted.
+# Disposal rates: the period counted.  A stock fixed by approval year is counted
+# apart with approved_from / approved_to (or --approved-from 2012 --approved-to 2018),
+# cumulatively from its first day with cumulative = true (--cumulative).
 [rates]
 period = ["2025-01-01", "2025-12-31"]
+# approved_from = "2012-01-01"
+# approved_to = "2018-12-31"
 """
 
 _REDLINE_TEMPLATE = """
@@ -759,6 +763,175 @@ def _ledger(rng: np.random.Generator, parcels: pd.DataFrame, area_mu: np.ndarray
     return ledger.sort_values(["日期", "地块编号"], kind="stable", ignore_index=True)
 
 
+# ------------------------------------------------- idle-land procedure (issue 19)
+
+# Its own random stream, so the draws above — and every figure they give — stay as
+# they were when these fields were added.
+_PROCEDURE_STREAM = 19
+_JUDGED = np.datetime64("2025-12-31")  # the sample project's [idle] as_of
+_PHYSICAL_EVIDENCE = np.array(["基坑开挖完毕", "基础桩打入完毕", "地基施工完成三分之一"])
+
+
+def _procedure_fields(rng: np.random.Generator, parcels: pd.DataFrame) -> pd.DataFrame:
+    """Parcel fields of the procedure's cases, chosen so no idle verdict changes.
+
+    - DGYJ (动工依据): the Art. 30 evidence of started parcels; about 5 % of
+      those under construction or stopped have none, 3 % only a permit.
+    - XYDDGRQ (新约定动工日期): a few government-caused parcels not started got
+      an extension; the new date still leaves them idle on the judged day.
+    - YTZE (已投资额, including the land price like ZTZ 总投资): some parcels
+      under construction or stopped, consistent with their TZBL share once the
+      land price is subtracted (parcels within 1 % of the 25 % line left out).
+    - PCMC (批次名称): approval batches, two months of approvals each; about 3 %
+      of approved parcels lack it.
+    """
+    n = len(parcels)
+    out = parcels.copy()
+    stage = parcels["JSZT"].to_numpy()
+    started = parcels["SJDGRQ"].notna().to_numpy()
+    works = np.isin(stage, ["在建", "停工"])
+    draw = rng.random(n)
+    evidence = _PHYSICAL_EVIDENCE[rng.integers(0, len(_PHYSICAL_EVIDENCE), n)]
+    permit = np.where(rng.random(n) < 0.5, "施工许可证、", "")
+    evidence = np.char.add(permit.astype(str), evidence.astype(str)).astype(object)
+    evidence[works & (draw < 0.05)] = None
+    evidence[works & (draw >= 0.05) & (draw < 0.08)] = "施工许可证"
+    out["DGYJ"] = np.where(started, evidence, _NONE)
+
+    agreed = pd.to_datetime(parcels["YDDGRQ"]).to_numpy()
+    latest = _JUDGED - np.timedelta64(366, "D")  # a new date on or before this stays idle
+    extend = (parcels["ZFYY"].eq("是") & ~started).to_numpy() & (agreed < latest)
+    chosen = np.flatnonzero(extend)
+    chosen = chosen[rng.random(len(chosen)) < 0.25]
+    gap = (latest - agreed[chosen]).astype("timedelta64[D]").astype(int)
+    new = agreed[chosen] + (1 + (rng.random(len(chosen)) * gap).astype(int)).astype(
+        "timedelta64[D]"
+    )
+    out["XYDDGRQ"] = None
+    out.loc[chosen, "XYDDGRQ"] = _iso(new)
+
+    price = parcels["CRJK"].to_numpy()
+    total = parcels["ZTZ"].to_numpy()
+    share = parcels["TZBL"].to_numpy()
+    figures = works & (rng.random(n) < 0.3) & (np.abs(share - 0.25) > 0.01)
+    out["YTZE"] = np.where(figures, np.round(share * (total - price) + price, 1), np.nan)
+
+    approved = pd.to_datetime(parcels["PZRQ"])
+    name = (
+        "兴宾区"
+        + approved.dt.year.astype("Int64").astype(str)
+        + "年度第"
+        + ((approved.dt.month - 1) // 2 + 1).astype("Int64").astype(str)
+        + "批次城镇建设用地"
+    )
+    out["PCMC"] = name.where(approved.notna() & (rng.random(n) >= 0.03), None).to_numpy()
+    return out
+
+
+def _procedure_rows(
+    rng: np.random.Generator, ledger: pd.DataFrame, parcels: pd.DataFrame
+) -> pd.DataFrame:
+    """The ledger with the procedure's other steps, 文号 and fee amounts added.
+
+    Suspected idle land is found 5–35 days before the investigation notice (some
+    notices late); fee and recovery decisions follow a hearing notice (90 %) and
+    are served 3–15 days later; fees are paid 10–45 days after service (some
+    late), land handed back 10–40 days after service and the registration
+    cancelled 5–20 days after that — except that some disposals open on the judged
+    day are overdue then (the fee or the land comes in the next three months).
+    Half of the parcels idle on the judged day that the ledger does not know yet
+    were found 40–150 days before it and are overdue for their investigation.
+    The original rows keep their events, dates and areas.
+    """
+    day = np.timedelta64(1, "D")
+    steps = ledger.pivot_table(index="地块编号", columns="事项", values="日期", aggfunc="min")
+    steps = steps.reindex(columns=["调查通知", "处置决定", "处置完成"])
+    method = ledger[ledger["事项"] == "处置决定"].set_index("地块编号")["处置方式"]
+    done = pd.to_datetime(steps["处置完成"]).to_numpy()
+    ids = steps.index.to_numpy()
+    n = len(ids)
+    notice = pd.to_datetime(steps["调查通知"]).to_numpy()
+    decided = pd.to_datetime(steps["处置决定"]).to_numpy()
+    kind = method.reindex(ids).to_numpy()
+    fee, recovery = kind == "征缴闲置费", np.isin(kind, ["无偿收回", "收回"])
+    hearing = decided - rng.integers(10, 25, n) * day
+    served = decided + rng.integers(3, 16, n) * day
+    paid = served + rng.integers(10, 46, n) * day
+    returned = served + rng.integers(10, 41, n) * day
+    cancelled = returned + rng.integers(5, 21, n) * day
+    # Disposals still open on the judged day: the fee or the land came late, if at all.
+    overdue = ~(done <= _JUDGED) & (served <= _JUDGED - 31 * day) & (rng.random(n) < 0.6)
+    paid = np.where(overdue, _JUDGED + rng.integers(1, 90, n) * day, paid)
+    returned = np.where(overdue, _JUDGED + rng.integers(1, 90, n) * day, returned)
+    cancelled = np.where(overdue, returned + rng.integers(5, 21, n) * day, cancelled)
+    heard = rng.random(n) < 0.9
+    fee_wan = np.round(parcels.set_index("DKBH")["CRJK"].reindex(ids).to_numpy() * 0.2, 2)
+    none = np.full(n, np.nan)
+    events = [
+        ("发现疑似闲置", notice - rng.integers(5, 36, n) * day, np.ones(n, bool), none),
+        ("听证告知", hearing, (fee | recovery) & heard, none),
+        ("决定书送达", served, fee | recovery, none),
+        ("缴纳闲置费", paid, fee, fee_wan),
+        ("交回土地", returned, recovery, none),
+        ("注销登记", cancelled, recovery, none),
+    ]
+    # Not started on the judged day, idle well before it, not in the ledger: found lately.
+    agreed = pd.to_datetime(parcels["XYDDGRQ"].fillna(parcels["YDDGRQ"])).to_numpy()
+    late = _JUDGED - np.timedelta64(40, "D")
+    unknown = (
+        parcels["GDZT"].eq("已供").to_numpy()
+        & ~(pd.to_datetime(parcels["SJDGRQ"]).to_numpy() <= _JUDGED)
+        & (agreed + np.timedelta64(366, "D") <= late)
+        & ~parcels["DKBH"].isin(ids).to_numpy()
+    )
+    unknown &= rng.random(len(parcels)) < 0.5
+    earliest = np.maximum(
+        agreed[unknown] + np.timedelta64(366, "D"), late - np.timedelta64(110, "D")
+    )
+    span = (late - earliest).astype("timedelta64[D]").astype(int) + 1
+    found = earliest + (rng.random(len(span)) * span).astype(int) * day
+    rows = [
+        pd.DataFrame(
+            {
+                "地块编号": parcels["DKBH"].to_numpy()[unknown],
+                "事项": "发现疑似闲置",
+                "处置方式": "",
+                "日期": np.datetime_as_string(found, unit="D"),
+                "面积（亩）": np.nan,
+                "金额（万元）": np.nan,
+                "备注": "示例数据",
+            }
+        )
+    ]
+    for event, dates, keep, amount in events:
+        # Nothing after the sample's last day, nor after the disposal was completed.
+        keep = keep & ~np.isnat(dates) & (dates <= _AS_OF) & ~(dates > done)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "地块编号": ids[keep],
+                    "事项": event,
+                    "处置方式": "",
+                    "日期": np.datetime_as_string(dates[keep], unit="D"),
+                    "面积（亩）": np.nan,
+                    "金额（万元）": amount[keep],
+                    "备注": "示例数据",
+                }
+            )
+        )
+    out = pd.concat([ledger.assign(**{"金额（万元）": np.nan}), *rows], ignore_index=True)
+    # 文号 of determinations and decisions, numbered per year as bureaus do.
+    year = out["日期"].str[:4]
+    for event, word in (("认定闲置", "闲认"), ("处置决定", "闲决")):
+        rows_of = out["事项"] == event
+        serial = out[rows_of].groupby(year[rows_of]).cumcount() + 1
+        out.loc[rows_of, "文号"] = (
+            "兴自然资" + word + "〔" + year[rows_of] + "〕" + serial.astype(str) + "号"
+        )
+    columns = ["地块编号", "事项", "处置方式", "日期", "面积（亩）", "金额（万元）", "文号", "备注"]
+    return out[columns].sort_values(["日期", "地块编号"], kind="stable", ignore_index=True)
+
+
 # ---------------------------------------------------------------------- land cover
 
 
@@ -1064,6 +1237,8 @@ def generate_sample(
     area = shapely.area(shapely.make_valid(geoms))
     step("地块属性与企业 attributes and enterprises")
     attrs, enterprises = _parcel_attributes(rng, keys, used_sites, area)
+    procedure = np.random.default_rng([seed, _PROCEDURE_STREAM])
+    attrs = _procedure_fields(procedure, attrs)
     parcels = gpd.GeoDataFrame(attrs, geometry=geoms, crs=SAMPLE_CRS)
     step("三区三线 control lines")
     district = read_layer(layers_dir() / "xingbin_boundary.geojson").to_crs(SAMPLE_CRS)
@@ -1086,7 +1261,7 @@ def generate_sample(
         roads=_roads(used_sites),
         parcels=parcels,
         enterprises=enterprises,
-        ledger=_ledger(rng, attrs, m2_to_mu(area)),
+        ledger=_procedure_rows(procedure, _ledger(rng, attrs, m2_to_mu(area)), attrs),
         landcover=np.zeros((0, 0), np.uint8),
         landcover_transform=rasterio.Affine.identity(),
     )

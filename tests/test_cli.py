@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from landuse.cli import main
 from landuse.errors import LayerNotFoundError
+from landuse.options import efficiency_schemes
 
 from .test_io import _shapefile
 
@@ -309,6 +310,84 @@ def test_ledger_needs_a_path(runner):
     assert result.exit_code == 2 and "--ledger" in result.output
 
 
+def _sample_ledger(runner, tmp_path):
+    from landuse.sample import get_path
+
+    ledger = tmp_path / "台账.gpkg"
+    args = ["ledger", "import", str(get_path("ledger")), "--project", str(get_path("project"))]
+    result = runner.invoke(main, [*args, "--ledger", str(ledger)])
+    assert result.exit_code == 0, result.output
+    return ledger
+
+
+def test_idle_lists_the_procedure_with_deadlines(runner, tmp_path):
+    ledger = _sample_ledger(runner, tmp_path)
+    out = tmp_path / "idle"
+    args = ["idle", "--sample", "--as-of", "2025-12-31", "--ledger", str(ledger), "--out", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "处置程序（台账，截至 2025-12-31）" in result.output and "逾期：" in result.output
+    table = pd.read_csv(out / "idle_procedure.csv", encoding="utf-8-sig", dtype=str)
+    overdue = table[table["逾期"] == "是"]
+    # Every overdue row's deadline lies before the day judged, and its count is printed.
+    assert (overdue["办理期限"] < "2025-12-31").all() and len(overdue) > 0
+    assert f"逾期未办 {len(overdue)} 宗" in result.output
+    idle = pd.read_csv(out / "idle.csv", encoding="utf-8-sig", dtype=str)
+    assert {"认定书文号", "决定书文号", "送达日期", "缴费日期", "下一环节", "办理期限"} <= set(
+        idle.columns
+    )
+    assert idle["认定书文号"].str.startswith("兴自然资闲认〔").any()
+
+
+def test_rates_in_an_approval_window_cumulatively(runner, tmp_path):
+    import csv
+    import sqlite3
+
+    from landuse.sample import get_path
+
+    ledger = _sample_ledger(runner, tmp_path)
+    out = tmp_path / "r"
+    base = ["rates", "--sample", "--ledger", str(ledger), "--from", "2025-01-01"]
+    window = ["--to", "2025-12-31", "--approved-from", "2012", "--approved-to", "2018"]
+    result = runner.invoke(main, [*base, *window, "--cumulative", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2012-01-01 至 2025-12-31（累计，批准日期 2012-01-01 至 2018-12-31 的存量土地）" in (
+        result.output
+    )
+    assert "近5年（2021–2025年批准）平均供地率" in result.output
+    assert "批而未供按批次" in result.output and "批次计数" in result.output
+    # Independently, from the import file and the GeoPackage's own text: parcels approved
+    # 2012–2018, counted from 2012-01-01 (none idle before) to the end of 2025.
+    with sqlite3.connect(f"file:{get_path('sample')}?mode=ro", uri=True) as con:
+        approved = dict(con.execute("SELECT DKBH, PZRQ FROM parcels"))
+    con.close()
+    inside = {k for k, v in approved.items() if v and "2012-01-01" <= v <= "2018-12-31"}
+    with open(get_path("ledger"), encoding="utf-8-sig", newline="") as f:
+        # Codes carry the leading tab that keeps Excel from reading them as numbers.
+        rows = [r for r in csv.DictReader(f) if r["地块编号"].strip() in inside]
+    first = {}
+    for r in sorted(rows, key=lambda r: r["日期"]):
+        first.setdefault((r["地块编号"], r["事项"]), r)
+    area = {p: float(r["面积（亩）"]) for (p, e), r in first.items() if e == "认定闲置"}
+    new = sum(
+        a for p, a in area.items() if "2012-01-01" <= first[p, "认定闲置"]["日期"] <= "2025-12-31"
+    )
+    done = sum(
+        a
+        for p, a in area.items()
+        if (p, "处置完成") in first and first[p, "处置完成"]["日期"] <= "2025-12-31"
+    )
+    rates = pd.read_csv(out / "disposal_rates.csv", encoding="utf-8-sig")
+    total = rates.set_index("统计单元").loc["合计"]
+    assert total["期初闲置存量（亩）"] == 0
+    assert total["期内新认定闲置（亩）"] == pytest.approx(new, abs=1e-3)
+    assert total["闲置土地处置率"] == pytest.approx(done / new, abs=1e-4)
+    assert (out / "supply_rate.csv").exists() and (out / "unsupplied_batches.csv").exists()
+    # Cumulative counting needs the window's first day.
+    result = runner.invoke(main, [*base, "--to", "2025-12-31", "--cumulative"])
+    assert result.exit_code == 2 and "--approved-from" in result.output
+
+
 def test_help_starts_without_the_heavy_libraries():
     # `landuse --help` must stay quick on an office PC: the library loads per command.
     code = (
@@ -321,3 +400,58 @@ def test_help_starts_without_the_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_tax_with_a_scheme_preset_and_project_rules(runner, tmp_path):
+    from .conftest import GK36, square
+
+    parcels = gpd.GeoDataFrame(
+        {"DKBH": ["A1", "A2", "A3", "A4"], "TYSHXYDM": ["E1", "E2", "E3", "E4"], "SSYQ": "园"},
+        geometry=[square(200 * i, 0) for i in range(4)],  # 15 亩 each
+        crs=GK36,
+    )
+    parcels.to_file(tmp_path / "地块.gpkg")
+    (tmp_path / "企业.csv").write_text(
+        "统一社会信用代码,年度,实缴税金,营业收入,用电量,是否规上,行业,投产日期,安全生产事故\n"
+        "E1,2023,30,300,100000,是,3311,2015-03-01,否\n"
+        "E2,2023,15,150,100000,否,2929,2016,否\n"
+        "E3,2023,100,900,100000,是,3311,2023-05-01,否\n"
+        "E4,2023,100,900,100000,是,4500 燃气生产和供应,2010,否\n"
+        "E1,2024,45,450,100000,是,3311,2015-03-01,是\n"
+        "E2,2024,22.5,225,100000,否,2929,2016,否\n"
+        "E3,2024,100,900,100000,是,3311,2023-05-01,否\n"
+        "E4,2024,100,900,100000,是,4500 燃气生产和供应,2010,否\n",
+        encoding="utf-8",
+    )
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        '[project]\nname = "测试县"\n[layers.parcels]\npath = "地块.gpkg"\n'
+        '[layers.enterprises]\npath = "企业.csv"\n'
+        "[efficiency]\npenalty = { safety_accident = 10 }\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = ["tax", "--project", str(toml), "--scheme", "huaian_2024", "--out", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "亩均评价方案：淮安市工业企业资源集约利用综合评价（2024）（huaian_2024）" in result.output
+    )
+    assert "A类 1 家、B类 1 家、C类 0 家、D类 0 家，T类（不适合评价类）2 家" in result.output
+    ranking = pd.read_csv(out / "enterprise_ranking.csv", encoding="utf-8-sig")
+    firms = ranking.set_index("统一社会信用代码")
+    # Benchmarks = 2 × the 2023 average of E1 and E2 (E3 new, E4 gas supply: class T):
+    # tax/mu 45/30 × 2 = 3, revenue/mu 450/30 × 2 = 30, tax/kWh 45 万元/200 000 kWh × 2
+    # = 4.5 元/千瓦时.  E1: 45 + 35 + 20 − 10 (accident, landuse.toml) = 90;
+    # E2: 1.5/3 × 45 + 15/30 × 35 + 2.25/4.5 × 20 = 50.
+    assert firms.loc["E1", "综合得分"] == pytest.approx(90.0)
+    assert firms.loc["E2", "综合得分"] == pytest.approx(50.0)
+    assert firms.loc["E3", "分类"] == "T" and "投产不满 2 年" in firms.loc["E3", "评价说明"]
+    assert firms.loc["E4", "政策导向"] == "不适合评价类"
+    bench = pd.read_csv(out / "efficiency_benchmarks.csv", encoding="utf-8-sig")
+    assert bench["基准值来源"].str.startswith("2023年全县（区）参评企业平均值").all()
+    # A mistyped scheme is one line naming the near match; the help lists every preset.
+    bad = runner.invoke(main, ["tax", "--project", str(toml), "--scheme", "huaian"])
+    assert bad.exit_code == 2 and "did you mean 'huaian_2024'" in bad.output
+    helped = runner.invoke(main, ["tax", "--help"]).output
+    assert all(name in helped for name in efficiency_schemes())
