@@ -21,7 +21,18 @@ from . import pg_server
 from .conftest import GK36, square
 
 SAMPLE = layers_dir() / "xingbin_sample.gpkg"
-TABLES = ["district", "parks", "parcels", "udb", "farmland", "eco_redline", "roads", "buildings"]
+TABLES = [
+    "district",
+    "parks",
+    "parcels",
+    "udb",
+    "farmland",
+    "eco_redline",
+    "roads",
+    "udb_zones",
+    "dltb",
+    "buildings",
+]
 
 
 @pytest.fixture(scope="module")

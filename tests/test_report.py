@@ -37,11 +37,15 @@ def test_workbook_sheets_headers_and_formats(pack):
         "可建设用地",
         "可建设用地汇总",
         "闲置土地",
+        "处置进度",
         "处置率",
         "处置趋势",
+        "近五年供地率",
+        "批而未供批次",
         "亩均效益排名",
         "亩均评价基准值",
         "园区汇总",
+        "地类面积汇总表",
         "用地控制指标",
     ]
     for ws in wb.worksheets:
