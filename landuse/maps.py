@@ -49,6 +49,7 @@ __all__ = [
     "MapLayer",
     "build_map",
     "gcj02_to_wgs84",
+    "map_styles",
     "parcel_map_status",
     "render_html",
     "wgs84_to_gcj02",
@@ -270,7 +271,8 @@ def parcel_map_status(parcels: pd.DataFrame) -> pd.Series:
     )
 
 
-def _styles() -> dict[str, dict]:
+def map_styles() -> dict[str, dict]:
+    """The layer styles of `layers/styles.toml` (Leaflet path options, by layer key)."""
     with open(layers_dir() / "styles.toml", "rb") as f:
         return tomllib.load(f)
 
@@ -472,7 +474,7 @@ def build_map(
         raise ConfigError(
             f"Unknown basemap {basemap!r}; choose from {', '.join(get_args(Basemap))}."
         )
-    styles = _styles()
+    styles = map_styles()
     m = _Map(
         location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=True
     )
