@@ -171,6 +171,9 @@ class MapLayer:
         Visible when the map opens.
     searchable : tuple of str
         Columns the search box matches (id, name).
+    names : str, optional
+        Column written on the map at each feature (park names), instead of
+        the ``tooltip`` shown on hover.
     """
 
     key: str
@@ -180,11 +183,15 @@ class MapLayer:
     style_by: str | None = None
     show: bool = True
     searchable: tuple[str, ...] = ()
+    names: str | None = None
 
 
 #: The map's layers, bottom to top.  A new layer is one more declaration here.
 LAYERS: tuple[MapLayer, ...] = (
-    MapLayer("parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), "park"),
+    MapLayer("district", "行政区界", ()),  # the county outline, for orientation only
+    MapLayer(
+        "parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), names="park"
+    ),
     MapLayer("udb", "城镇开发边界", (("zone_id", "编号"),)),
     MapLayer("farmland", "永久基本农田", (("patch_id", "图斑编号"), ("land_class", "地类"))),
     MapLayer("eco_redline", "生态保护红线", (("patch_id", "编号"), ("patch_name", "名称"))),
@@ -317,6 +324,8 @@ def _features(
         props["_s"] = ""
     if spec.tooltip and spec.tooltip in gdf.columns:
         props["_t"] = _format(gdf[spec.tooltip], spec.tooltip)
+    if spec.names and spec.names in gdf.columns:
+        props["_n"] = _format(gdf[spec.names], spec.names)
     if spec.searchable:
         present = [c for c in spec.searchable if c in gdf.columns]
         props["_q"] = gdf[present].astype("string").fillna("").agg(" ".join, axis=1)
@@ -450,7 +459,7 @@ def build_map(
     Parameters
     ----------
     layers : mapping of str to GeoDataFrame
-        Keys of :data:`LAYERS` (``parks``, ``udb``, ``farmland``, ``eco_redline``,
+        Keys of :data:`LAYERS` (``district``, ``parks``, ``udb``, ``farmland``, ``eco_redline``,
         ``parcels``, ``efficiency``, ``buildable``, ``conflicts``); missing ones
         are skipped.  Any CRS; the map is the only place that goes to EPSG:4326.
     title, subtitle : str
@@ -476,7 +485,7 @@ def build_map(
         )
     styles = map_styles()
     m = _Map(
-        location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=True
+        location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=False
     )
     root = cast(Figure, m.get_root())
     root.header.add_child(Element(_leaflet_assets()), name="landuse_assets", index=0)
@@ -514,7 +523,11 @@ def build_map(
         labels = [lbl for col, lbl in spec.popup if col in gdf.columns]
         _GeoJsonLayer(data_js, spec, table, labels).add_to(m)
         legend.append(
-            {"title": spec.label, "items": [[k or spec.label, v] for k, v in table.items()]}
+            {
+                "key": spec.key,
+                "title": spec.label,
+                "items": [[k or spec.label, v] for k, v in table.items()],
+            }
         )
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds:
@@ -525,7 +538,8 @@ def build_map(
         "<script>document.addEventListener('DOMContentLoaded', function () {"
         f"var map = {m.get_name()};"
         "new LU.SearchControl().addTo(map); new LU.FullscreenControl().addTo(map);"
-        "new LU.MeasureControl().addTo(map);"
+        "new LU.MeasureControl().addTo(map); new LU.PrintControl().addTo(map);"
+        "L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo(map);"
         f"new LU.LegendControl({_script_json(legend)}).addTo(map);"
         f"new LU.TitleControl({_script_json(info)}).addTo(map);"
         "window.LU_READY = true;});</script>"
