@@ -1,14 +1,16 @@
 #!/bin/sh
 # The system packages the tests need beyond pip: a Chromium for the map tests,
-# which drive the map in a real browser through playwright.
+# which drive the map in a real browser through playwright, and LibreOffice Calc
+# for the workbook tests, which print the meeting workbook to PDF with it.
 #
-#   Debian: the distribution's `chromium` package, with apt-get run as root, or
-#           through sudo for a normal user.
+#   Debian: the distribution's `chromium` and `libreoffice-calc-nogui` packages,
+#           with apt-get run as root, or through sudo for a normal user.
 #   Ubuntu: its `chromium` is a snap that playwright cannot drive; playwright's
 #           own build instead (with the project's virtualenv active, as in the
-#           README), which runs apt-get for its libraries as root or through sudo.
+#           README), which runs apt-get for its libraries as root or through sudo;
+#           LibreOffice from apt-get as on Debian.
 #
-# Nothing to do when a Chromium is already there. Says what to do when it cannot
+# Nothing to do for what is already there. Says what to do when it cannot
 # install. Usage (README, "Run the tests"): sh scripts/install-test-deps.sh
 set -eu
 
@@ -27,8 +29,24 @@ as_root() {
     elif command -v sudo >/dev/null 2>&1; then
         sudo "$@"
     else
-        fail "安装 Chromium 需要 root 权限，本机没有 sudo / installing Chromium needs root and there is no sudo: as root run \`apt-get update && apt-get install -y chromium\`, then run this again."
+        fail "安装 $packages 需要 root 权限，本机没有 sudo / installing $packages needs root and there is no sudo: as root run \`apt-get update && apt-get install -y $packages\`, then run this again."
     fi
+}
+
+# The Debian packages missing here: chromium (Debian only), LibreOffice Calc.
+packages=""
+case " $distro " in
+*" ubuntu "*) ;;
+*) command -v chromium >/dev/null 2>&1 || packages="chromium" ;;
+esac
+command -v soffice >/dev/null 2>&1 || packages="${packages:+$packages }libreoffice-calc-nogui"
+
+apt_install() {
+    if [ -z "$packages" ]; then
+        return 0
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages
 }
 
 case " $distro " in
@@ -39,16 +57,13 @@ case " $distro " in
         fail "Chromium 的系统库需要 root 权限，本机没有 sudo / Chromium's libraries need root and there is no sudo: as root run \`.venv/bin/python -m playwright install-deps chromium\`, then run this again."
     fi
     python -m playwright install --with-deps chromium
+    apt_install
     ;;
 *" debian "*)
-    if command -v chromium >/dev/null 2>&1; then
-        echo "Chromium: $(command -v chromium)"
-        exit 0
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+    apt_install
+    echo "Chromium: $(command -v chromium || echo missing); LibreOffice: $(command -v soffice || echo missing)"
     ;;
 *)
-    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium with this system's package manager (its program must be called chromium), then run pytest."
+    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium (its program must be called chromium) and LibreOffice Calc (soffice) with this system's package manager, then run pytest."
     ;;
 esac

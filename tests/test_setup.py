@@ -1,8 +1,9 @@
 """The README's set-up commands: CI runs them verbatim, and the install script's branches.
 
-The install script runs against fake ``id``, ``sudo``, ``apt-get`` and ``python``
-programs that log their calls, with a PATH holding nothing else, so every branch
-(root, normal user with and without sudo, Debian, Ubuntu, other) runs here.
+The install script runs against fake ``id``, ``sudo``, ``apt-get``, ``python``,
+``chromium`` and ``soffice`` programs that log their calls, with a PATH holding
+nothing else, so every branch (root, normal user with and without sudo, Debian,
+Ubuntu, other) runs here.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def _fake(folder: Path, name: str, body: str) -> None:
 
 @pytest.fixture
 def machine(tmp_path):
-    """Run the script on a fake machine: ``run(distro, uid, sudo=..., chromium=...)``."""
+    """Run the script on a fake machine: ``run(distro, uid, sudo=..., chromium=...)``.
 
-    def run(distro: str, uid: int, *, sudo: bool = True, chromium: bool = False):
-        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}"
+    ``chromium`` and ``soffice`` say whether those programs are already installed.
+    """
+
+    def run(
+        distro: str, uid: int, *, sudo: bool = True, chromium: bool = False, soffice: bool = False
+    ):
+        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{soffice}"
         bin_dir.mkdir()
         log = bin_dir / "calls.log"
         logged = f'echo "${{0##*/}} $*" >> {log}'
@@ -63,6 +69,8 @@ def machine(tmp_path):
             _fake(bin_dir, "sudo", f'{logged}\nexec "$@"')
         if chromium:
             _fake(bin_dir, "chromium", "true")
+        if soffice:
+            _fake(bin_dir, "soffice", "true")
         os.symlink("/usr/bin/env", bin_dir / "env")
         os_release = bin_dir / "os-release"
         os_release.write_text(f'ID={distro}\nID_LIKE=""\n', encoding="utf-8")
@@ -83,7 +91,7 @@ def machine(tmp_path):
 def test_debian_as_root_without_sudo_runs_apt_get_itself(machine):
     proc, calls = machine("debian", 0, sudo=False)
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", "apt-get install -y -q chromium"]
+    assert calls == ["apt-get update -q", "apt-get install -y -q chromium libreoffice-calc-nogui"]
 
 
 def test_debian_normal_user_goes_through_sudo(machine):
@@ -92,20 +100,34 @@ def test_debian_normal_user_goes_through_sudo(machine):
     assert calls == [
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium",
-        "apt-get install -y -q chromium",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium "
+        "libreoffice-calc-nogui",
+        "apt-get install -y -q chromium libreoffice-calc-nogui",
     ]
 
 
 def test_debian_normal_user_without_sudo_is_told_what_to_run(machine):
     proc, calls = machine("debian", 1000, sudo=False)
     assert proc.returncode == 1 and calls == []
-    assert "as root run `apt-get update && apt-get install -y chromium`" in proc.stderr
+    assert (
+        "as root run `apt-get update && apt-get install -y chromium libreoffice-calc-nogui`"
+        in proc.stderr
+    )
 
 
-def test_chromium_already_there_installs_nothing(machine):
-    proc, calls = machine("debian", 1000, chromium=True)
+def test_chromium_and_libreoffice_already_there_install_nothing(machine):
+    proc, calls = machine("debian", 1000, chromium=True, soffice=True)
     assert proc.returncode == 0 and calls == []
+
+
+@pytest.mark.parametrize(
+    ("chromium", "soffice", "missing"),
+    [(True, False, "libreoffice-calc-nogui"), (False, True, "chromium")],
+)
+def test_only_the_missing_package_is_installed(machine, chromium, soffice, missing):
+    proc, calls = machine("debian", 0, chromium=chromium, soffice=soffice)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update -q", f"apt-get install -y -q {missing}"]
 
 
 def test_ubuntu_uses_playwrights_chromium(machine):
@@ -114,6 +136,10 @@ def test_ubuntu_uses_playwrights_chromium(machine):
     assert calls == [
         "python -c import playwright",
         "python -m playwright install --with-deps chromium",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
+        "apt-get update -q",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libreoffice-calc-nogui",
+        "apt-get install -y -q libreoffice-calc-nogui",
     ]
 
 
