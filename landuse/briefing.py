@@ -237,7 +237,7 @@ def briefing_sections(
                     "可建设用地 = 园区 ∩ 城镇开发边界 − 永久基本农田 − 生态保护红线 − 已供地块 "
                     "− 道路及退让",
                     f"单块 ≥ {opts.min_area_mu:g} 亩、宽度 ≥ {opts.min_width_m:g} 米；"
-                    f"有 DEM 时坡度 ≤ {opts.max_slope_deg:g}°",
+                    f"有数字高程模型时坡度 ≤ {opts.max_slope_deg:g}°",
                 ),
                 f"《{MEETING_BOOK}》「{sheet}」；全部地块见《附表.xlsx》「可建设用地」",
             )

@@ -682,7 +682,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
         (
             "可建设用地参数",
             f"单块 ≥ {opts.min_area_mu:g} 亩，宽度 ≥ {opts.min_width_m:g} 米，"
-            f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
+            f"坡度 ≤ {opts.max_slope_deg:g}°（有数字高程模型时）",
         )
     )
     eff = project.options.efficiency

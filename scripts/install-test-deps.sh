@@ -1,14 +1,15 @@
 #!/bin/sh
 # The system packages the tests need beyond pip: a Chromium for the map tests,
 # which drive the map in a real browser through playwright, and LibreOffice Calc
-# for the workbook tests, which print the meeting workbook to PDF with it.
+# for the workbook tests, which print the meeting workbook to PDF with it and read
+# the PDF back with poppler's pdftotext.
 #
-#   Debian: the distribution's `chromium` and `libreoffice-calc-nogui` packages,
+#   Debian: the distribution's `chromium`, `libreoffice-calc-nogui` and `poppler-utils`,
 #           with apt-get run as root, or through sudo for a normal user.
 #   Ubuntu: its `chromium` is a snap that playwright cannot drive; playwright's
 #           own build instead (with the project's virtualenv active, as in the
 #           README), which runs apt-get for its libraries as root or through sudo;
-#           LibreOffice from apt-get as on Debian.
+#           LibreOffice and poppler from apt-get as on Debian.
 #
 # Nothing to do for what is already there. Says what to do when it cannot
 # install. Usage (README, "Run the tests"): sh scripts/install-test-deps.sh
@@ -33,13 +34,14 @@ as_root() {
     fi
 }
 
-# The Debian packages missing here: chromium (Debian only), LibreOffice Calc.
+# The Debian packages missing here: chromium (Debian only), LibreOffice Calc, poppler.
 packages=""
 case " $distro " in
 *" ubuntu "*) ;;
 *) command -v chromium >/dev/null 2>&1 || packages="chromium" ;;
 esac
 command -v soffice >/dev/null 2>&1 || packages="${packages:+$packages }libreoffice-calc-nogui"
+command -v pdftotext >/dev/null 2>&1 || packages="${packages:+$packages }poppler-utils"
 
 apt_install() {
     if [ -z "$packages" ]; then
@@ -64,6 +66,6 @@ case " $distro " in
     echo "Chromium: $(command -v chromium || echo missing); LibreOffice: $(command -v soffice || echo missing)"
     ;;
 *)
-    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium (its program must be called chromium) and LibreOffice Calc (soffice) with this system's package manager, then run pytest."
+    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium (its program must be called chromium), LibreOffice Calc (soffice) and poppler (pdftotext) with this system's package manager, then run pytest."
     ;;
 esac

@@ -50,15 +50,13 @@ def _fake(folder: Path, name: str, body: str) -> None:
 
 @pytest.fixture
 def machine(tmp_path):
-    """Run the script on a fake machine: ``run(distro, uid, sudo=..., chromium=...)``.
+    """Run the script on a fake machine: ``run(distro, uid, sudo=..., have=...)``.
 
-    ``chromium`` and ``soffice`` say whether those programs are already installed.
+    ``have`` names the programs already installed (chromium, soffice, pdftotext).
     """
 
-    def run(
-        distro: str, uid: int, *, sudo: bool = True, chromium: bool = False, soffice: bool = False
-    ):
-        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{soffice}"
+    def run(distro: str, uid: int, *, sudo: bool = True, have: tuple[str, ...] = ()):
+        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{'-'.join(have)}"
         bin_dir.mkdir()
         log = bin_dir / "calls.log"
         logged = f'echo "${{0##*/}} $*" >> {log}'
@@ -67,10 +65,8 @@ def machine(tmp_path):
         _fake(bin_dir, "python", logged)
         if sudo:
             _fake(bin_dir, "sudo", f'{logged}\nexec "$@"')
-        if chromium:
-            _fake(bin_dir, "chromium", "true")
-        if soffice:
-            _fake(bin_dir, "soffice", "true")
+        for program in have:
+            _fake(bin_dir, program, "true")
         os.symlink("/usr/bin/env", bin_dir / "env")
         os_release = bin_dir / "os-release"
         os_release.write_text(f'ID={distro}\nID_LIKE=""\n', encoding="utf-8")
@@ -91,7 +87,10 @@ def machine(tmp_path):
 def test_debian_as_root_without_sudo_runs_apt_get_itself(machine):
     proc, calls = machine("debian", 0, sudo=False)
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", "apt-get install -y -q chromium libreoffice-calc-nogui"]
+    assert calls == [
+        "apt-get update -q",
+        "apt-get install -y -q chromium libreoffice-calc-nogui poppler-utils",
+    ]
 
 
 def test_debian_normal_user_goes_through_sudo(machine):
@@ -101,31 +100,33 @@ def test_debian_normal_user_goes_through_sudo(machine):
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium "
-        "libreoffice-calc-nogui",
-        "apt-get install -y -q chromium libreoffice-calc-nogui",
+        "libreoffice-calc-nogui poppler-utils",
+        "apt-get install -y -q chromium libreoffice-calc-nogui poppler-utils",
     ]
 
 
 def test_debian_normal_user_without_sudo_is_told_what_to_run(machine):
     proc, calls = machine("debian", 1000, sudo=False)
     assert proc.returncode == 1 and calls == []
-    assert (
-        "as root run `apt-get update && apt-get install -y chromium libreoffice-calc-nogui`"
-        in proc.stderr
-    )
+    packages = "chromium libreoffice-calc-nogui poppler-utils"
+    assert f"as root run `apt-get update && apt-get install -y {packages}`" in proc.stderr
 
 
-def test_chromium_and_libreoffice_already_there_install_nothing(machine):
-    proc, calls = machine("debian", 1000, chromium=True, soffice=True)
+def test_everything_already_there_installs_nothing(machine):
+    proc, calls = machine("debian", 1000, have=("chromium", "soffice", "pdftotext"))
     assert proc.returncode == 0 and calls == []
 
 
 @pytest.mark.parametrize(
-    ("chromium", "soffice", "missing"),
-    [(True, False, "libreoffice-calc-nogui"), (False, True, "chromium")],
+    ("have", "missing"),
+    [
+        (("chromium", "pdftotext"), "libreoffice-calc-nogui"),
+        (("soffice", "pdftotext"), "chromium"),
+        (("chromium", "soffice"), "poppler-utils"),
+    ],
 )
-def test_only_the_missing_package_is_installed(machine, chromium, soffice, missing):
-    proc, calls = machine("debian", 0, chromium=chromium, soffice=soffice)
+def test_only_the_missing_packages_are_installed(machine, have, missing):
+    proc, calls = machine("debian", 0, have=have)
     assert proc.returncode == 0, proc.stderr
     assert calls == ["apt-get update -q", f"apt-get install -y -q {missing}"]
 
@@ -138,8 +139,9 @@ def test_ubuntu_uses_playwrights_chromium(machine):
         "python -m playwright install --with-deps chromium",
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libreoffice-calc-nogui",
-        "apt-get install -y -q libreoffice-calc-nogui",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libreoffice-calc-nogui "
+        "poppler-utils",
+        "apt-get install -y -q libreoffice-calc-nogui poppler-utils",
     ]
 
 
