@@ -189,9 +189,7 @@ class MapLayer:
 #: The map's layers, bottom to top.  A new layer is one more declaration here.
 LAYERS: tuple[MapLayer, ...] = (
     MapLayer("district", "行政区界", ()),  # the county outline, for orientation only
-    MapLayer(
-        "parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), names="park"
-    ),
+    MapLayer("parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), names="park"),
     MapLayer("udb", "城镇开发边界", (("zone_id", "编号"),)),
     MapLayer("farmland", "永久基本农田", (("patch_id", "图斑编号"), ("land_class", "地类"))),
     MapLayer("eco_redline", "生态保护红线", (("patch_id", "编号"), ("patch_name", "名称"))),
