@@ -335,7 +335,7 @@ def briefing_sections(
             for c in ("level", "group", f"tax_per_mu_wan_{e.year - 1}", column, "yoy")
             if c in parks
         ]
-        eff = options.efficiency
+        eff = e.scheme
         sections.append(
             Section(
                 "亩均效益评价",

@@ -1,7 +1,9 @@
 """Command-line interface: parses arguments, calls the library, prints.
 
 Library errors (:class:`landuse.errors.LanduseError`) become one line on
-stderr and exit status 2; ``--debug`` shows the traceback instead.
+stderr and exit status 2; ``--debug`` shows the traceback instead.  The
+library is imported inside each command, so ``landuse --help`` starts without
+loading pandas, GDAL, matplotlib or dask.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
-from landuse.config import LayerSpec, find_project
 from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
-from landuse.io import describe_layer, list_layers, write_table
-from landuse.labels import labelled
-from landuse.ledger import Ledger
-from landuse.pipeline import Engine, StepResult, import_ledger, run_demo, run_project
-from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
+
+if TYPE_CHECKING:
+    from landuse.config import LayerSpec
+    from landuse.ledger import Ledger
+    from landuse.pipeline import Engine, StepResult
 
 console = Console(stderr=True)
 
@@ -131,6 +133,8 @@ def _read_options(func: Callable) -> Callable:
 )
 def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
     """生成模拟示例数据（兴宾区）/ Generate the synthetic sample county."""
+    from landuse.sample import DEFAULT_PARCELS, DEFAULT_SEED, generate_sample, write_sample
+
     with _progress(5) as on_step:
         data = generate_sample(
             n_parcels or DEFAULT_PARCELS, seed=seed or DEFAULT_SEED, on_step=on_step
@@ -145,6 +149,8 @@ def sample(n_parcels: int | None, seed: int | None, out: Path) -> None:
 @_read_options
 def info(path: Path, layer: str | None, crs: str | None, encoding: str | None) -> None:
     """查看图层：坐标系、要素、字段、编码、有效性 / Describe a layer."""
+    from landuse.io import describe_layer, list_layers
+
     if layer is None and list_layers(path)["geometry_type"].notna().sum() > 1:
         layers = list_layers(path, counts=True)
         click.echo(f"文件 File: {path} — {len(layers)} 个图层 layers (--layer NAME for details)")
@@ -174,6 +180,9 @@ def info(path: Path, layer: str | None, crs: str | None, encoding: str | None) -
 def _echo_result(result: StepResult) -> None:
     for line in result.lines:
         click.echo(line)
+    if result.database is not None:
+        click.echo(f"输出数据库 Outputs: {result.database}")
+        return
     click.echo(f"输出目录 Outputs: {result.out_dir.resolve()}")
     for f in result.files:
         click.echo(f"  {f.relative_to(result.out_dir) if f.is_relative_to(result.out_dir) else f}")
@@ -210,9 +219,9 @@ def _engine_option(func: Callable) -> Callable:
 
 _out_option = click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="输出文件夹 Output folder (default: landuse_<command> in the current folder).",
+    help="输出文件夹或数据库 Output folder (default: landuse_<command>), or "
+    "postgresql://…[?schema=s] to write the result layers as tables.",
 )
 
 
@@ -236,27 +245,37 @@ def _run(
     step: str,
     project_file: Path | None,
     sample: bool,
-    out: Path | None,
+    out: str | None,
     *,
     parcels: LayerSpec | None = None,
     stages: int = 10,
     **options: object,
 ) -> None:
     """Resolve the project, run one library step with a progress bar, print the result."""
+    from landuse.config import find_project
+    from landuse.pipeline import run_project
+
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
     with _progress(stages) as on_step:
         result = run_project(
-            step, project, out or Path(f"landuse_{step}"), on_step=on_step, **options
+            step,
+            project,
+            out or f"landuse_{step}",
+            on_step=on_step,
+            area_of="parcels" if parcels is not None else None,
+            **options,
         )
     _echo_result(result)
 
 
 @main.command()
 @_out_option
-def demo(out: Path | None) -> None:
+def demo(out: str | None) -> None:
     """示例演示：在示例数据上运行全部分析并输出会议材料 / Run everything on the sample."""
+    from landuse.pipeline import run_demo
+
     with _progress(18) as on_step:
         result = run_demo(out or Path("landuse_demo"), on_step=on_step)
     _echo_result(result)
@@ -283,9 +302,11 @@ def check(
     engine: str,
     scheduler: str | None,
     workers: int,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
+    from landuse.config import LayerSpec
+
     spec = None
     if parcels is not None:
         spec = LayerSpec("parcels", parcels, layer=layer, crs=crs, encoding=encoding)
@@ -300,6 +321,8 @@ def check(
 
 
 def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
+    from landuse.pipeline import Engine
+
     return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
@@ -313,7 +336,7 @@ def buildable(
     engine: str,
     scheduler: str | None,
     workers: int,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """可建设用地 / Buildable land inside the parks."""
     _run("buildable", project_file, sample, out, engine=_engine(engine, scheduler, workers))
@@ -328,14 +351,18 @@ def buildable(
     help="判定日期 Judge as of this day, e.g. 2025-12-31 (default [idle] as_of).",
 )
 @_out_option
-def idle(project_file: Path | None, sample: bool, as_of: str | None, out: Path | None) -> None:
+def idle(project_file: Path | None, sample: bool, as_of: str | None, out: str | None) -> None:
     """闲置土地认定与处置 / Idle land by the legal rules."""
     _run("idle", project_file, sample, out, as_of=as_of)
 
 
-def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
+def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
+    """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
+    from landuse.config import find_project
+    from landuse.ledger import Ledger
+
     if ledger is not None:
-        return ledger
+        return Ledger(ledger, create=create)
     if project_file is None and not Path("landuse.toml").is_file():
         raise ConfigError(
             "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
@@ -344,7 +371,7 @@ def _ledger_path(project_file: Path | None, ledger: Path | None) -> Path:
     project = find_project(project_file)
     if project.options.idle.ledger is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
-    return project.path(project.options.idle.ledger)
+    return Ledger(project.path(project.options.idle.ledger), create=create)
 
 
 _project_option = click.option(
@@ -390,7 +417,10 @@ def ledger_import(
             "ledger import checks 地块编号 against the project's parcels: add "
             "--project landuse.toml (or --no-id-check to import unchecked; the batch records it)."
         )
-    target = Ledger(_ledger_path(project_file, ledger))
+    from landuse.config import find_project
+    from landuse.pipeline import import_ledger
+
+    target = _open_ledger(project_file, ledger, create=True)
     project = None if no_id_check else find_project(project_file)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入 importing", total=None)
@@ -418,7 +448,7 @@ def ledger_import(
 )
 def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
     """校验台账：完整性、只增触发器、哈希链 / Verify the ledger's integrity and chain."""
-    target = Ledger(_ledger_path(project_file, ledger), create=False)
+    target = _open_ledger(project_file, ledger)
     if upgrade and (hashed := target.upgrade()):
         click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
     report = target.verify()
@@ -444,7 +474,9 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
 @_ledger_option
 def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
     """地块处置记录（含更正）/ Every ledger row of one parcel."""
-    rows = Ledger(_ledger_path(project_file, ledger), create=False).history(parcel_id)
+    from landuse.labels import labelled
+
+    rows = _open_ledger(project_file, ledger).history(parcel_id)
     if rows.empty:
         click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
         return
@@ -464,7 +496,10 @@ def ledger_export(
     csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
 ) -> None:
     """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
-    rows = Ledger(_ledger_path(project_file, ledger), create=False).entries(effective=effective)
+    from landuse.io import write_table
+    from landuse.labels import labelled
+
+    rows = _open_ledger(project_file, ledger).entries(effective=effective)
     write_table(labelled(rows), csv)
     click.echo(f"已导出 Exported {len(rows)} 条记录 to {csv}")
 
@@ -490,10 +525,10 @@ def rates(
     start: str | None,
     end: str | None,
     by: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
-    led = Ledger(_ledger_path(None if sample else project_file, ledger), create=False)
+    led = _open_ledger(None if sample else project_file, ledger)
     _run("rates", project_file, sample, out, ledger=led, start=start, end=end, by=by)
 
 
@@ -502,10 +537,23 @@ def rates(
 @click.option(
     "--year", type=int, default=None, help="评价年度 Year evaluated (default: the latest)."
 )
+@click.option(
+    "--scheme",
+    default=None,
+    # Names only: the presets load with the library (layers/efficiency_schemes.toml).
+    help="评价方案 Scheme preset: zhejiang, huangyan_2022, huaian_2024 (default: "
+    "[efficiency] scheme, else zhejiang); [efficiency] rules still apply over it.",
+)
 @_out_option
-def tax(project_file: Path | None, sample: bool, year: int | None, out: Path | None) -> None:
-    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D classes, park figures."""
-    _run("tax", project_file, sample, out, year=year)
+def tax(
+    project_file: Path | None,
+    sample: bool,
+    year: int | None,
+    scheme: str | None,
+    out: str | None,
+) -> None:
+    """亩均税收、亩均论英雄分类 / Per-mu metrics, A/B/C/D/T classes, park figures."""
+    _run("tax", project_file, sample, out, year=year, scheme=scheme)
 
 
 _basemap_option = click.option(
@@ -534,7 +582,7 @@ def report(
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """会议材料：全部分析、地图、工作簿、图表、摘要 / The meeting pack."""
     _run(
@@ -558,7 +606,7 @@ def map_command(
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
-    out: Path | None,
+    out: str | None,
 ) -> None:
     """会议地图：单个离线 HTML 文件 / Meeting map: one self-contained HTML file."""
     _run("map", project_file, sample, out, basemap=basemap, tianditu_token=tianditu_token)

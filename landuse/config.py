@@ -182,6 +182,14 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "above_size": ("GS", "规上", "是否规上"),
         "leased_parcel_id": ("ZLDKBH", "租赁地块编号"),
         "leased_floor_m2": ("ZLJZMJ", "租赁建筑面积"),
+        # Class T and coverage rules of the per-mu schemes (landuse.options.EfficiencyScheme).
+        "production_start": ("TCRQ", "投产日期", "投产时间", "投产年份", "TCNF"),
+        "industry": ("HYDM", "行业代码", "所属行业", "行业", "HYMC", "行业名称"),
+        "under_construction": ("SFZJ", "是否在建", "在建"),
+        "exempt_reason": ("BDDJYY", "不定等级原因", "T类原因"),
+        # Usual bonus / penalty items (加分/减分); any other column can be named too.
+        "high_tech": ("GXJSQY", "高新技术企业", "是否高新技术企业"),
+        "safety_accident": ("AQSG", "安全生产事故", "发生安全生产事故"),
     },
 }
 
@@ -224,14 +232,23 @@ GEOMETRY_KINDS: dict[str, Literal["polygon", "line", "any"] | None] = {
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Where a logical layer lives and how to read it."""
+    """Where a logical layer lives and how to read it: a file (``path``) or a table.
+
+    ``table`` is ``schema.name`` in the project's PostGIS database.
+    """
 
     name: str
-    path: Path
+    path: Path | None
     layer: str | None = None
     crs: str | None = None
     encoding: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    table: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The file, or the table, for messages."""
+        return str(self.path) if self.path is not None else f"table {self.table}"
 
 
 @dataclass(frozen=True)
@@ -266,7 +283,7 @@ class Project:
         return root / relative
 
 
-_LAYER_KEYS = ("path", "layer", "crs", "encoding", "fields")
+_LAYER_KEYS = ("path", "table", "layer", "crs", "encoding", "fields")
 
 
 def _resolve(src: Path, value: Any) -> Path:
@@ -277,8 +294,11 @@ def _resolve(src: Path, value: Any) -> Path:
 
 
 def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
-    if not isinstance(raw, dict) or "path" not in raw:
-        raise ConfigError(f"{src}: [layers.{name}] needs a 'path' entry (path = \"地块.shp\").")
+    if not isinstance(raw, dict) or ("path" in raw) == ("table" in raw):
+        raise ConfigError(
+            f"{src}: [layers.{name}] needs a 'path' (path = \"地块.shp\") or a database "
+            "'table' (table = \"schema.name\"), one of them."
+        )
     unknown = sorted(set(raw) - set(_LAYER_KEYS))
     if unknown:
         raise ConfigError(
@@ -288,12 +308,13 @@ def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{src}: [layers.{name}.fields] must map canonical names to strings.")
-    for key in ("layer", "crs", "encoding"):
+    for key in ("layer", "crs", "encoding", "table"):
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(f"{src}: [layers.{name}] {key} must be text, not {raw[key]!r}.")
     return LayerSpec(
         name=name,
-        path=_resolve(src, raw["path"]),
+        path=_resolve(src, raw["path"]) if "path" in raw else None,
+        table=raw.get("table"),
         layer=raw.get("layer"),
         crs=raw.get("crs"),
         encoding=raw.get("encoding"),

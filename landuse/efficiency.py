@@ -1,4 +1,4 @@
-"""Per-mu efficiency (亩均效益评价, "亩均论英雄"): metrics, A/B/C/D classes, park figures.
+"""Per-mu efficiency (亩均效益评价, "亩均论英雄"): metrics, classes A/B/C/D/T, park figures.
 
 Land of an enterprise = land it holds by certificate + land it occupies in
 shared parcels (standard factories, 标准厂房).  A shared parcel is allocated
@@ -8,70 +8,91 @@ plot ratio are known (tenant land = parcel area × leased floor / (parcel area
 it.  The rule used is stated per link, and allocated land always sums to the
 parcel area.
 
-Scores follow a Zhejiang county scheme (DOMAIN.md), configurable:
+Scores follow a scheme (:class:`landuse.options.EfficiencyScheme`; presets in
+``layers/efficiency_schemes.toml``, default ``zhejiang``):
 
-- above-size firms (规上): 30·亩均税收 + 20·亩均增加值 + 20·单位能耗增加值
-  + 10·单位排放增加值 + 10·全员劳动生产率 + 10·研发经费占比, each indicator
-  divided by its benchmark;
-- below-size firms: 50·亩均税收 + 50·单位电耗税收.
-
-Benchmarks are the group's aggregate averages (sum over sum, e.g. total tax ÷
-total land of the scored firms).  A missing emission figure gets the
-average score for that item (the ratio 1); other missing figures score 0 for
-their item, and the reason says so.  Below-size firms are scored when their
-land is at least 3 亩.  Classes come from rank shares: A top 25 %, B to 70 %,
-C to 95 %, D the rest (ranked within above-size and below-size separately).
+- each firm's score = Σ weight × min(indicator ÷ benchmark, item_cap)
+  + bonus points − penalty points, with the weights of its size group
+  (规上/规下);
+- the benchmark is the aggregate average (total ÷ total) of the firms ranked
+  together this year or the year before, times a multiple, or a published
+  value;
+- a missing figure scores 0 for its item, or the group's mean item score for
+  the indicators the scheme names (emissions in Zhejiang); the reason says so;
+- below-size firms are covered from a land area or a leased floor area, and
+  after some years in production; firms the scheme exempts (utilities, new
+  firms, firms under construction, a reason in the table) are class T,
+  listed with the reason and not ranked;
+- classes come from rank shares (A top 25 %, B to 70 %, C to 95 %, D the rest
+  by default), within 规上 and 规下 separately or county-wide.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from landuse.errors import SchemaError
+from landuse.dates import parse_dates
+from landuse.errors import ConfigError, SchemaError
+from landuse.labels import label
 from landuse.numbers import parse_amounts, parse_flags, parse_quantities
-from landuse.options import EfficiencyOptions
+from landuse.options import EfficiencyOptions, EfficiencyScheme
 from landuse.tables import describe_rows, sheet_of, source_of
-from landuse.units import m2_to_mu
+from landuse.units import M2_PER_HA, M2_PER_MU, m2_to_mu
 
 __all__ = [
     "EfficiencyOptions",
     "EfficiencyResult",
+    "EfficiencyScheme",
     "allocate_land",
+    "benchmarks",
     "classify",
+    "describe_scheme",
     "enterprise_metrics",
     "evaluate",
     "parcel_metrics",
     "park_summary",
 ]
 
-#: indicator → (numerator, denominator) totals; benchmarks are sum over sum.
+#: indicator → (numerator, denominator, factor); benchmarks are sum over sum × factor.
 #: The keys are :data:`landuse.options.EFFICIENCY_INDICATORS`.
-_RATIOS: dict[str, tuple[str, str]] = {
-    "tax_per_mu_wan": ("tax_wan", "land_mu"),
-    "revenue_per_mu_wan": ("revenue_wan", "land_mu"),
-    "va_per_mu_wan": ("value_added_wan", "land_mu"),
-    "va_per_tce_wan": ("value_added_wan", "energy_tce"),
-    "va_per_emission_wan": ("value_added_wan", "emission_t"),
-    "labour_productivity_wan": ("value_added_wan", "employees"),
-    "rd_share": ("rd_wan", "revenue_wan"),
-    "tax_per_kwh_wan": ("tax_wan", "electricity_kwh"),
+_RATIOS: dict[str, tuple[str, str, float]] = {
+    "tax_per_mu_wan": ("tax_wan", "land_mu", 1.0),
+    "revenue_per_mu_wan": ("revenue_wan", "land_mu", 1.0),
+    "va_per_mu_wan": ("value_added_wan", "land_mu", 1.0),
+    "va_per_tce_wan": ("value_added_wan", "energy_tce", 1.0),
+    "va_per_emission_wan": ("value_added_wan", "emission_t", 1.0),
+    "labour_productivity_wan": ("value_added_wan", "employees", 1.0),
+    "rd_share": ("rd_wan", "revenue_wan", 1.0),
+    "tax_per_tce_wan": ("tax_wan", "energy_tce", 1.0),
+    # 万元 per kWh × 10⁴ = 元/千瓦时 (= 万元/万千瓦时), the unit published benchmarks use.
+    "tax_per_kwh_yuan": ("tax_wan", "electricity_kwh", 1e4),
 }
 _NAMES_ZH = {
     "tax_per_mu_wan": "亩均税收",
+    "revenue_per_mu_wan": "亩均营业收入",
     "va_per_mu_wan": "亩均增加值",
     "va_per_tce_wan": "单位能耗增加值",
     "va_per_emission_wan": "单位排放增加值",
     "labour_productivity_wan": "全员劳动生产率",
     "rd_share": "研发经费占比",
-    "tax_per_kwh_wan": "单位电耗税收",
+    "tax_per_tce_wan": "单位能耗税收",
+    "tax_per_kwh_yuan": "单位电耗税收",
 }
-CLASS_POLICY = {"A": "优先发展", "B": "鼓励提升", "C": "帮扶转型", "D": "整治淘汰"}
+#: 万元/公顷 figures (national development-zone evaluations) from the 万元/亩 ones.
+_PER_HA = {
+    "tax_per_ha_wan": "tax_per_mu_wan",
+    "revenue_per_ha_wan": "revenue_per_mu_wan",
+    "va_per_ha_wan": "va_per_mu_wan",
+}
+_MU_PER_HA = M2_PER_HA / M2_PER_MU
+_SIZE_GROUPS = (("规上", "above"), ("规下", "below"))
+_COUNTY = "全县（区）"
 _NUMERIC = {
     "tax_wan": None,
     "revenue_wan": None,
@@ -83,11 +104,37 @@ _NUMERIC = {
     "employees": {"人": 1.0},
     "leased_floor_m2": {"平方米": 1.0, "m2": 1.0, "㎡": 1.0},
 }
+#: Optional text columns of the enterprise table (class T rules).
+_TEXT = ("industry", "exempt_reason")
 
 
-def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
+def _scheme(options: EfficiencyOptions | EfficiencyScheme | None) -> EfficiencyScheme:
+    if isinstance(options, EfficiencyScheme):
+        return options
+    return (options or EfficiencyOptions()).resolved()
+
+
+def _text_column(enterprises: pd.DataFrame, col: str, index: pd.Index) -> pd.Series:
+    """A text column stripped, empty cells as NA (all NA when the table lacks it)."""
+    if col not in enterprises.columns:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    text = enterprises[col].astype("string").str.strip()
+    return text.mask(text.isin(["", "—", "-", "无", "/"]))
+
+
+def _production_year(raw: pd.Series, *, source: str) -> pd.Series:
+    """Year production started, from a year ("2021", "2021年") or a date in any bureau form."""
+    text = raw.astype("string").str.strip().str.replace(r"年$", "", regex=True)
+    year_only = text.str.fullmatch(r"(?:19|20)\d{2}(?:\.0)?").fillna(False).astype(bool)
+    years = pd.to_numeric(text.where(year_only), errors="coerce")
+    dates = parse_dates(raw.where(~year_only), column="production_start", source=source)
+    return years.fillna(dates.dt.year).astype("Float64")
+
+
+def _enterprise_table(enterprises: pd.DataFrame, flags: tuple[str, ...] = ()) -> pd.DataFrame:
     """Parse the numbers of the enterprise table; every bad cell is reported.
 
+    ``flags`` are the yes/no columns a scheme's bonus and penalty items read.
     Errors name the file, the sheet and the rows as Excel shows them (the
     index of a table from :func:`landuse.io.read_table`).
     """
@@ -97,6 +144,13 @@ def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise SchemaError(
             f"{source}: enterprise table lacks {', '.join(missing)}; map it in landuse.toml."
+        )
+    lacking = [c for c in flags if c not in enterprises.columns]
+    if lacking:
+        raise ConfigError(
+            f"{source}: the scheme's bonus/penalty items read column(s) {', '.join(lacking)}, "
+            "which the enterprise table lacks (企业表缺少加分/减分项列); add the column, map it in "
+            "[layers.enterprises.fields], or remove the item from [efficiency] bonus / penalty."
         )
     df = pd.DataFrame(
         {
@@ -124,11 +178,17 @@ def _enterprise_table(enterprises: pd.DataFrame) -> pd.DataFrame:
             if units is None
             else parse_quantities(raw, column=col, source=source, units=units)
         )
-    df["above_size"] = parse_flags(
-        enterprises.get("above_size", pd.Series(None, index=df.index)),
-        column="above_size",
-        source=source,
+    for col in ("above_size", "under_construction", *flags):
+        df[col] = parse_flags(
+            enterprises.get(col, pd.Series(None, index=df.index)), column=col, source=source
+        )
+    df["production_year"] = (
+        _production_year(enterprises["production_start"], source=source)
+        if "production_start" in enterprises.columns
+        else pd.Series(np.nan, index=df.index, dtype="Float64")
     )
+    for col in _TEXT:
+        df[col] = _text_column(enterprises, col, df.index)
     df["leased_parcel_id"] = (
         enterprises["leased_parcel_id"].astype("string").str.strip().mask(lambda s: s == "")
         if "leased_parcel_id" in enterprises.columns
@@ -247,7 +307,7 @@ def allocate_land(parcels: gpd.GeoDataFrame, enterprises: pd.DataFrame) -> pd.Da
 
 
 def enterprise_metrics(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """Per enterprise and year: land (亩) and the per-mu and intensity indicators."""
+    """Per enterprise and year: land (亩), the indicators, and 万元/公顷 figures."""
     land = links.groupby("enterprise_id")["land_mu"].sum()
     rules = links.groupby("enterprise_id")["land_rule"].agg(lambda r: "；".join(sorted(set(r))))
     df = enterprises.copy()
@@ -255,116 +315,278 @@ def enterprise_metrics(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Dat
     # reindex keeps the text dtype when no firm holds land (map would give floats).
     rule = rules.astype("string").reindex(df["enterprise_id"]).fillna("无用地")
     df["land_rule"] = rule.to_numpy()
-    for name, (num, den) in _RATIOS.items():
+    for name, (num, den, factor) in _RATIOS.items():
         with np.errstate(divide="ignore", invalid="ignore"):
-            df[name] = (df[num] / df[den]).where(df[den] > 0)
+            df[name] = (df[num] / df[den] * factor).where(df[den] > 0)
+    for name, per_mu in _PER_HA.items():
+        df[name] = df[per_mu] * _MU_PER_HA
     return df
 
 
-def _benchmarks(group: pd.DataFrame, indicators: list[str]) -> dict[str, float]:
-    out = {}
-    for name in indicators:
-        num, den = _RATIOS[name]
-        ok = group[num].notna() & group[den].notna() & (group[den] > 0)
-        total = group.loc[ok, den].sum()
-        out[name] = group.loc[ok, num].sum() / total if total > 0 else math.nan
-    return out
+def _industry_exempt(industry: pd.Series, entries: tuple[str, ...]) -> pd.Series:
+    """Industries a scheme lists as class T: a code entry matches the start, a word any part."""
+    hit = pd.Series(False, index=industry.index)
+    text = industry.fillna("")
+    for entry in entries:
+        hit |= (
+            text.str.startswith(entry) if entry.isdigit() else text.str.contains(entry, regex=False)
+        )
+    return hit
 
 
-def classify(metrics: pd.DataFrame, options: EfficiencyOptions | None = None) -> pd.DataFrame:
-    """Score and class one year's enterprises, with the reason for each class.
+def _status(df: pd.DataFrame, scheme: EfficiencyScheme) -> tuple[pd.Series, pd.Series]:
+    """Per firm: "scored", "T" or "未参评", and the reason of the last two.
+
+    Order: no land, coverage (below-size area/floor, years), the scheme's
+    exemptions (class T), then no tax figure.
+    """
+    below = ~df["above_size"].astype(bool)
+    years = (df["year"] - df["production_year"]).astype("float64")
+    floor = df["leased_floor_m2"].fillna(0.0)
+    small = (
+        below
+        & (df["land_mu"] < scheme.min_land_mu_below)
+        & (floor < scheme.min_leased_floor_m2_below)
+    )
+    young = below & (years < scheme.min_years_below)
+    utility = _industry_exempt(df["industry"], scheme.t_industries)
+    new = years < scheme.t_new_firm_years
+    building = df["under_construction"].astype(bool) & scheme.t_under_construction
+    exempt = df["exempt_reason"].notna()
+    t_name = f"T类（{scheme.policies['T']}）："
+    floor_text = (
+        f"、租赁建筑面积不足 {scheme.min_leased_floor_m2_below:,.0f} 平方米"
+        if math.isfinite(scheme.min_leased_floor_m2_below)
+        else ""
+    )
+    started = df["production_year"].astype("float64").map("{:.0f}".format)
+    cases = [
+        (df["land_mu"] <= 0, "未参评", "无用地，不参评"),
+        (
+            small,
+            "未参评",
+            f"规下企业用地不足 {scheme.min_land_mu_below:g} 亩{floor_text}，不参评",
+        ),
+        (
+            young,
+            "未参评",
+            "规下企业 " + started + f" 年投产，不满 {scheme.min_years_below:g} 年，不参评",
+        ),
+        (utility, "T", t_name + "行业“" + df["industry"].fillna("") + "”属方案不定等级的行业"),
+        (new, "T", t_name + started + f"年投产，投产不满 {scheme.t_new_firm_years:g} 年"),
+        (building, "T", t_name + "在建企业"),
+        (exempt, "T", t_name + df["exempt_reason"].fillna("")),
+        (df["tax_wan"].isna(), "未参评", "缺少税收数据，不参评"),
+    ]
+    conditions = [c.fillna(False).to_numpy(dtype=bool) for c, _, _ in cases]
+    state = np.select(conditions, [s for _, s, _ in cases], "scored")
+    reasons = [np.broadcast_to(np.asarray(r, dtype=object), len(df)) for _, _, r in cases]
+    return (
+        pd.Series(state, index=df.index),
+        pd.Series(np.select(conditions, reasons, ""), index=df.index),
+    )
+
+
+def benchmarks(
+    metrics: pd.DataFrame,
+    options: EfficiencyOptions | EfficiencyScheme | None = None,
+    *,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The benchmark of every weighted indicator, per size group, and where it comes from.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        One year's firms from :func:`enterprise_metrics`.
+    options : EfficiencyOptions or EfficiencyScheme, optional
+        The scheme (default: the ``zhejiang`` preset).
+    previous : DataFrame, optional
+        The year before's firms, for ``benchmark = "previous_year_average"``.
 
     Returns
     -------
     DataFrame
-        ``metrics`` plus ``scored`` (bool), ``size_group`` (规上/规下), ``score``,
-        ``score_<indicator>`` per item, ``score_rank``, ``group_size``, ``grade``
-        (A/B/C/D or 未参评), ``policy`` and ``reason``.
+        ``size_group`` (规上/规下), ``indicator``, ``indicator_zh``, ``weight``,
+        ``benchmark`` (in the indicator's unit), ``basis`` (how it was set) and
+        ``firms`` (how many firms the average is over; NA for published values).
+        An average over no firm with the figure is NaN (every firm then scores
+        that item as missing).
+
+    Raises
+    ------
+    SchemaError
+        The scheme compares with last year and ``previous`` is missing.
     """
-    opts = options or EfficiencyOptions()
+    scheme = _scheme(options)
+    weights = {"规上": scheme.above_weights, "规下": scheme.below_weights}
+    rows: list[tuple[str, str, float, float, str, object]] = []
+    if scheme.benchmark == "fixed":
+        published = {"规上": scheme.above_benchmarks, "规下": scheme.below_benchmarks}
+        for size, _ in _SIZE_GROUPS:
+            for ind, weight in weights[size].items():
+                rows.append((size, ind, weight, published[size][ind], "方案公布值", pd.NA))
+    else:
+        year = int(metrics["year"].iloc[0]) if len(metrics) else 0
+        source = metrics
+        if scheme.benchmark == "previous_year_average":
+            if previous is None:
+                raise SchemaError(
+                    f"Scheme {scheme.name} divides by the average of the year before "
+                    f"(上年平均值), but the enterprise table has no {year - 1} figures; add them, "
+                    'or set [efficiency] benchmark = "group_average".'
+                )
+            source = previous
+        state, _ = _status(source, scheme)
+        pool_all = source[state == "scored"]
+        pool_year = int(source["year"].iloc[0]) if len(source) else year
+        times = f" × {scheme.benchmark_multiple:g}" if scheme.benchmark_multiple != 1 else ""
+        for size, _ in _SIZE_GROUPS:
+            county = scheme.ranking == "county"
+            pool = pool_all if county else pool_all[pool_all["above_size"] == (size == "规上")]
+            who = "全县（区）参评" if county else f"{size}参评"
+            for ind, weight in weights[size].items():
+                num, den, factor = _RATIOS[ind]
+                ok = pool[num].notna() & (pool[den] > 0)
+                total = pool.loc[ok, den].sum()
+                average = pool.loc[ok, num].sum() / total * factor if total > 0 else math.nan
+                rows.append(
+                    (
+                        size,
+                        ind,
+                        weight,
+                        average * scheme.benchmark_multiple,
+                        f"{pool_year}年{who}企业平均值（总量÷总量）{times}",
+                        int(ok.sum()),
+                    )
+                )
+    out = pd.DataFrame(
+        rows, columns=["size_group", "indicator", "weight", "benchmark", "basis", "firms"]
+    )
+    out.insert(2, "indicator_zh", out["indicator"].map(_NAMES_ZH))
+    out["firms"] = out["firms"].astype("Int64")
+    return out
+
+
+def _rank(score: pd.Series, tax_per_mu: pd.Series) -> pd.Series:
+    """Rank 1 = best score; equal scores (e.g. every item at its cap) by 亩均税收, then shared."""
+    key = pd.DataFrame({"score": score, "tax": tax_per_mu.fillna(-np.inf)})
+    order = key.sort_values(["score", "tax"], ascending=False)
+    first = ~order.duplicated()
+    position = pd.Series(np.arange(1, len(order) + 1, dtype=float), index=order.index)
+    return position.where(first).ffill().reindex(score.index)
+
+
+def classify(
+    metrics: pd.DataFrame,
+    options: EfficiencyOptions | EfficiencyScheme | None = None,
+    *,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score and class one year's enterprises, with the reason for each class.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        One year's firms from :func:`enterprise_metrics`.
+    options : EfficiencyOptions or EfficiencyScheme, optional
+        The scheme (default: the ``zhejiang`` preset).
+    previous : DataFrame, optional
+        The year before's firms (needed by ``previous_year_average`` schemes).
+
+    Returns
+    -------
+    DataFrame
+        ``metrics`` plus ``scored`` (bool), ``size_group`` (规上/规下),
+        ``rank_group`` (规上/规下 or 全县（区）), ``years_in_production``,
+        ``score``, ``score_<indicator>`` per item, ``score_bonus``,
+        ``score_penalty``, ``score_rank``, ``group_size``, ``grade`` (A/B/C/D,
+        T or 未参评), ``policy`` and ``reason``.
+    """
+    scheme = _scheme(options)
+    bench = benchmarks(metrics, scheme, previous=previous).set_index(["size_group", "indicator"])[
+        "benchmark"
+    ]
     df = metrics.copy()
     df["size_group"] = np.where(df["above_size"], "规上", "规下")
-    no_tax = df["tax_wan"].isna()
-    no_land = df["land_mu"] <= 0
-    small = ~df["above_size"] & (df["land_mu"] < opts.min_land_mu_below)
-    df["scored"] = ~(no_tax | no_land | small)
-    df["score"] = np.nan
-    df["score_rank"] = np.nan
-    df["group_size"] = np.nan
-    df["grade"] = "未参评"
-    df["reason"] = np.select(
-        [no_land, no_tax, small],
-        [
-            "无用地，不参评",
-            "缺少税收数据，不参评",
-            f"规下企业用地不足 {opts.min_land_mu_below:g} 亩，不参评",
-        ],
-        "",
-    )
-    cuts = opts.class_shares
-    for group, weights in (("规上", opts.above_weights), ("规下", opts.below_weights)):
-        sel = df["scored"] & (df["size_group"] == group)
-        if not sel.any():
+    df["rank_group"] = _COUNTY if scheme.ranking == "county" else df["size_group"]
+    df["years_in_production"] = (df["year"] - df["production_year"]).astype("Float64")
+    state, reason = _status(df, scheme)
+    df["scored"] = state == "scored"
+    df["grade"] = np.where(state == "T", "T", "未参评")
+    df["reason"] = reason
+    for col in ("score", "score_bonus", "score_penalty", "score_rank", "group_size"):
+        df[col] = np.nan
+    scored = df[df["scored"]]
+    total = pd.Series(0.0, index=scored.index)
+    items = pd.Series("", index=scored.index)
+    notes = pd.Series("", index=scored.index)
+    cap = scheme.item_cap
+    for size, key in _SIZE_GROUPS:
+        g = scored[scored["size_group"] == size]
+        if g.empty:  # text of an empty float column would stay float
             continue
-        g = df.loc[sel]
-        bench = _benchmarks(g, list(weights))
-        total = pd.Series(0.0, index=g.index)
-        notes = pd.Series("", index=g.index)
-        for name, weight in weights.items():
-            ratio = g[name] / bench[name]
-            if opts.item_cap is not None:
-                ratio = ratio.clip(upper=opts.item_cap)
-            missing = ratio.isna()
-            fill = 1.0 if name in opts.average_if_missing else 0.0
-            item = weight * ratio.fillna(fill)
+        for name, weight in getattr(scheme, f"{key}_weights").items():
+            ratio = (g[name] / bench[(size, name)]).astype("float64")  # Excel reads give Arrow
+            capped = ratio > cap
+            item = weight * ratio.clip(upper=cap)
+            missing = item.isna()
+            average = name in scheme.average_if_missing and item.notna().any()
+            item = item.fillna(item.mean() if average else 0.0)
             df.loc[g.index, f"score_{name}"] = item
-            total += item
-            if missing.any():
-                what = "按平均分计" if fill else "该项0分"
-                notes[missing] += f"；缺少{_NAMES_ZH[name]}数据，{what}"
-        rank = total.rank(ascending=False, method="min")
+            total[g.index] += item
+            items[g.index] += (
+                _NAMES_ZH[name]
+                + item.map("{:.1f}".format)
+                + f"/{weight:g}"
+                + np.where(capped, "（封顶）", "")
+                + "，"
+            )
+            what = "按同组平均得分计" if average else "该项0分"
+            notes[missing[missing].index] += f"；缺少{_NAMES_ZH[name]}数据，{what}"
+    for kind, sign, points_of in (("bonus", "+", scheme.bonus), ("penalty", "−", scheme.penalty)):
+        points = pd.Series(0.0, index=scored.index)
+        for col, pts in points_of.items():
+            hit = scored[col].astype(bool)
+            points += hit * pts
+            items[hit[hit].index] += (
+                f"{'加分' if kind == 'bonus' else '减分'} {label(col)} {sign}{pts:g}，"
+            )
+        df.loc[scored.index, f"score_{kind}"] = points
+        total += points if kind == "bonus" else -points
+    a, b, c = scheme.class_shares
+    shares = f"A 前 {a:.0%}、B 前 {b:.0%}、C 前 {c:.0%}"
+    for group, g in scored.groupby("rank_group"):
+        rank = _rank(total[g.index], g["tax_per_mu_wan"])
         n = len(g)
-        limits = [math.ceil(c * n) for c in cuts]
+        limits = [math.ceil(s * n) for s in scheme.class_shares]
         grade = np.select(
             [rank <= limits[0], rank <= limits[1], rank <= limits[2]], ["A", "B", "C"], "D"
         )
-        df.loc[g.index, "score"] = total
         df.loc[g.index, "score_rank"] = rank
         df.loc[g.index, "group_size"] = n
         df.loc[g.index, "grade"] = grade
-        items = pd.Series("", index=g.index)
-        for name, weight in weights.items():
-            items += (
-                _NAMES_ZH[name]
-                + df.loc[g.index, f"score_{name}"].map("{:.1f}".format)
-                + (f"/{weight:g}，")
-            )
         df.loc[g.index, "reason"] = (
             "综合得分 "
-            + total.map("{:.1f}".format)
+            + total[g.index].map("{:.1f}".format)
             + "（"
-            + items.str.rstrip("，")
-            + "）；"
-            + group
-            + "企业第 "
+            + items[g.index].str.rstrip("，")
+            + f"）；{group}企业第 "
             + rank.astype(int).astype(str)
-            + "/"
-            + str(n)
-            + " 名，"
+            + f"/{n} 名，"
             + pd.Series(grade, index=g.index)
-            + " 类（A 前 "
-            + f"{cuts[0]:.0%}、B 前 {cuts[1]:.0%}"
-            + f"、C 前 {cuts[2]:.0%}）"
-            + notes
+            + f" 类（{shares}）"
+            + notes[g.index]
         )
-    df["policy"] = df["grade"].map(CLASS_POLICY).fillna("")
+    df.loc[scored.index, "score"] = total
+    df["policy"] = df["grade"].map(scheme.policies).fillna("")
     return df
 
 
 def parcel_metrics(
     parcels: gpd.GeoDataFrame, links: pd.DataFrame, classified: pd.DataFrame
 ) -> gpd.GeoDataFrame:
-    """Per parcel: tax and value added allocated by land share, per-mu figures, main class.
+    """Per parcel: tax and value added allocated by land share, per-mu and per-ha figures, class.
 
     A firm's totals are split over its parcels in proportion to the land it has
     on each, so parcel totals add up to firm totals (conserved).
@@ -395,6 +617,8 @@ def parcel_metrics(
         out[col] = key.map(totals[col])
     out["tax_per_mu_wan"] = out["tax_wan"] / out["area_mu"]
     out["va_per_mu_wan"] = out["value_added_wan"] / out["area_mu"]
+    out["tax_per_ha_wan"] = out["tax_per_mu_wan"] * _MU_PER_HA
+    out["va_per_ha_wan"] = out["va_per_mu_wan"] * _MU_PER_HA
     out["enterprises_on_parcel"] = key.map(link.groupby("parcel_id").size()).fillna(0).astype(int)
     out["grade"] = key.map(main["grade"]).fillna("")
     out["main_enterprise"] = key.map(main["enterprise_name"]).fillna("")
@@ -417,7 +641,8 @@ def park_summary(
     -------
     DataFrame
         ``level`` (子园区/园区/县区), ``group`` and per year ``tax_wan_<y>``,
-        ``land_mu_<y>``, ``tax_per_mu_wan_<y>``; ``yoy`` = relative change of
+        ``land_mu_<y>``, ``tax_per_mu_wan_<y>``, ``tax_per_ha_wan_<y>`` (万元/公顷);
+        ``yoy`` = relative change of
         the last year's 地均税收 over the year before.
     """
     where = pd.DataFrame(parcels.drop(columns=parcels.geometry.name))
@@ -441,15 +666,17 @@ def park_summary(
         return pd.DataFrame(columns=["level", "group"])
     long = pd.concat(records, ignore_index=True)
     long["tax_per_mu_wan"] = long["tax_wan"] / long["land_mu"]
+    long["tax_per_ha_wan"] = long["tax_per_mu_wan"] * _MU_PER_HA
     wide = long.pivot_table(
         index=["level", "group"],
         columns="year",
-        values=["tax_wan", "land_mu", "tax_per_mu_wan"],
+        values=["tax_wan", "land_mu", "tax_per_mu_wan", "tax_per_ha_wan"],
         aggfunc="sum",
     )
     years = sorted(metrics_by_year)
     wide.columns = ["_".join(map(str, pair)) for pair in wide.columns]  # (name, year)
-    wide = wide[[f"{n}_{y}" for y in years for n in ("tax_wan", "land_mu", "tax_per_mu_wan")]]
+    shown = ("tax_wan", "land_mu", "tax_per_mu_wan", "tax_per_ha_wan")
+    wide = wide[[f"{n}_{y}" for y in years for n in shown]]
     if len(years) >= 2:
         last, prev = years[-1], years[-2]
         wide["yoy"] = wide[f"tax_per_mu_wan_{last}"] / wide[f"tax_per_mu_wan_{prev}"] - 1
@@ -461,13 +688,44 @@ def park_summary(
 
 @dataclass
 class EfficiencyResult:
-    """Outputs of :func:`evaluate`."""
+    """Outputs of :func:`evaluate`.
+
+    ``benchmarks`` is the table of :func:`benchmarks`; ``notes`` are lines
+    about rules the table could not be judged on (e.g. no industry column).
+    """
 
     enterprises: pd.DataFrame
     parcels: gpd.GeoDataFrame
     links: pd.DataFrame
     parks: pd.DataFrame
     year: int
+    scheme: EfficiencyScheme
+    benchmarks: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _unjudged(
+    enterprises: pd.DataFrame, table: pd.DataFrame, scheme: EfficiencyScheme
+) -> list[str]:
+    """Lines naming the scheme's rules the enterprise table has no column (or cells) for."""
+    rules = {
+        "industry": bool(scheme.t_industries),
+        "production_start": scheme.t_new_firm_years > 0 or scheme.min_years_below > 0,
+        "under_construction": scheme.t_under_construction,
+    }
+    absent = [c for c, active in rules.items() if active and c not in enterprises.columns]
+    notes = []
+    if absent:
+        notes.append(
+            "企业表无 "
+            + "、".join(f"{label(c)}（{c}）" for c in absent)
+            + " 列，这些 T类/参评范围 规则未判定 (rules not judged: column missing)"
+        )
+    if rules["production_start"] and "production_start" not in absent:
+        unknown = int(table["production_year"].isna().sum())
+        if unknown:
+            notes.append(f"{unknown} 家企业缺少投产日期，按已投产满年限处理")
+    return notes
 
 
 def evaluate(
@@ -475,7 +733,7 @@ def evaluate(
     enterprises: pd.DataFrame,
     *,
     year: int | None = None,
-    options: EfficiencyOptions | None = None,
+    options: EfficiencyOptions | EfficiencyScheme | None = None,
 ) -> EfficiencyResult:
     """Run the whole per-mu evaluation for one year (default: the latest).
 
@@ -488,11 +746,13 @@ def evaluate(
         The enterprise table (one row per firm per year), numbers as bureaus
         write them.
     year : int, optional
-        The year evaluated; the year before is used for year-on-year change.
-    options : EfficiencyOptions, optional
-        The scoring scheme.
+        The year evaluated; the year before is used for year-on-year change
+        (and for the benchmarks of ``previous_year_average`` schemes).
+    options : EfficiencyOptions or EfficiencyScheme, optional
+        The scheme (default: the ``zhejiang`` preset).
     """
-    table = _enterprise_table(enterprises)
+    scheme = _scheme(options)
+    table = _enterprise_table(enterprises, (*scheme.bonus, *scheme.penalty))
     years = sorted(int(y) for y in table["year"].unique())
     chosen = int(year if year is not None else years[-1])
     if chosen not in years:
@@ -518,7 +778,8 @@ def evaluate(
                 '[layers.parcels.fields] (e.g. enterprise_id = "TYSHXYDM").'
             )
         )
-    classified = classify(metrics_by_year[chosen], options)
+    previous = metrics_by_year.get(chosen - 1)
+    classified = classify(metrics_by_year[chosen], scheme, previous=previous)
     shown = [y for y in years if y in (chosen - 1, chosen)]
     return EfficiencyResult(
         enterprises=classified,
@@ -528,4 +789,85 @@ def evaluate(
             parcels, {y: metrics_by_year[y] for y in shown}, {y: links_by_year[y] for y in shown}
         ),
         year=chosen,
+        scheme=scheme,
+        benchmarks=benchmarks(metrics_by_year[chosen], scheme, previous=previous),
+        notes=_unjudged(enterprises, table[table["year"] == chosen], scheme),
     )
+
+
+def describe_scheme(scheme: EfficiencyScheme) -> list[tuple[str, str]]:
+    """The scheme in words, one (item, text) row per rule, for the workbook cover.
+
+    Examples
+    --------
+    >>> from landuse.options import efficiency_schemes
+    >>> dict(describe_scheme(efficiency_schemes()["zhejiang"]))["单项得分上限"]
+    '指标值 ÷ 基准值 超过 2 按 2 计（单项最高为权重的 2 倍）'
+    """
+
+    def listed(weights: Mapping[str, float]) -> str:
+        return "、".join(f"{_NAMES_ZH[k]} {v:g}" for k, v in weights.items())
+
+    county = scheme.ranking == "county"
+    pool = "全县（区）参评企业" if county else "同规模（规上/规下）参评企业"
+    times = f" × {scheme.benchmark_multiple:g}" if scheme.benchmark_multiple != 1 else ""
+    basis = {
+        "group_average": f"当年{pool}平均值（总量÷总量）{times}",
+        "previous_year_average": f"上年{pool}平均值（总量÷总量）{times}",
+        "fixed": f"方案公布值：规上 {listed(scheme.above_benchmarks)}；"
+        f"规下 {listed(scheme.below_benchmarks)}",
+    }[scheme.benchmark]
+    cap = scheme.item_cap
+    a, b, c = scheme.class_shares
+    p = scheme.policies
+    cover = [f"规下企业用地 ≥ {scheme.min_land_mu_below:g} 亩"]
+    if math.isfinite(scheme.min_leased_floor_m2_below):
+        cover.append(f"或租赁建筑面积 ≥ {scheme.min_leased_floor_m2_below:,.0f} 平方米")
+    if scheme.min_years_below > 0:
+        cover.append(f"，且投产满 {scheme.min_years_below:g} 年")
+    exempt = []
+    if scheme.t_industries:
+        exempt.append("行业 " + "、".join(scheme.t_industries))
+    if scheme.t_new_firm_years > 0:
+        exempt.append(f"投产不满 {scheme.t_new_firm_years:g} 年")
+    if scheme.t_under_construction:
+        exempt.append("在建企业")
+    exempt.append("企业表填写不定等级原因的企业")
+    points = [f"加分 {label(k)} +{v:g}" for k, v in scheme.bonus.items()]
+    points += [f"减分 {label(k)} −{v:g}" for k, v in scheme.penalty.items()]
+    averaged = "、".join(_NAMES_ZH[k] for k in scheme.average_if_missing)
+    changed = f"；按 landuse.toml [efficiency] 调整：{', '.join(scheme.overridden)}"
+    return [
+        (
+            "亩均效益评价方案",
+            f"{scheme.title}（{scheme.name}）" + (changed if scheme.overridden else ""),
+        ),
+        ("评价依据", scheme.source),
+        (
+            "评价权重",
+            f"规上 {listed(scheme.above_weights)}；规下 {listed(scheme.below_weights)}",
+        ),
+        ("评价基准值", basis),
+        (
+            "单项得分上限",
+            f"指标值 ÷ 基准值 超过 {cap:g} 按 {cap:g} 计（单项最高为权重的 {cap:g} 倍）"
+            if math.isfinite(cap)
+            else "不封顶（方案未设上限）",
+        ),
+        (
+            "分类与排名",
+            ("全县（区）统一排名" if county else "规上、规下分别排名")
+            + "，同分按亩均税收排序"
+            + f"；A 前 {a:.0%}（{p['A']}）、B 前 {b:.0%}（{p['B']}）、"
+            f"C 前 {c:.0%}（{p['C']}）、D 其余（{p['D']}）",
+        ),
+        ("参评范围", "规上企业全部；" + "".join(cover)),
+        (f"T类（{p['T']}，不排名）", "；".join(exempt)),
+        ("加分/减分", "；".join(points) or "无"),
+        (
+            "缺项处理",
+            f"缺少{averaged}数据按同组平均得分计，其余缺项该项 0 分"
+            if averaged
+            else "缺项该项 0 分",
+        ),
+    ]

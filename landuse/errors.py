@@ -11,6 +11,7 @@ __all__ = [
     "CRSError",
     "CRSMismatchError",
     "ConfigError",
+    "DatabaseError",
     "DuplicateIdError",
     "EncodingError",
     "FontError",
@@ -79,6 +80,10 @@ class ConfigError(LanduseError, ValueError):
 
 class FontError(LanduseError, RuntimeError):
     """Chinese text cannot be drawn: no usable font, or a character no font has."""
+
+
+class DatabaseError(LanduseError, RuntimeError):
+    """The shared database refused a read or a write (the URL shown without password)."""
 
 
 class LanduseWarning(UserWarning):

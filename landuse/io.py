@@ -41,6 +41,7 @@ import shapely
 import shapely.errors
 from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
+from landuse import postgis
 from landuse.config import (
     FIELD_ALIASES,
     GEOMETRY_KINDS,
@@ -102,6 +103,7 @@ __all__ = [
     "load_table",
     "read_layer",
     "read_raster",
+    "read_result_layers",
     "read_table",
     "refuse_existing",
     "shapefile_text_encoding",
@@ -469,7 +471,7 @@ def detect_shapefile_encoding(path: PathLike, layer: str | None = None) -> str |
 class ZoneUnknownError(CRSError):
     """Unprefixed Gauss-Kruger metres and no CRS: only the location tells the zone."""
 
-    def __init__(self, message: str, path: Path) -> None:
+    def __init__(self, message: str, path: Path | str) -> None:
         super().__init__(message)
         self.path = path
 
@@ -516,7 +518,7 @@ def zone_hint(error: ZoneUnknownError, layer: str, lon: float) -> CRSError:
     )
 
 
-def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None:
+def _check_coordinates_fit(p: Path | str, crs: pyproj.CRS, bounds: np.ndarray) -> None:
     """Catch the common wrong-.prj cases before they produce absurd areas."""
     minx, miny, maxx, _ = bounds
     if not np.isfinite(bounds).all():
@@ -534,7 +536,7 @@ def _check_coordinates_fit(p: Path, crs: pyproj.CRS, bounds: np.ndarray) -> None
         )
 
 
-def _check_datum(p: Path, crs: pyproj.CRS, datum_transform: str | None) -> None:
+def _check_datum(p: Path | str, crs: pyproj.CRS, datum_transform: str | None) -> None:
     """Refuse Xian 1980 / Beijing 1954 layers unless the user gives the transformation."""
     datum = local_datum(crs)
     if datum is None or datum_transform is not None:
@@ -558,7 +560,7 @@ def _check_datum(p: Path, crs: pyproj.CRS, datum_transform: str | None) -> None:
 
 
 def _resolve_crs(
-    p: Path, gdf: gpd.GeoDataFrame, crs: Any, datum_transform: str | None = None
+    p: Path | str, gdf: gpd.GeoDataFrame, crs: Any, datum_transform: str | None = None
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Return the layer with its CRS set (and datum moved) and where the CRS came from."""
     bounds = gdf.total_bounds
@@ -924,6 +926,60 @@ def read_layer(
     return gdf
 
 
+def read_result_layers(paths: Iterable[Path]) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
+    """Every layer of the GeoPackages a step wrote, by layer name (to copy them elsewhere)."""
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
+    for path in paths:
+        for name, kind in pyogrio.list_layers(path):
+            layers[name] = pyogrio.read_dataframe(path, layer=name, read_geometry=kind is not None)
+    return layers
+
+
+def read_database_layer(
+    url: str,
+    table: str,
+    *,
+    crs: Any = None,
+    datum_transform: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    bbox_crs: pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a PostGIS table with the checks :func:`read_layer` applies to files.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://`` URL (its password never appears in messages or outputs).
+    table : str
+        ``schema.name``.
+    crs, datum_transform
+        As for :func:`read_layer`.
+    bbox, bbox_crs
+        Read only features meeting this box (a red line, a park), via the index.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``attrs["landuse_source"]`` holds the redacted URL, the table and a
+        content hash (``sha256``) for the workbook cover.
+    """
+    where = f"{postgis.redact(url)} {table}"
+    gdf = postgis.read_table_layer(url, table, bbox=bbox, bbox_crs=bbox_crs)
+    if len(gdf) == 0:
+        area = " in the area analysed" if bbox else ""
+        raise LayerReadError(f"{where}: the table has no features{area}.")
+    gdf, crs_source = _resolve_crs(where, gdf, crs, datum_transform)
+    gdf.attrs["landuse_source"] = {
+        "path": where,
+        "layer": table,
+        "encoding": "UTF-8 (database)",
+        "crs": crs_source,
+        "synthetic": False,
+        "sha256": postgis.table_sha256(gdf),
+    }
+    return gdf
+
+
 def _known_aliases() -> dict[str, tuple[str, ...]]:
     """Every field name landuse recognises (all layers, and the ledger import)."""
     # Imported here: landuse.ledger imports this module.
@@ -1073,7 +1129,13 @@ def read_table(
     return df
 
 
-def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def load_layer(
+    project: Project,
+    name: str,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    bbox_crs: pyproj.CRS | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read a project's spatial layer with canonical fields, checked and repaired.
 
     Parameters
@@ -1083,6 +1145,8 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     name : str
         Logical layer: ``parcels``, ``udb``, ``farmland``, ``eco_redline``,
         ``parks``, ``district`` or ``roads``.
+    bbox, bbox_crs : optional
+        For a layer in a database table: read only features meeting this box.
 
     Returns
     -------
@@ -1100,13 +1164,17 @@ def load_layer(project: Project, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFr
     if kind is None:
         raise LayerReadError(f"'{name}' is a table, not a spatial layer; use load_table().")
     spec = project.layer(name)
-    raw = read_layer(
-        spec.path,
-        spec.layer,
-        crs=spec.crs,
-        encoding=spec.encoding,
-        datum_transform=project.options.project.datum_transform,
-    )
+    transform = project.options.project.datum_transform
+    if spec.table is not None:
+        url = postgis.database_url(project.options.project.database)
+        raw = read_database_layer(
+            url, spec.table, crs=spec.crs, datum_transform=transform, bbox=bbox, bbox_crs=bbox_crs
+        )
+    else:
+        assert spec.path is not None  # a spec names a path or a table (config checks)
+        raw = read_layer(
+            spec.path, spec.layer, crs=spec.crs, encoding=spec.encoding, datum_transform=transform
+        )
     gdf = standardize_fields(
         raw, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields
     )
@@ -1139,7 +1207,17 @@ def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFram
         rows), one report row each: ``feature_id`` is ``第 N 行``.
     """
     spec = project.layer(name)
-    df = read_table(spec.path, sheet=spec.layer)
+    if spec.table is not None:
+        url = postgis.database_url(project.options.project.database)
+        df = postgis.read_plain_table(url, spec.table)
+        df.attrs["landuse_source"] = {
+            "path": f"{postgis.redact(url)} {spec.table}",
+            "layer": spec.table,
+            "read": len(df),
+        }
+    else:
+        assert spec.path is not None  # a spec names a path or a table (config checks)
+        df = read_table(spec.path, sheet=spec.layer)
     df = standardize_fields(df, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields)
     check_layer(df, layer_name=name, required=REQUIRED_FIELDS.get(name, ()))
     return df, table_report(name, df)
@@ -1198,9 +1276,12 @@ class LayerIntake:
 def layer_intake(name: str, layer: pd.DataFrame, report: pd.DataFrame) -> LayerIntake:
     """What reading ``layer`` (as logical layer ``name``) did, from its source and report."""
     src = layer.attrs["landuse_source"]
-    path = Path(src["path"])
-    inner = src.get("layer") or src.get("sheet")
-    shown = path.name + (f":{inner}" if inner and inner != path.stem else "")
+    if postgis.is_database_url(src["path"]):
+        shown = src["path"]  # the redacted URL and the table
+    else:
+        path = Path(src["path"])
+        inner = src.get("layer") or src.get("sheet")
+        shown = path.name + (f":{inner}" if inner and inner != path.stem else "")
     counts = intake_counts(int(src["read"]), report)
     return LayerIntake(
         layer=name,
@@ -1248,6 +1329,7 @@ def load_project_data(
     names: Iterable[str] | None = None,
     *,
     on_step: Callable[[str], None] | None = None,
+    area_of: str | None = None,
 ) -> ProjectData:
     """Load a project's layers and tables and bring them into one analysis CRS.
 
@@ -1263,8 +1345,15 @@ def load_project_data(
         Logical layers to load; by default every layer the project lists.
     on_step : callable, optional
         Called with each layer name before it is read (progress display).
+    area_of : str, optional
+        A layer covering the only area analysed (a red line given as
+        ``parcels``): it is read first, and database tables are read within its
+        bounding box (plus 1 km) only.
     """
     wanted = list(names) if names is not None else list(project.layers)
+    if area_of is not None and area_of in wanted:
+        wanted.remove(area_of)
+        wanted.insert(0, area_of)
     layers: dict[str, gpd.GeoDataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}
     reports = []
@@ -1278,8 +1367,17 @@ def load_project_data(
             reports.append(report)
             intake.append(layer_intake(name, tables[name], report))
             continue
+        area: dict[str, Any] = {}
+        if area_of is not None and area_of in layers and name != area_of:
+            around = layers[area_of]
+            minx, miny, maxx, maxy = around.total_bounds
+            margin = 1_000.0 if around.crs is not None and around.crs.is_projected else 0.01
+            area = {
+                "bbox": (minx - margin, miny - margin, maxx + margin, maxy + margin),
+                "bbox_crs": around.crs,
+            }
         try:
-            layers[name], report = load_layer(project, name)
+            layers[name], report = load_layer(project, name, **area)
         except ZoneUnknownError as exc:
             # The other layers' location tells the zone: read them before reporting.
             no_zone = no_zone or (name, exc)

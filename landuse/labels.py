@@ -100,7 +100,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "va_per_emission_wan": ("单位排放增加值（万元/吨）", "VA per t emission"),
     "labour_productivity_wan": ("全员劳动生产率（万元/人）", "VA per employee"),
     "rd_share": ("研发经费占营业收入比重", "R&D share"),
-    "tax_per_kwh_wan": ("单位电耗税收（万元/千瓦时）", "Tax per kWh"),
+    "tax_per_tce_wan": ("单位能耗税收（万元/吨标煤）", "Tax per tce"),
+    "tax_per_kwh_yuan": ("单位电耗税收（元/千瓦时）", "Tax per kWh (yuan)"),
+    "tax_per_ha_wan": ("地均税收（万元/公顷）", "Tax per ha (10k yuan)"),
+    "revenue_per_ha_wan": ("地均营业收入（万元/公顷）", "Revenue per ha"),
+    "va_per_ha_wan": ("地均增加值（万元/公顷）", "Value added per ha"),
+    "rank_group": ("排名范围", "Ranked within"),
+    "years_in_production": ("投产年数", "Years in production"),
+    "production_start": ("投产日期", "Production start"),
+    "industry": ("行业", "Industry"),
+    "high_tech": ("高新技术企业", "High-tech firm"),
+    "safety_accident": ("安全生产事故", "Safety accident"),
+    "under_construction": ("在建", "Under construction"),
+    "exempt_reason": ("不定等级原因", "Exemption reason"),
+    "score_bonus": ("加分", "Bonus points"),
+    "score_penalty": ("减分", "Penalty points"),
+    "indicator": ("指标代码", "Indicator"),
+    "indicator_zh": ("评价指标", "Indicator name"),
+    "weight": ("权重", "Weight"),
+    "benchmark": ("基准值（指标单位）", "Benchmark (indicator unit)"),
+    "basis": ("基准值来源", "Benchmark basis"),
+    "firms": ("企业数", "Firms"),
     "score": ("综合得分", "Score"),
     "grade": ("分类", "Class"),
     "policy": ("政策导向", "Policy"),
@@ -150,7 +170,17 @@ VALUE_LABELS: dict[str, dict[object, tuple[str, str]]] = {
 }
 
 # Decimals by unit suffix: areas to 0.01 m² / 0.0001 亩 keep sums traceable.
-_DECIMALS = {"_m2": 2, "_mu": 4, "_ha": 4, "_share": 4, "_rate": 4, "_wan": 4, "score": 2, "yoy": 4}
+_DECIMALS = {
+    "_m2": 2,
+    "_mu": 4,
+    "_ha": 4,
+    "_share": 4,
+    "_rate": 4,
+    "_wan": 4,
+    "_yuan": 4,
+    "score": 2,
+    "yoy": 4,
+}
 
 
 def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:

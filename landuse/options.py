@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal, TypeVar
 
 import pandas as pd
@@ -29,13 +32,18 @@ from landuse.errors import ConfigError, LanduseError
 
 __all__ = [
     "EFFICIENCY_INDICATORS",
+    "GRADES",
+    "SCHEME_RULES",
     "BuildableOptions",
     "CheckOptions",
     "EfficiencyOptions",
+    "EfficiencyScheme",
     "IdleOptions",
     "Options",
+    "OutputOptions",
     "ProjectOptions",
     "RatesOptions",
+    "efficiency_schemes",
     "parse_day",
     "parse_options",
     "suggest",
@@ -50,8 +58,13 @@ EFFICIENCY_INDICATORS: tuple[str, ...] = (
     "va_per_emission_wan",
     "labour_productivity_wan",
     "rd_share",
-    "tax_per_kwh_wan",
+    "tax_per_tce_wan",
+    "tax_per_kwh_yuan",
 )
+#: Classes of the per-mu evaluation: A-D by rank, T listed but not graded (不定等级).
+GRADES: tuple[str, ...] = ("A", "B", "C", "D", "T")
+#: The scheme presets, in the package's ``layers`` folder.
+SCHEMES_FILE = "efficiency_schemes.toml"
 
 
 def suggest(word: str, choices: typing.Iterable[str]) -> str:
@@ -94,6 +107,10 @@ class ProjectOptions:
     analysis_crs : str or None
         CRS of every area, e.g. ``"EPSG:4545"`` (default: the CGCS2000 3-degree
         Gauss-Kruger zone nearest the parcels).
+    database : str or None
+        ``postgresql://user@host/db`` of the shared database holding the
+        layers that name a ``table`` (default: ``$LANDUSE_DATABASE_URL``). Keep
+        the password out of the project file (``~/.pgpass`` or the variable).
     datum_transform : str or None
         How layers in Xian 1980 or Beijing 1954 reach CGCS2000: a PROJ pipeline
         with the local 7 parameters (``"+proj=pipeline ... +step +proj=helmert ..."``)
@@ -111,10 +128,26 @@ class ProjectOptions:
 
     name: str | None = None
     analysis_crs: str | None = None
+    database: str | None = None
     datum_transform: str | None = None
     mapping_unit: str | None = None
     data_date: dt.date | None = None
     paper: Literal["A3", "A4"] = "A3"
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """``[output]``: where result layers go besides the output folder.
+
+    Attributes
+    ----------
+    database : str or None
+        ``postgresql://user@host/db`` (``?schema=…``, default schema
+        ``landuse``): every result layer is also written there as a table, all
+        in one transaction (``--out postgresql://…`` writes only there).
+    """
+
+    database: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,58 +265,224 @@ class RatesOptions:
 
 
 @dataclass(frozen=True)
-class EfficiencyOptions:
-    """``[efficiency]``: the 亩均效益 scheme.
+class EfficiencyScheme:
+    """One 亩均效益 evaluation scheme with every rule set: a preset plus the project's changes.
+
+    The presets are the tables of ``layers/efficiency_schemes.toml``
+    (:func:`efficiency_schemes`); :meth:`EfficiencyOptions.resolved` applies
+    ``[efficiency]`` over one of them.
 
     Attributes
     ----------
-    year : int or None
-        Year evaluated (``--year`` overrides; default the latest in the table).
+    name, title, source : str
+        Preset name, its title and the published text it follows (with its address).
     above_weights, below_weights : mapping of str to float
         Indicator → weight for above-size (规上) and below-size (规下) firms;
         indicators among :data:`EFFICIENCY_INDICATORS`.
+    benchmark : {"group_average", "previous_year_average", "fixed"}
+        What each indicator is divided by: the aggregate average (total ÷ total)
+        of the firms ranked together this year, the same of the year before, or
+        the published values in ``above_benchmarks`` / ``below_benchmarks``.
+    benchmark_multiple : float
+        The averages are multiplied by this (淮安 2024: about 2).
+    above_benchmarks, below_benchmarks : mapping of str to float
+        Published benchmark per indicator, in the indicator's unit (used when
+        ``benchmark = "fixed"``; then every weighted indicator needs one).
+    item_cap : float
+        An indicator's ratio to its benchmark counts up to this, so one item
+        scores at most ``item_cap`` × its weight; ``inf``: no cap.
     average_if_missing : tuple of str
-        Indicators whose missing figure scores the average (ratio 1).
-    min_land_mu_below : float
-        Below-size firms are scored from this much land (default 3 亩).
+        Indicators whose missing figure scores the mean item score of the firms
+        of the same size group that have it; other missing figures score 0.
     class_shares : tuple of three floats
-        Cumulative rank shares closing A, B and C (default 25 %, 70 %, 95 %).
-    item_cap : float or None
-        Cap on each indicator's ratio to its benchmark (None: no cap).
+        Cumulative rank shares closing A, B and C (D is the rest).
+    ranking : {"by_size", "county"}
+        Rank (and average) above- and below-size firms separately, or all together.
+    min_land_mu_below, min_leased_floor_m2_below : float
+        A below-size firm is covered when it has at least this much land (亩)
+        **or** leases at least this much floor (m²); ``inf`` turns a route off.
+    min_years_below : float
+        A below-size firm is covered once in production this many years.
+    t_industries : tuple of str
+        Industries listed as class T (不定等级), not graded: a code (``"44"``)
+        matches the start of the firm's industry code, a word (``"燃气"``) any
+        part of its industry text.
+    t_new_firm_years : float
+        Firms in production fewer years than this are class T (0: none).
+    t_under_construction : bool
+        Firms flagged under construction (在建) are class T.
+    bonus, penalty : mapping of str to float
+        Enterprise-table column (yes/no) → points added (加分) or taken off
+        (减分), e.g. ``{ high_tech = 5 }``, ``{ safety_accident = 10 }``.
+    policies : mapping of str to str
+        Name of each class A, B, C, D and T (优先发展 …).
+    overridden : tuple of str
+        The rules changed in ``[efficiency]`` (shown on the workbook cover).
     """
 
-    year: int | None = None
-    above_weights: Mapping[str, float] = field(
-        default_factory=lambda: {
-            "tax_per_mu_wan": 30,
-            "va_per_mu_wan": 20,
-            "va_per_tce_wan": 20,
-            "va_per_emission_wan": 10,
-            "labour_productivity_wan": 10,
-            "rd_share": 10,
-        }
-    )
-    below_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"tax_per_mu_wan": 50, "tax_per_kwh_wan": 50}
-    )
-    average_if_missing: tuple[str, ...] = ("va_per_emission_wan",)
-    min_land_mu_below: float = 3.0
-    class_shares: tuple[float, float, float] = (0.25, 0.70, 0.95)
-    item_cap: float | None = None
+    name: str
+    title: str
+    source: str
+    above_weights: Mapping[str, float]
+    below_weights: Mapping[str, float]
+    benchmark: Literal["group_average", "previous_year_average", "fixed"]
+    benchmark_multiple: float
+    above_benchmarks: Mapping[str, float]
+    below_benchmarks: Mapping[str, float]
+    item_cap: float
+    average_if_missing: tuple[str, ...]
+    class_shares: tuple[float, float, float]
+    ranking: Literal["by_size", "county"]
+    min_land_mu_below: float
+    min_leased_floor_m2_below: float
+    min_years_below: float
+    t_industries: tuple[str, ...]
+    t_new_firm_years: float
+    t_under_construction: bool
+    bonus: Mapping[str, float]
+    penalty: Mapping[str, float]
+    policies: Mapping[str, str]
+    overridden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for key in ("above_weights", "below_weights", "average_if_missing"):
-            unknown = set(getattr(self, key)) - set(EFFICIENCY_INDICATORS)
+        where = f"[efficiency] (scheme {self.name})"
+        known = set(EFFICIENCY_INDICATORS)
+        for key in (
+            "above_weights",
+            "below_weights",
+            "average_if_missing",
+            "above_benchmarks",
+            "below_benchmarks",
+        ):
+            unknown = set(getattr(self, key)) - known
             if unknown:
+                first = sorted(unknown)[0]
                 raise ConfigError(
-                    f"[efficiency] {key}: unknown indicator(s) {', '.join(sorted(unknown))}; "
-                    f"valid: {', '.join(EFFICIENCY_INDICATORS)}."
+                    f"{where} {key}: unknown indicator(s) {', '.join(sorted(unknown))}"
+                    f"{suggest(first, known)} (valid: {', '.join(EFFICIENCY_INDICATORS)})."
+                )
+        for key in ("above_weights", "below_weights"):
+            if not getattr(self, key):
+                raise ConfigError(f"{where} {key} is empty; weight at least one indicator.")
+        for size in ("above", "below"):
+            given = getattr(self, f"{size}_benchmarks")
+            if any(v <= 0 for v in given.values()):
+                raise ConfigError(f"{where} {size}_benchmarks must be positive numbers.")
+            lacking = [k for k in getattr(self, f"{size}_weights") if k not in given]
+            if self.benchmark == "fixed" and lacking:
+                raise ConfigError(
+                    f'{where} benchmark = "fixed" needs {size}_benchmarks for '
+                    f"{', '.join(lacking)}; add the published values, e.g. "
+                    f"{size}_benchmarks = {{ {lacking[0]} = 24.097 }}."
                 )
         a, b, c = self.class_shares
         if not 0 < a < b < c <= 1:
             raise ConfigError(
-                "[efficiency] class_shares must rise within (0, 1], e.g. [0.25, 0.70, 0.95]."
+                f"{where} class_shares must rise within (0, 1], e.g. [0.25, 0.70, 0.95]."
             )
+        positive = ("benchmark_multiple", "item_cap")
+        for key in positive:
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"{where} {key} must be above 0 (inf for no limit).")
+        for key in (
+            "min_land_mu_below",
+            "min_leased_floor_m2_below",
+            "min_years_below",
+            "t_new_firm_years",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{where} {key} must not be negative.")
+        for key in ("bonus", "penalty"):
+            if any(v < 0 for v in getattr(self, key).values()):
+                raise ConfigError(
+                    f"{where} {key}: points are positive (penalty points are taken off)."
+                )
+        missing = [g for g in GRADES if g not in self.policies]
+        if missing:
+            raise ConfigError(f"{where} policies lacks {', '.join(missing)}; name every class.")
+
+
+#: The rules of a scheme: what ``[efficiency]`` may change over a preset.
+SCHEME_RULES: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(EfficiencyScheme)
+    if f.name not in ("name", "title", "source", "overridden")
+)
+
+
+@functools.cache
+def efficiency_schemes() -> dict[str, EfficiencyScheme]:
+    """The shipped scheme presets, by name (``layers/efficiency_schemes.toml``)."""
+    text = (resources.files("landuse.layers") / SCHEMES_FILE).read_text(encoding="utf-8")
+    return {
+        name: parse_options(
+            EfficiencyScheme, {**table, "name": name}, section=name, source=SCHEMES_FILE
+        )
+        for name, table in tomllib.loads(text).items()
+    }
+
+
+@dataclass(frozen=True)
+class EfficiencyOptions:
+    """``[efficiency]``: the 亩均效益 scheme used, and any of its rules changed.
+
+    Attributes
+    ----------
+    scheme : str
+        A preset of ``layers/efficiency_schemes.toml`` (``landuse tax --scheme``
+        overrides): ``zhejiang`` (default), ``huangyan_2022``, ``huaian_2024``.
+    year : int or None
+        Year evaluated (``--year`` overrides; default the latest in the table).
+    above_weights, below_weights, benchmark, benchmark_multiple, above_benchmarks, \
+below_benchmarks, item_cap, average_if_missing, class_shares, ranking, \
+min_land_mu_below, min_leased_floor_m2_below, min_years_below, t_industries, \
+t_new_firm_years, t_under_construction, bonus, penalty, policies : optional
+        Any rule of :class:`EfficiencyScheme` (same name, type and meaning);
+        a rule not set here is the preset's.
+    """
+
+    scheme: str = "zhejiang"
+    year: int | None = None
+    above_weights: Mapping[str, float] | None = None
+    below_weights: Mapping[str, float] | None = None
+    benchmark: Literal["group_average", "previous_year_average", "fixed"] | None = None
+    benchmark_multiple: float | None = None
+    above_benchmarks: Mapping[str, float] | None = None
+    below_benchmarks: Mapping[str, float] | None = None
+    item_cap: float | None = None
+    average_if_missing: tuple[str, ...] | None = None
+    class_shares: tuple[float, float, float] | None = None
+    ranking: Literal["by_size", "county"] | None = None
+    min_land_mu_below: float | None = None
+    min_leased_floor_m2_below: float | None = None
+    min_years_below: float | None = None
+    t_industries: tuple[str, ...] | None = None
+    t_new_firm_years: float | None = None
+    t_under_construction: bool | None = None
+    bonus: Mapping[str, float] | None = None
+    penalty: Mapping[str, float] | None = None
+    policies: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.resolved()  # an unknown scheme or a bad rule stops where the options are read
+
+    def resolved(self) -> EfficiencyScheme:
+        """The preset ``scheme`` with the rules set here applied over it.
+
+        Raises
+        ------
+        ConfigError
+            An unknown scheme (with the valid ones and a near match) or a rule
+            that does not hold (e.g. fixed benchmarks without values).
+        """
+        presets = efficiency_schemes()
+        if self.scheme not in presets:
+            raise ConfigError(
+                f"[efficiency] scheme / --scheme: unknown scheme '{self.scheme}'"
+                f"{suggest(self.scheme, presets)} (valid: {', '.join(presets)})."
+            )
+        changes = {k: getattr(self, k) for k in SCHEME_RULES if getattr(self, k) is not None}
+        return dataclasses.replace(presets[self.scheme], overridden=tuple(changes), **changes)
 
 
 @dataclass(frozen=True)
@@ -291,6 +490,7 @@ class Options:
     """Every options table of a project file (the registry of ``[section]`` names)."""
 
     project: ProjectOptions = field(default_factory=ProjectOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
     check: CheckOptions = field(default_factory=CheckOptions)
     buildable: BuildableOptions = field(default_factory=BuildableOptions)
     idle: IdleOptions = field(default_factory=IdleOptions)

@@ -8,16 +8,17 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 
 from __future__ import annotations
 
-import re
+import contextlib
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 
-from landuse import __version__
+from landuse import __version__, postgis
 from landuse.briefing import briefing_sections, summary_html, summary_markdown, write_briefing
 from landuse.buildable import buildable_summary, find_buildable, steep_land
 from landuse.config import LAYER_LABELS, Project, sample_project
@@ -30,7 +31,7 @@ from landuse.conflicts import (
 )
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
-from landuse.efficiency import EfficiencyResult, evaluate
+from landuse.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.errors import ConfigError
 from landuse.idle import IDLE_REQUIRED, find_idle, idle_summary
 from landuse.io import (
@@ -40,12 +41,13 @@ from landuse.io import (
     load_layer,
     load_project_data,
     read_raster,
+    read_result_layers,
     table_report,
     write_layers,
     write_table,
     write_text,
 )
-from landuse.labels import TOTAL, label, labelled, sum_by
+from landuse.labels import TOTAL, labelled, sum_by
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
 from landuse.options import parse_day
@@ -91,6 +93,7 @@ class StepResult:
     files: list[Path] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
+    database: str | None = None  # the (redacted) database written to instead of out_dir
 
     def extend(self, other: StepResult) -> None:
         """Append another step's files, lines and analysis results."""
@@ -410,9 +413,17 @@ def run_rates(
     return res
 
 
-def efficiency_project(data: ProjectData, *, year: int | None = None) -> EfficiencyResult:
-    """Run :func:`evaluate` with the project's parcels, enterprise table and options."""
+def efficiency_project(
+    data: ProjectData, *, year: int | None = None, scheme: str | None = None
+) -> EfficiencyResult:
+    """Run :func:`evaluate` with the project's parcels, enterprise table and options.
+
+    ``scheme`` (``landuse tax --scheme``) replaces ``[efficiency] scheme``; the
+    rules the project file sets still apply over it.
+    """
     options = data.project.options.efficiency
+    if scheme is not None:
+        options = replace(options, scheme=scheme)
     parcels = with_areas(data.layer("parcels"), data.crs)
     if "parks" in data.layers and "parent_park" in data.layer("parks").columns:
         parent = data.layer("parks").set_index("park")["parent_park"]
@@ -430,49 +441,71 @@ def efficiency_project(data: ProjectData, *, year: int | None = None) -> Efficie
 _FIRM_COLUMNS = [
     "enterprise_id",
     "enterprise_name",
-    "size_group",
-    "score_rank",
     "group",
+    "size_group",
+    "rank_group",
+    "industry",
+    "years_in_production",
     "land_mu",
     "land_rule",
     "tax_wan",
     "revenue_wan",
     "value_added_wan",
     "tax_per_mu_wan",
+    "tax_per_ha_wan",
     "revenue_per_mu_wan",
+    "revenue_per_ha_wan",
     "va_per_mu_wan",
+    "va_per_ha_wan",
     "va_per_tce_wan",
     "va_per_emission_wan",
     "labour_productivity_wan",
     "rd_share",
-    "tax_per_kwh_wan",
+    "tax_per_tce_wan",
+    "tax_per_kwh_yuan",
+    "score_bonus",
+    "score_penalty",
     "score",
-    "rank",
+    "score_rank",
+    "group_size",
     "grade",
     "policy",
     "reason",
 ]
+#: Shown only when some firm has a value (the table or the scheme may not use them).
+_OPTIONAL_FIRM_COLUMNS = ("industry", "years_in_production", "score_bonus", "score_penalty")
 
 
-def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None) -> StepResult:
+def _firm_table(result: EfficiencyResult) -> pd.DataFrame:
+    """The ranking table: firms by rank group and rank, unranked ones last."""
+    firms = result.enterprises.sort_values(["rank_group", "score_rank"], na_position="last")
+    unused = [
+        c
+        for c in _OPTIONAL_FIRM_COLUMNS
+        if c in firms and not (firms[c].notna() & (firms[c] != 0)).any()
+    ]
+    return firms[[c for c in _FIRM_COLUMNS if c in firms and c not in unused]]
+
+
+def run_efficiency(
+    data: ProjectData, out_dir: Path, *, year: int | None = None, scheme: str | None = None
+) -> StepResult:
     """Per-mu evaluation: parcels layer with metrics and class, firm ranking, park table."""
     res = StepResult(out_dir)
-    r = efficiency_project(data, year=year)
+    r = efficiency_project(data, year=year, scheme=scheme)
     res.results["efficiency"] = r
     res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
-    firms = r.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
-    res.files.append(
-        write_table(
-            labelled(firms[[c for c in _FIRM_COLUMNS if c in firms]]),
-            out_dir / "enterprise_ranking.csv",
-        )
-    )
+    res.files.append(write_table(labelled(_firm_table(r)), out_dir / "enterprise_ranking.csv"))
     res.files.append(write_table(labelled(r.parks), out_dir / "park_tax_per_mu.csv"))
     res.files.append(write_table(labelled(r.links), out_dir / "land_allocation.csv"))
+    res.files.append(write_table(labelled(r.benchmarks), out_dir / "efficiency_benchmarks.csv"))
     counts = r.enterprises["grade"].value_counts()
     county = r.parks[r.parks["level"] == "县区"].iloc[0]
     this = county[f"tax_per_mu_wan_{r.year}"]
-    line = f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+    line = (
+        f"{r.year}年 全县（区）工业地均税收 {this:.2f} 万元/亩"
+        f"（{county[f'tax_per_ha_wan_{r.year}']:,.1f} 万元/公顷）"
+    )
     if "yoy" in county and pd.notna(county["yoy"]):
         before = county[f"tax_per_mu_wan_{r.year - 1}"]
         line += f"，同比 {county['yoy']:+.1%}（{r.year - 1}年 {before:.2f} 万元/亩）"
@@ -480,8 +513,15 @@ def run_efficiency(data: ProjectData, out_dir: Path, *, year: int | None = None)
         line
         + "；企业分类 "
         + "、".join(f"{g}类 {int(counts.get(g, 0))} 家" for g in "ABCD")
+        + f"，T类（{r.scheme.policies['T']}）{int(counts.get('T', 0))} 家"
         + f"，未参评 {int(counts.get('未参评', 0))} 家"
     )
+    rules = dict(describe_scheme(r.scheme))
+    res.lines.append(
+        f"亩均评价方案：{rules['亩均效益评价方案']}；基准值 {rules['评价基准值']}；"
+        f"单项得分上限 {rules['单项得分上限']}"
+    )
+    res.lines += [f"注：{note}" for note in r.notes]
     for row in r.parks[r.parks["level"] == "子园区"].itertuples():
         value = getattr(row, f"tax_per_mu_wan_{r.year}")
         yoy = getattr(row, "yoy", float("nan"))
@@ -685,24 +725,21 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             f"坡度 ≤ {opts.max_slope_deg:g}°（有数字高程模型时）",
         )
     )
-    eff = project.options.efficiency
-
-    def weights(table: Mapping[str, float]) -> str:
-        return "，".join(f"{re.sub(r'（.*', '', label(k))} {v:g} 分" for k, v in table.items())
-
-    rows.append(
-        (
-            "亩均效益评价方案",
-            f"规上企业：{weights(eff.above_weights)}；规下企业：{weights(eff.below_weights)}；"
-            f"分类：A 类前 {eff.class_shares[0]:.0%}、B 类前 {eff.class_shares[1]:.0%}、"
-            f"C 类前 {eff.class_shares[2]:.0%}，其余 D 类",
-        )
-    )
+    efficiency = results.get("efficiency")
+    scheme = efficiency.scheme if efficiency is not None else project.options.efficiency.resolved()
+    rows += describe_scheme(scheme)
     for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
         rows.append(("公式", FORMULAS[key]))
     names = {**LAYER_LABELS, **project.options.check.extra_constraints}
     seen: set[Path] = set()
-    inputs = [(name, spec.path) for name, spec in project.layers.items()]
+    for name, spec in project.layers.items():
+        source = data.layers.get(name, data.tables.get(name))
+        if spec.table is not None and source is not None:
+            # A database table: where it is (no password) and a hash of what was read.
+            src = source.attrs["landuse_source"]
+            digest = src.get("sha256") or postgis.table_sha256(source)
+            rows.append((f"输入表（{names.get(name, name)}）", f"{src['path']}  SHA-256 {digest}"))
+    inputs = [(name, spec.path) for name, spec in project.layers.items() if spec.path]
     inputs += [(name, path) for name, path in project.rasters.items()]
     if project.options.idle.ledger_import:
         inputs.append(("ledger_import", project.path(project.options.idle.ledger_import)))
@@ -749,7 +786,7 @@ _MEETING_IDLE_COLUMNS = [
     "suspect_idle",
 ]
 _MEETING_FIRM_COLUMNS = [
-    "size_group",
+    "rank_group",
     "score_rank",
     "enterprise_name",
     "land_mu",
@@ -831,18 +868,20 @@ def meeting_sheets(
         meeting += [Sheet("处置率", results["rates"], note), Sheet("处置趋势", results["trend"])]
     if "efficiency" in results:
         e = results["efficiency"]
-        firms = e.enterprises.sort_values(["size_group", "score_rank"], na_position="last")
-        top = firms[firms["scored"]].groupby("size_group", sort=True).head(TOP_FIRMS)
+        firms = _firm_table(e)
+        top = firms[e.enterprises.loc[firms.index, "scored"]]
+        top = top.groupby("rank_group", sort=False).head(TOP_FIRMS)
         meeting += [
             Sheet(
                 "亩均效益排名",
                 _pick(top, _MEETING_FIRM_COLUMNS),
-                f"规上、规下企业各列前 {TOP_FIRMS} 名；全部 {len(firms)} 家企业的评价见"
+                f"各排名组前 {TOP_FIRMS} 名；全部 {len(firms)} 家企业的评价见"
                 "《附表.xlsx》「亩均效益评价」。",
             ),
+            Sheet("亩均评价基准值", e.benchmarks),
             Sheet("园区汇总", e.parks),
         ]
-        appendix.append(Sheet("亩均效益评价", _pick(firms, _FIRM_COLUMNS)))
+        appendix.append(Sheet("亩均效益评价", firms))
     return meeting, appendix
 
 
@@ -1066,6 +1105,7 @@ def run_project(
     out_dir: str | Path,
     *,
     on_step: Callable[[str], None] | None = None,
+    area_of: str | None = None,
     **options: Any,
 ) -> StepResult:
     """Load a project, report what was read, run one step and write its outputs.
@@ -1078,9 +1118,14 @@ def run_project(
     project : Project
         The project (``landuse.config.load_project``).
     out_dir : str or Path
-        Output folder; created if needed.
+        Output folder, created if needed; or a ``postgresql://…[?schema=s]`` URL:
+        the result layers then go only there, as tables, in one transaction.
+        With ``[output] database`` they go to the folder and the database.
     on_step : callable, optional
         Progress callback, called with a short description before each stage.
+    area_of : str, optional
+        The layer covering the only area analysed (``parcels`` for a red line):
+        database tables are read within its bounding box.
     **options
         The step's own keyword arguments (``as_of``, ``year``, ``engine`` ...).
 
@@ -1089,17 +1134,42 @@ def run_project(
     StepResult
         The intake lines first, then the step's lines and files.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_project_data(project, on_step=on_step)
-    if on_step is not None:
-        on_step(STEP_LABELS[step])
-    if step == "report":
-        options["on_step"] = on_step
-    done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
-    result = run_intake(data, out)
-    result.extend(done)
+    only_database = postgis.is_database_url(out_dir)
+    if only_database and step in ("report", "map"):
+        raise ConfigError(
+            f"'{step}' writes files for people (workbook, map): give --out a folder, and set "
+            "[output] database to also write the result layers to the database."
+        )
+    database = str(out_dir) if only_database else data_url(project)
+    with contextlib.ExitStack() as stack:
+        if only_database:  # the files are only a stage on the way to the tables
+            out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="landuse-")))
+        else:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+        data = load_project_data(project, on_step=on_step, area_of=area_of)
+        if on_step is not None:
+            on_step(STEP_LABELS[step])
+        if step == "report":
+            options["on_step"] = on_step
+        done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
+        result = run_intake(data, out)
+        result.extend(done)
+        if database is not None:
+            url, schema = postgis.split_schema(database)
+            layers = read_result_layers(f for f in result.files if f.suffix == ".gpkg")
+            tables = postgis.write_tables(url, layers, schema=schema)
+            result.lines.append(
+                f"结果已写入数据库 Written to {postgis.redact(url)}：{', '.join(tables)}"
+            )
+        if only_database:
+            result.files, result.database = [], postgis.redact(str(out_dir))
     return result
+
+
+def data_url(project: Project) -> str | None:
+    """``[output] database``: where result layers also go (None: the folder only)."""
+    return project.options.output.database
 
 
 STEP_LABELS = {

@@ -80,17 +80,46 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _number_format(column: str) -> str | None:
+#: Most decimals a format gets, however small a column's values.
+_MAX_DECIMALS = 8
+
+
+def _number_format(column: str, values: pd.Series | None = None) -> str | None:
+    """Excel number format of a column, from the unit its name carries.
+
+    Money, 亩 and 公顷 get 0.01, m² 0.1, shares a percent with 0.01 %, scores
+    0.1; with ``values``, more decimals where the column's typical (median
+    non-zero) value would otherwise keep fewer than 3 significant digits, so
+    no column of small figures shows as 0.00.
+
+    Examples
+    --------
+    >>> _number_format("tax_per_mu_wan")
+    '#,##0.00'
+    >>> _number_format("tax_per_kwh_wan", pd.Series([0.00012, 0.0002]))
+    '#,##0.000000'
+    >>> _number_format("rd_share", pd.Series([0.026]))
+    '0.00%'
+    """
     base = column.rsplit("_", 1)[0] if column[-4:].isdigit() else column
     if base.endswith(("_share", "_rate")) or base in ("yoy", "share"):
-        return "0.00%"
-    if base.endswith("_mu") or base.endswith("_wan") or base.endswith("_ha"):
-        return "#,##0.00"
-    if base.endswith("_m2"):
-        return "#,##0.0"
-    if base in ("score",):
-        return "0.0"
-    return None
+        stem, decimals, scale, unit = "0", 2, 100.0, "%"
+    elif base.endswith(("_mu", "_wan", "_ha", "_yuan")):
+        stem, decimals, scale, unit = "#,##0", 2, 1.0, ""
+    elif base.endswith("_m2"):
+        stem, decimals, scale, unit = "#,##0", 1, 1.0, ""
+    elif base == "score":
+        stem, decimals, scale, unit = "0", 1, 1.0, ""
+    else:
+        return None
+    if values is not None:
+        numbers = pd.to_numeric(values, errors="coerce").abs() * scale
+        shown = numbers.to_numpy(dtype=float, na_value=np.nan)
+        shown = shown[np.isfinite(shown) & (shown > 0)]
+        if shown.size:
+            digits = 2 - int(np.floor(np.log10(np.median(shown))))
+            decimals = min(max(decimals, digits), _MAX_DECIMALS)
+    return stem + ("." + "0" * decimals if decimals else "") + unit
 
 
 def format_number(value: float, column: str) -> str:
@@ -184,7 +213,7 @@ def write_workbook(
     _print_setup(ws, title=title, date=date, one_page=True)
     for sheet in sheets:
         table = sheet.table.drop(columns=[c for c in sheet.table.columns if c == "geometry"])
-        formats = [_number_format(str(c)) for c in table.columns]
+        formats = [_number_format(str(c), table[c]) for c in table.columns]
         shown = labelled(table)
         ws = wb.create_sheet(sheet.name[:31])
         ws.append(list(map(str, shown.columns)))

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from landuse.cli import main
 from landuse.errors import LayerNotFoundError
+from landuse.options import efficiency_schemes
 
 from .test_io import _shapefile
 
@@ -307,3 +308,72 @@ def test_idle_ledger_and_rates_commands(runner, tmp_path):
 def test_ledger_needs_a_path(runner):
     result = runner.invoke(main, ["ledger", "history", "X"])
     assert result.exit_code == 2 and "--ledger" in result.output
+
+
+def test_help_starts_without_the_heavy_libraries():
+    # `landuse --help` must stay quick on an office PC: the library loads per command.
+    code = (
+        "import sys; from click.testing import CliRunner; from landuse.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('pandas', 'geopandas', 'pyogrio', 'matplotlib', 'dask', "
+        "'folium', 'shapely') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_tax_with_a_scheme_preset_and_project_rules(runner, tmp_path):
+    from .conftest import GK36, square
+
+    parcels = gpd.GeoDataFrame(
+        {"DKBH": ["A1", "A2", "A3", "A4"], "TYSHXYDM": ["E1", "E2", "E3", "E4"], "SSYQ": "园"},
+        geometry=[square(200 * i, 0) for i in range(4)],  # 15 亩 each
+        crs=GK36,
+    )
+    parcels.to_file(tmp_path / "地块.gpkg")
+    (tmp_path / "企业.csv").write_text(
+        "统一社会信用代码,年度,实缴税金,营业收入,用电量,是否规上,行业,投产日期,安全生产事故\n"
+        "E1,2023,30,300,100000,是,3311,2015-03-01,否\n"
+        "E2,2023,15,150,100000,否,2929,2016,否\n"
+        "E3,2023,100,900,100000,是,3311,2023-05-01,否\n"
+        "E4,2023,100,900,100000,是,4500 燃气生产和供应,2010,否\n"
+        "E1,2024,45,450,100000,是,3311,2015-03-01,是\n"
+        "E2,2024,22.5,225,100000,否,2929,2016,否\n"
+        "E3,2024,100,900,100000,是,3311,2023-05-01,否\n"
+        "E4,2024,100,900,100000,是,4500 燃气生产和供应,2010,否\n",
+        encoding="utf-8",
+    )
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        '[project]\nname = "测试县"\n[layers.parcels]\npath = "地块.gpkg"\n'
+        '[layers.enterprises]\npath = "企业.csv"\n'
+        "[efficiency]\npenalty = { safety_accident = 10 }\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = ["tax", "--project", str(toml), "--scheme", "huaian_2024", "--out", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "亩均评价方案：淮安市工业企业资源集约利用综合评价（2024）（huaian_2024）" in result.output
+    )
+    assert "A类 1 家、B类 1 家、C类 0 家、D类 0 家，T类（不适合评价类）2 家" in result.output
+    ranking = pd.read_csv(out / "enterprise_ranking.csv", encoding="utf-8-sig")
+    firms = ranking.set_index("统一社会信用代码")
+    # Benchmarks = 2 × the 2023 average of E1 and E2 (E3 new, E4 gas supply: class T):
+    # tax/mu 45/30 × 2 = 3, revenue/mu 450/30 × 2 = 30, tax/kWh 45 万元/200 000 kWh × 2
+    # = 4.5 元/千瓦时.  E1: 45 + 35 + 20 − 10 (accident, landuse.toml) = 90;
+    # E2: 1.5/3 × 45 + 15/30 × 35 + 2.25/4.5 × 20 = 50.
+    assert firms.loc["E1", "综合得分"] == pytest.approx(90.0)
+    assert firms.loc["E2", "综合得分"] == pytest.approx(50.0)
+    assert firms.loc["E3", "分类"] == "T" and "投产不满 2 年" in firms.loc["E3", "评价说明"]
+    assert firms.loc["E4", "政策导向"] == "不适合评价类"
+    bench = pd.read_csv(out / "efficiency_benchmarks.csv", encoding="utf-8-sig")
+    assert bench["基准值来源"].str.startswith("2023年全县（区）参评企业平均值").all()
+    # A mistyped scheme is one line naming the near match; the help lists every preset.
+    bad = runner.invoke(main, ["tax", "--project", str(toml), "--scheme", "huaian"])
+    assert bad.exit_code == 2 and "did you mean 'huaian_2024'" in bad.output
+    helped = runner.invoke(main, ["tax", "--help"]).output
+    assert all(name in helped for name in efficiency_schemes())

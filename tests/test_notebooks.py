@@ -90,7 +90,7 @@ def _check_per_mu_ranking_and_map(texts: list[str]) -> None:
     # Default bands (DOMAIN.md): A top 25 %, B to 70 %, C to 95 %, D the rest, counted up
     # (ceil) within the above- and below-size groups: each cumulative count lies in
     # [share · scored, share · scored + 2).
-    scored = firms - grades.get("未参评", 0)
+    scored = firms - grades.get("未参评", 0) - grades.get("T", 0)  # T: listed, not ranked
     cumulative = 0
     for grade, share in (("A", 0.25), ("B", 0.70), ("C", 0.95), ("D", 1.0)):
         cumulative += grades[grade]

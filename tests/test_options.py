@@ -16,9 +16,12 @@ from landuse.errors import ConfigError, CRSError
 from landuse.io import load_project_data, read_layer, write_table
 from landuse.options import (
     EFFICIENCY_INDICATORS,
+    SCHEME_RULES,
+    EfficiencyOptions,
     IdleOptions,
     Options,
     RatesOptions,
+    efficiency_schemes,
     parse_day,
     parse_options,
 )
@@ -47,6 +50,22 @@ def test_efficiency_indicators_match_the_formulas():
         ({"rates": {"by": "town"}}, "must be one of 'park', 'county'"),
         ({"efficiency": {"above_weights": {"tax": 50}}}, "unknown indicator"),
         ({"efficiency": {"class_shares": [0.7, 0.25, 0.95]}}, "must rise"),
+        (
+            {"efficiency": {"scheme": "huaian"}},
+            "unknown scheme 'huaian'; did you mean 'huaian_2024'",
+        ),
+        ({"efficiency": {"ranking": "city"}}, "must be one of 'by_size', 'county'"),
+        ({"efficiency": {"penalty": {"safety_accident": -10}}}, "points are positive"),
+        ({"efficiency": {"item_cap": 0}}, "item_cap must be above 0"),
+        ({"efficiency": {"policies": {"A": "优先"}}}, "policies lacks B, C, D, T"),
+        (
+            {"efficiency": {"benchmark": "fixed"}},
+            'benchmark = "fixed" needs above_benchmarks for tax_per_mu_wan',
+        ),
+        (
+            {"efficiency": {"below_weights": {"tax_per_kwh_wan": 50}}},
+            "tax_per_kwh_wan; did you mean 'tax_per_kwh_yuan'",
+        ),
         ({"buildable": {"buffers": {"rivers": "30m"}}}, r"buffers\.rivers must be a number"),
         ({"check": 3}, "must be a table"),
     ],
@@ -54,6 +73,29 @@ def test_efficiency_indicators_match_the_formulas():
 def test_option_mistakes_are_one_line_errors(tables, message):
     with pytest.raises(ConfigError, match=message):
         Options.from_tables(tables)
+
+
+def test_every_scheme_rule_can_be_set_in_the_project_file():
+    names = [f for f in EfficiencyOptions.__dataclass_fields__ if f not in ("scheme", "year")]
+    assert names == list(SCHEME_RULES)
+    # TOML's inf switches a limit off; the rest of the preset stays.
+    o = Options.from_tables(
+        {"efficiency": {"scheme": "huangyan_2022", "class_shares": [0.3, 0.6, 0.9]}}
+    )
+    s = o.efficiency.resolved()
+    assert s.class_shares == (0.3, 0.6, 0.9) and s.overridden == ("class_shares",)
+    assert s.above_benchmarks["tax_per_mu_wan"] == 24.097
+    assert Options.from_tables(
+        {"efficiency": {"item_cap": float("inf")}}
+    ).efficiency.item_cap == float("inf")
+
+
+def test_presets_are_complete_and_cited():
+    schemes = efficiency_schemes()
+    assert set(schemes) >= {"zhejiang", "huangyan_2022", "huaian_2024"}
+    assert schemes["zhejiang"].item_cap == 2  # the default is capped
+    for scheme in schemes.values():
+        assert scheme.title and "http" in scheme.source and scheme.overridden == ()
 
 
 def test_options_are_typed():

@@ -49,6 +49,7 @@ def test_workbook_sheets_headers_and_formats(pack):
         "处置率",
         "处置趋势",
         "亩均效益排名",
+        "亩均评价基准值",
         "园区汇总",
     ]
     appendix = load_workbook(out / "附表.xlsx")
@@ -74,6 +75,50 @@ def test_workbook_sheets_headers_and_formats(pack):
     rates = wb["处置率"]
     rate_col = [c.value for c in rates[1]].index("闲置土地处置率") + 1
     assert rates.cell(row=2, column=rate_col).number_format == "0.00%"
+
+
+def _shown(value: float, number_format: str) -> float:
+    """A number as Excel shows it under a format like '#,##0.000' or '0.00%'."""
+    if number_format == "General":  # Excel shows up to 11 characters
+        return float(f"{value:.10g}")
+    percent = number_format.endswith("%")
+    decimals = len(number_format.rstrip("%").partition(".")[2])
+    return round(value * (100 if percent else 1), decimals)
+
+
+def test_every_number_format_fits_its_column(pack):
+    # Excel shows each firm's figures with at least 3 significant digits for the typical
+    # (median) value of every numeric column: no column of 0.00 (万元/千瓦时 was).
+    out, _ = pack
+    wb = load_workbook(out / "会议材料.xlsx")
+    appendix = load_workbook(out / "附表.xlsx")  # every firm's evaluation, every column
+    for ws in (appendix["亩均效益评价"], wb["亩均效益排名"], wb["亩均评价基准值"], wb["园区汇总"]):
+        name = ws.title
+        for col in ws.iter_cols(min_row=2):
+            numbers = [c for c in col if isinstance(c.value, float) and c.value != 0]
+            if not numbers:
+                continue
+            typical = sorted(numbers, key=lambda c: abs(c.value))[len(numbers) // 2]
+            fmt = typical.number_format
+            shown = _shown(typical.value, fmt)
+            scale = 100 if fmt.endswith("%") else 1
+            header = ws.cell(row=1, column=typical.column).value
+            assert shown != 0, (name, header, fmt)
+            assert abs(shown / (typical.value * scale) - 1) < 0.01, (name, header, fmt)
+    ranking = appendix["亩均效益评价"]
+    headers = [c.value for c in ranking[1]]
+    kwh = headers.index("单位电耗税收（元/千瓦时）") + 1
+    assert ranking.cell(row=2, column=kwh).number_format == "#,##0.00"
+    assert "地均税收（万元/公顷）" in headers
+
+
+def test_cover_states_the_scheme_and_the_cap(pack):
+    out, _ = pack
+    wb = load_workbook(out / "会议材料.xlsx")
+    cover = {row[0].value: row[1].value for row in wb["封面"].iter_rows(min_row=2)}
+    assert cover["亩均效益评价方案"] == "浙江县（区）亩均效益综合评价（默认）（zhejiang）"
+    assert cover["单项得分上限"] == "指标值 ÷ 基准值 超过 2 按 2 计（单项最高为权重的 2 倍）"
+    assert "chacewang.com" in cover["评价依据"]
 
 
 def test_workbook_values_match_independent_computation(pack):
@@ -355,8 +400,11 @@ def test_totals_come_last_and_the_cover_is_chinese(pack):
         for name in names:
             text = text.replace(name, "")
         text = re.sub(r"\b[0-9a-f]{64}\b", "", text)  # the digests
+        text = re.sub(r"https?://\S+", "", text)  # the scheme's published source
+        text = re.sub(r"（[a-z0-9_]+）$", "", text)  # the scheme as landuse.toml names it
         # No English key (tax_per_mu_wan, district, landcover): Latin words are names only.
-        assert set(re.findall(r"[A-Za-z_]{2,}", text)) <= {"landuse", "SHA", "EPSG"}, text
+        allowed = {"landuse", "SHA", "EPSG", "README"}
+        assert set(re.findall(r"[A-Za-z_]{2,}", text)) <= allowed, text
 
 
 def test_widths_fit_ids_and_formatted_numbers(pack):

@@ -1,9 +1,8 @@
 """The README's set-up commands: CI runs them verbatim, and the install script's branches.
 
-The install script runs against fake ``id``, ``sudo``, ``apt-get``, ``python``,
-``chromium`` and ``soffice`` programs that log their calls, with a PATH holding
-nothing else, so every branch (root, normal user with and without sudo, Debian,
-Ubuntu, other) runs here.
+The install script runs against fake ``id``, ``sudo``, ``apt-get`` and ``python``
+programs that log their calls, with a PATH holding nothing else, so every branch
+(root, normal user with and without sudo, Debian, Ubuntu, other) runs here.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 SCRIPT = ROOT / "scripts" / "install-test-deps.sh"
+#: What a bare Debian machine gets, in the script's order.
+EVERYTHING = "chromium postgresql postgis libreoffice-calc-nogui poppler-utils"
 
 
 def _readme_commands() -> dict[str, str]:
@@ -50,14 +51,30 @@ def _fake(folder: Path, name: str, body: str) -> None:
 
 @pytest.fixture
 def machine(tmp_path):
-    """Run the script on a fake machine: ``run(distro, uid, sudo=..., have=...)``.
+    """Run the script on a fake machine: ``run(distro, uid, sudo=, chromium=, postgis=, office=)``.
 
-    ``have`` names the programs already installed (chromium, soffice, pdftotext).
+    ``office``: LibreOffice (soffice) and poppler (pdftotext) are installed.
     """
 
-    def run(distro: str, uid: int, *, sudo: bool = True, have: tuple[str, ...] = ()):
-        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{'-'.join(have)}"
+    def run(
+        distro: str,
+        uid: int,
+        *,
+        sudo: bool = True,
+        chromium: bool = False,
+        postgis: bool = False,
+        office: bool = False,
+    ):
+        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{postgis}-{office}"
         bin_dir.mkdir()
+        sysroot = bin_dir / "root"  # where the script looks for PostgreSQL and PostGIS
+        if postgis:
+            for path in (
+                "usr/lib/postgresql/15/bin/initdb",
+                "usr/share/postgresql/15/extension/postgis.control",
+            ):
+                (sysroot / path).parent.mkdir(parents=True)
+                (sysroot / path).touch()
         log = bin_dir / "calls.log"
         logged = f'echo "${{0##*/}} $*" >> {log}'
         _fake(bin_dir, "id", f"echo {uid}")
@@ -65,14 +82,21 @@ def machine(tmp_path):
         _fake(bin_dir, "python", logged)
         if sudo:
             _fake(bin_dir, "sudo", f'{logged}\nexec "$@"')
-        for program in have:
-            _fake(bin_dir, program, "true")
+        if chromium:
+            _fake(bin_dir, "chromium", "true")
+        if office:
+            _fake(bin_dir, "soffice", "true")
+            _fake(bin_dir, "pdftotext", "true")
         os.symlink("/usr/bin/env", bin_dir / "env")
         os_release = bin_dir / "os-release"
         os_release.write_text(f'ID={distro}\nID_LIKE=""\n', encoding="utf-8")
         proc = subprocess.run(
             ["/bin/sh", str(SCRIPT)],
-            env={"PATH": str(bin_dir), "LANDUSE_OS_RELEASE": str(os_release)},
+            env={
+                "PATH": str(bin_dir),
+                "LANDUSE_OS_RELEASE": str(os_release),
+                "LANDUSE_SYSROOT": str(sysroot),
+            },
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -89,7 +113,7 @@ def test_debian_as_root_without_sudo_runs_apt_get_itself(machine):
     assert proc.returncode == 0, proc.stderr
     assert calls == [
         "apt-get update -q",
-        "apt-get install -y -q chromium libreoffice-calc-nogui poppler-utils",
+        f"apt-get install -y -q {EVERYTHING}",
     ]
 
 
@@ -99,49 +123,40 @@ def test_debian_normal_user_goes_through_sudo(machine):
     assert calls == [
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium "
-        "libreoffice-calc-nogui poppler-utils",
-        "apt-get install -y -q chromium libreoffice-calc-nogui poppler-utils",
+        f"sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q {EVERYTHING}",
+        f"apt-get install -y -q {EVERYTHING}",
     ]
 
 
 def test_debian_normal_user_without_sudo_is_told_what_to_run(machine):
     proc, calls = machine("debian", 1000, sudo=False)
     assert proc.returncode == 1 and calls == []
-    packages = "chromium libreoffice-calc-nogui poppler-utils"
-    assert f"as root run `apt-get update && apt-get install -y {packages}`" in proc.stderr
+    assert f"as root run `apt-get update && apt-get install -y {EVERYTHING}`" in proc.stderr
 
 
 def test_everything_already_there_installs_nothing(machine):
-    proc, calls = machine("debian", 1000, have=("chromium", "soffice", "pdftotext"))
+    proc, calls = machine("debian", 1000, chromium=True, postgis=True, office=True)
     assert proc.returncode == 0 and calls == []
 
 
-@pytest.mark.parametrize(
-    ("have", "missing"),
-    [
-        (("chromium", "pdftotext"), "libreoffice-calc-nogui"),
-        (("soffice", "pdftotext"), "chromium"),
-        (("chromium", "soffice"), "poppler-utils"),
-    ],
-)
-def test_only_the_missing_packages_are_installed(machine, have, missing):
-    proc, calls = machine("debian", 0, have=have)
+def test_only_what_is_missing(machine):
+    proc, calls = machine("debian", 0, chromium=True, office=True)
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", f"apt-get install -y -q {missing}"]
+    assert calls == ["apt-get update -q", "apt-get install -y -q postgresql postgis"]
+    proc, calls = machine("debian", 0, chromium=True, postgis=True)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [
+        "apt-get update -q",
+        "apt-get install -y -q libreoffice-calc-nogui poppler-utils",
+    ]
 
 
 def test_ubuntu_uses_playwrights_chromium(machine):
-    proc, calls = machine("ubuntu", 1000)
+    proc, calls = machine("ubuntu", 1000, postgis=True, office=True)
     assert proc.returncode == 0, proc.stderr
     assert calls == [
         "python -c import playwright",
         "python -m playwright install --with-deps chromium",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
-        "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libreoffice-calc-nogui "
-        "poppler-utils",
-        "apt-get install -y -q libreoffice-calc-nogui poppler-utils",
     ]
 
 
