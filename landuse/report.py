@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import ParamSpec, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +40,7 @@ from landuse.fonts import cjk_style, glyphs_required
 from landuse.io import write_bytes
 from landuse.labels import labelled
 from landuse.maps import map_styles
-from landuse.thematic import draw_layer, north_arrow, scale_bar
+from landuse.thematic import draw_layer, north_arrow, plain_metadata, scale_bar
 
 __all__ = [
     "ChartMarks",
@@ -50,7 +50,6 @@ __all__ = [
     "file_sha256",
     "format_number",
     "overview_map",
-    "plain_metadata",
     "ranking_chart",
     "trend_chart",
     "write_workbook",
@@ -418,13 +417,6 @@ def _save(fig: Figure, path: str | Path, marks: ChartMarks) -> Path:
         _mark(fig, marks)
         fig.savefig(buffer, format=fmt, bbox_inches="tight", metadata=plain_metadata(fmt))
     return write_bytes(buffer.getvalue(), target)
-
-
-def plain_metadata(fmt: str) -> dict[str, Any]:
-    """Figure metadata without the software version or a creation time (reproducible files)."""
-    if fmt == "pdf":
-        return {"Creator": "landuse", "Producer": None, "CreationDate": None}
-    return {"Software": None}
 
 
 _P = ParamSpec("_P")

@@ -47,6 +47,7 @@ __all__ = [
     "draw_layer",
     "nice_scale",
     "north_arrow",
+    "plain_metadata",
     "scale_bar",
     "thematic_map",
     "write_thematic_maps",
@@ -207,6 +208,13 @@ class MapInfo:
                 f"制图单位：{self.mapping_unit or '未设置'}",
             ]
         )
+
+
+def plain_metadata(fmt: str) -> dict[str, Any]:
+    """Figure metadata without the software version or a creation time (reproducible files)."""
+    if fmt == "pdf":
+        return {"Creator": "landuse", "Producer": None, "CreationDate": None}
+    return {"Software": None}
 
 
 def crs_label(crs: pyproj.CRS) -> str:
@@ -422,8 +430,7 @@ def thematic_map(
         for fmt in ("pdf", "png"):
             target = Path(out_dir) / f"{spec.name}.{fmt}"
             buffer = io.BytesIO()
-            metadata = {"Title": title, "Creator": "landuse", "Producer": None}
-            metadata.update({"CreationDate": None} if fmt == "pdf" else {"Software": None})
+            metadata = {"Title": title, **plain_metadata(fmt)}
             with glyphs_required(fig, target):
                 fig.savefig(buffer, format=fmt, dpi=_PNG_DPI[info.paper], metadata=metadata)
             files.append(write_bytes(buffer.getvalue(), target))
