@@ -1,6 +1,7 @@
 """Buildable land (可建设/可供地块) inside industrial parks.
 
-Candidate land = park ∩ urban development boundary − permanent basic farmland
+Candidate land = park ∩ urban development boundary (only its 城镇集中建设区 when
+the layer carries planning zones, see :func:`buildable_udb`) − permanent basic farmland
 − ecological red line − supplied/occupied parcels − road corridors (half the
 road width plus a setback) − buffers around further layers (rivers, power
 lines) − land steeper than a slope limit (from a DEM).  What is left is cut
@@ -30,6 +31,7 @@ from landuse.units import m2_to_ha, m2_to_mu, mu_to_m2
 __all__ = [
     "BuildableOptions",
     "buildable_summary",
+    "buildable_udb",
     "check_inputs",
     "find_buildable",
     "prepare",
@@ -104,6 +106,25 @@ def steep_land(
     return gpd.GeoDataFrame(geometry=geoms, crs=crs)
 
 
+def buildable_udb(udb: gpd.GeoDataFrame, options: BuildableOptions) -> gpd.GeoDataFrame:
+    """The features of the UDB that buildable land may lie in.
+
+    When the layer carries planning zones (``zone_type`` GHFQMC or ``zone_code``
+    GHFQDM filled in), only the features whose zone name or code is among
+    ``options.udb_zones`` (default 城镇集中建设区) count; 弹性发展区 and
+    特别用途区 are not available for supply.  Without zones every feature counts.
+    """
+    fields = [
+        udb[c].astype("string").str.strip().fillna("")
+        for c in ("zone_type", "zone_code")
+        if c in udb.columns
+    ]
+    if not any((f != "").any() for f in fields):
+        return udb
+    keep = np.logical_or.reduce([f.isin(options.udb_zones).to_numpy() for f in fields])
+    return udb[keep]
+
+
 def find_buildable(
     parks: gpd.GeoDataFrame,
     udb: gpd.GeoDataFrame,
@@ -123,7 +144,8 @@ def find_buildable(
     parks : GeoDataFrame
         Park (sub-park) boundaries with a ``park`` name column.
     udb : GeoDataFrame
-        Urban development boundary.
+        Urban development boundary; with planning zones, only those in
+        ``options.udb_zones`` (see :func:`buildable_udb`).
     farmland, eco_redline : GeoDataFrame, optional
         Excluded entirely.
     parcels : GeoDataFrame, optional
@@ -145,6 +167,7 @@ def find_buildable(
         ``area_ha``, ordered by area, largest first.
     """
     opts = options or BuildableOptions()
+    udb = buildable_udb(udb, opts)
     crs, blockers = prepare(
         parks,
         udb,

@@ -24,7 +24,7 @@ from landuse import __version__
 from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
 
 if TYPE_CHECKING:
-    from landuse.config import LayerSpec
+    from landuse.config import LayerSpec, Project
     from landuse.ledger import Ledger
     from landuse.pipeline import Engine, StepResult
 
@@ -253,18 +253,33 @@ def _run(
 ) -> None:
     """Resolve the project, run one library step with a progress bar, print the result."""
     from landuse.config import find_project
-    from landuse.pipeline import run_project
 
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
+    area_of = "parcels" if parcels is not None else None
+    _run_on(step, project, out, stages=stages, area_of=area_of, **options)
+
+
+def _run_on(
+    step: str,
+    project: Project,
+    out: str | None,
+    *,
+    stages: int = 10,
+    area_of: str | None = None,
+    **options: object,
+) -> None:
+    """Run one library step on a project with a progress bar and print the result."""
+    from landuse.pipeline import run_project
+
     with _progress(stages) as on_step:
         result = run_project(
             step,
             project,
             out or f"landuse_{step}",
             on_step=on_step,
-            area_of="parcels" if parcels is not None else None,
+            area_of=area_of,
             **options,
         )
     _echo_result(result)
@@ -327,6 +342,40 @@ def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_project_options
+@_read_options
+@_out_option
+def redline(
+    path: Path,
+    project_file: Path | None,
+    sample: bool,
+    layer: str | None,
+    crs: str | None,
+    encoding: str | None,
+    out: str | None,
+) -> None:
+    """用地预审：项目红线的地类面积与三区三线 / A project's red line: land classes, control lines.
+
+    PATH is the red line: a 界址点坐标 TXT, SHP, KML, GeoJSON, GeoPackage or DXF
+    (closed polylines).  Without a project (no --project, --sample or
+    ./landuse.toml) it is read, checked and converted (GeoPackage, areas, the
+    stated-area check, TXT); with one, also against the project's DLTB and
+    control lines (workbook 用地预审.xlsx with the 地类面积汇总表, map).
+    """
+    from landuse.config import LayerSpec, Project, find_project
+
+    spec = LayerSpec("redline", path, layer=layer, crs=crs, encoding=encoding)
+    if project_file is None and not sample and not Path("landuse.toml").is_file():
+        project = Project(source=None, name=path.stem, layers={})
+    else:
+        project = find_project(project_file, sample=sample)
+    project = replace(project, layers={**project.layers, "redline": spec})
+    # Database layers are read within the red line's bounding box.
+    _run_on("redline", project, out, area_of="redline")
+
+
+@main.command()
 @_project_options
 @_engine_option
 @_out_option
@@ -350,10 +399,26 @@ def buildable(
     default=None,
     help="判定日期 Judge as of this day, e.g. 2025-12-31 (default [idle] as_of).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="处置台账 Ledger GeoPackage for the procedure's next steps and deadlines "
+    "(default: [idle] ledger or ledger_import of the project).",
+)
 @_out_option
-def idle(project_file: Path | None, sample: bool, as_of: str | None, out: str | None) -> None:
-    """闲置土地认定与处置 / Idle land by the legal rules."""
-    _run("idle", project_file, sample, out, as_of=as_of)
+def idle(
+    project_file: Path | None,
+    sample: bool,
+    as_of: str | None,
+    ledger: Path | None,
+    out: str | None,
+) -> None:
+    """闲置土地认定与处置程序 / Idle land by the legal rules, and the procedure's deadlines."""
+    from landuse.ledger import Ledger
+
+    led = Ledger(ledger, create=False) if ledger is not None else None
+    _run("idle", project_file, sample, out, as_of=as_of, ledger=led)
 
 
 def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
@@ -480,7 +545,7 @@ def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | Non
     if rows.empty:
         click.echo(f"地块 {parcel_id} 在台账中没有记录 (no entries).")
         return
-    cols = ["entry_id", "event", "method", "event_date", "area_mu", "corrects", "note"]
+    cols = ["entry_id", "event", "method", "event_date", "area_mu", "doc_no", "corrects", "note"]
     shown = rows[cols].astype(object).where(rows[cols].notna(), "")
     click.echo(labelled(shown).to_string(index=False))
 
@@ -517,6 +582,22 @@ def ledger_export(
     default=None,
     help="按园区或全县 Rows per park or the county only (default [rates] by, else park).",
 )
+@click.option(
+    "--approved-from",
+    default=None,
+    help="批准日期起 Count only land approved from this year or day (2009 or 2009-01-01).",
+)
+@click.option(
+    "--approved-to",
+    default=None,
+    help="批准日期止 Count only land approved up to this year or day (2018 or 2018-12-31).",
+)
+@click.option(
+    "--cumulative",
+    is_flag=True,
+    default=None,
+    help="累计口径 Count from the first day of the approval window to --to.",
+)
 @_out_option
 def rates(
     project_file: Path | None,
@@ -525,11 +606,26 @@ def rates(
     start: str | None,
     end: str | None,
     by: str | None,
+    approved_from: str | None,
+    approved_to: str | None,
+    cumulative: bool | None,
     out: str | None,
 ) -> None:
-    """闲置土地处置率、净减少率、批而未供处置率 / Disposal rates."""
+    """处置率、净减少率、批而未供、近五年供地率 / Disposal rates and supply rate."""
     led = _open_ledger(None if sample else project_file, ledger)
-    _run("rates", project_file, sample, out, ledger=led, start=start, end=end, by=by)
+    _run(
+        "rates",
+        project_file,
+        sample,
+        out,
+        ledger=led,
+        start=start,
+        end=end,
+        by=by,
+        approved_from=approved_from,
+        approved_to=approved_to,
+        cumulative=cumulative,
+    )
 
 
 @main.command()

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from pyproj.crs import ProjectedCRS
+from pyproj.crs.coordinate_operation import LambertCylindricalEqualAreaConversion
 
 from landuse.errors import CRSError, CRSMismatchError
 from landuse.units import m2_to_ha, m2_to_mu
@@ -29,6 +31,7 @@ __all__ = [
     "CGCS2000",
     "analysis_crs",
     "apply_datum_transform",
+    "area_ellipsoid_m2",
     "area_m2",
     "centre_lon",
     "cgcs2000_equivalent",
@@ -356,6 +359,64 @@ def area_m2(gdf: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS | None = None
     if not target.is_projected:
         raise CRSError(f"Areas need a projected CRS, got {target.to_string()}.")
     return to_analysis_crs(frame, target).geometry.area.rename("area_m2")
+
+
+def area_ellipsoid_m2(
+    geoms: np.ndarray | gpd.GeoSeries, crs: pyproj.CRS | str, *, max_segment_m: float = 10.0
+) -> np.ndarray:
+    """Ellipsoidal area (椭球面积) in square metres, as the 三调 reports areas.
+
+    The figure is the one drawn in ``crs``: its edges are straight in that
+    projection (for longitude/latitude, straight in degrees, as the
+    第三次全国国土调查 ellipsoidal-area formula takes them).  Edges are split
+    into pieces of at most ``max_segment_m``, mapped by the ellipsoidal Lambert
+    cylindrical equal-area projection on the CRS's own ellipsoid (CGCS2000:
+    a = 6 378 137 m, f = 1/298.257222101, as GRS 80) and measured there: an
+    equal-area map keeps every area of the ellipsoid, so the only error is the
+    chord of each short piece (relative error about 1e-12 with 10 m pieces on
+    parcels of 10 km², where a Gauss-Kruger plane area differs by 1e-5 to 1e-3).
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries or GeoSeries
+        Polygons (anything else has area 0).
+    crs : pyproj.CRS or str
+        The CRS of the coordinates, projected or geographic.
+    max_segment_m : float
+        Longest edge piece, in metres (in degrees: this over 111 km).
+
+    Returns
+    -------
+    ndarray
+        Areas in m², aligned with ``geoms``.
+
+    Examples
+    --------
+    A 100 m square 150 km east of the central meridian of zone 36 (108°E), at
+    23.7°N, covers 5.56 m² less of the ellipsoid than of the Gauss-Kruger plane,
+    whose scale grows away from the meridian:
+
+    >>> sq = shapely.box(36_650_000, 2_620_000, 36_650_100, 2_620_100)
+    >>> round(float(area_ellipsoid_m2([sq], "EPSG:4524")[0]), 2)
+    9994.44
+    """
+    source = pyproj.CRS.from_user_input(crs)
+    values = np.asarray(geoms.array if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(values):
+        return np.zeros(0)
+    step = max_segment_m / 111_000.0 if source.is_geographic else max_segment_m
+    dense = shapely.segmentize(values, step)
+    west, _, east, _ = shapely.total_bounds(values)
+    lon0 = (west + east) / 2 if source.is_geographic else _central_meridian(source) or 0.0
+    equal_area = ProjectedCRS(
+        conversion=LambertCylindricalEqualAreaConversion(0.0, lon0),
+        geodetic_crs=source.geodetic_crs,
+    )
+    to_equal_area = pyproj.Transformer.from_crs(source, equal_area, always_xy=True)
+    mapped = shapely.transform(
+        dense, lambda xy: np.column_stack(to_equal_area.transform(xy[:, 0], xy[:, 1]))
+    )
+    return np.asarray(shapely.area(mapped), dtype=float)
 
 
 def with_areas(gdf: gpd.GeoDataFrame, crs: pyproj.CRS | None = None) -> gpd.GeoDataFrame:

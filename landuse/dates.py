@@ -5,19 +5,34 @@ of years ends at the end of the same calendar date that many years later, or
 on the last day of that month when there is no such date (a period starting
 29 February ends on 28 February).  So a year from 2023-03-01 is complete at
 the end of 2024-03-01, and what depends on it holds from 2024-03-02.
+
+Periods of days (the 30 days of the idle-land procedure) follow the same
+Art. 201 — served on 2025-03-03, day 30 is 2025-04-02 — and Art. 203: when
+the last day is a statutory rest day (法定休假日: a weekend not made a working
+day, or a public holiday), the period ends on the first working day after it.
+The State Council's holiday schedules come from the ``chinese-calendar``
+package; for a year it does not know yet only weekends are moved over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
+import chinese_calendar
 import numpy as np
 import pandas as pd
 
 from landuse.errors import SchemaError
 from landuse.tables import describe_rows, sheet_of
 
-__all__ = ["anniversary", "full_years", "parse_dates", "period_complete_after"]
+__all__ = [
+    "anniversary",
+    "day_period_end",
+    "full_years",
+    "parse_dates",
+    "period_complete_after",
+]
 
 # 2019-03-01, 2019/3/1, 2019.3.1, 2019年3月1日, optionally followed by a time; or 20190301.
 _SEPARATED = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$"
@@ -139,3 +154,62 @@ def full_years(start: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     short = (as_of <= anniversary(d, guess)).to_numpy()
     years = pd.Series((guess - short).astype(float), index=d.index)
     return years.clip(lower=0).where(d.notna() & (d <= as_of))
+
+
+def _rest_day(day: dt.date) -> tuple[bool, bool]:
+    """(is a statutory rest day, the year's holiday schedule is known)."""
+    try:
+        return bool(chinese_calendar.is_holiday(day)), True
+    except NotImplementedError:  # a year the package has no schedule for
+        return day.weekday() >= 5, False
+
+
+def day_period_end(
+    start: pd.Series, days: int, *, rollover: bool = True
+) -> tuple[pd.Series, pd.Series]:
+    """Last day of a period of ``days`` days from ``start`` (Civil Code Art. 201, 203).
+
+    The day of ``start`` is not counted, so the period ends on ``start + days``;
+    with ``rollover`` a last day that is a statutory rest day moves to the next
+    working day (weekends made working days by the holiday schedule stay).
+
+    Parameters
+    ----------
+    start : Series
+        Days the periods start from (NaT gives NaT).
+    days : int
+        Length in days.
+    rollover : bool, default True
+        Apply Art. 203.
+
+    Returns
+    -------
+    end : Series
+        The last day on which the act is still in time.
+    unknown : Series of bool
+        True where the year's holiday schedule is not known (only weekends moved).
+
+    Examples
+    --------
+    >>> end, _ = day_period_end(pd.Series(pd.to_datetime(["2025-03-03", "2025-09-05"])), 30)
+    >>> end.dt.strftime("%Y-%m-%d").tolist()  # 2025-10-05 is in the National Day holiday
+    ['2025-04-02', '2025-10-09']
+    """
+    last = pd.to_datetime(start) + pd.Timedelta(days=days)
+    unknown = pd.Series(False, index=last.index)
+    if not rollover or last.isna().all():
+        return last, unknown
+    # Few distinct days: walk each one past the rest days it falls on.
+    moved: dict[pd.Timestamp, tuple[pd.Timestamp, bool]] = {}
+    for day in last.dropna().unique():
+        current, known = pd.Timestamp(day), True
+        while True:
+            rest, schedule = _rest_day(current.date())
+            known &= schedule
+            if not rest:
+                break
+            current += pd.Timedelta(days=1)
+        moved[pd.Timestamp(day)] = (current, known)
+    end = last.map(lambda d: moved[d][0] if pd.notna(d) else pd.NaT)
+    unknown = last.map(lambda d: pd.notna(d) and not moved[d][1]).astype(bool)
+    return end.astype("datetime64[ns]"), unknown

@@ -25,7 +25,14 @@ import pandas as pd
 import shapely
 from distributed import Client, LocalCluster, as_completed
 
-from landuse.buildable import BuildableOptions, _geoms, _pieces, prepare, ranked_candidates
+from landuse.buildable import (
+    BuildableOptions,
+    _geoms,
+    _pieces,
+    buildable_udb,
+    prepare,
+    ranked_candidates,
+)
 from landuse.conflicts import ConflictResult, NoiseTolerance, check_conflicts, sort_pieces
 from landuse.crs import check_same_crs
 from landuse.errors import SchemaError
@@ -192,6 +199,7 @@ def find_buildable_dask(
 ) -> gpd.GeoDataFrame:
     """:func:`~landuse.buildable.find_buildable` on a dask cluster, parks partitioned."""
     opts = options or BuildableOptions()
+    udb = buildable_udb(udb, opts)
     crs, blockers = prepare(
         parks,
         udb,

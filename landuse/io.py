@@ -42,6 +42,7 @@ import shapely.errors
 from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
 from landuse import postgis
+from landuse.boundary_txt import format_boundary_txt, parse_boundary_txt
 from landuse.config import (
     FIELD_ALIASES,
     GEOMETRY_KINDS,
@@ -108,6 +109,7 @@ __all__ = [
     "refuse_existing",
     "shapefile_text_encoding",
     "table_report",
+    "write_boundary_txt",
     "write_bytes",
     "write_layer",
     "write_layers",
@@ -186,6 +188,10 @@ def list_layers(path: PathLike, *, counts: bool = False) -> pd.DataFrame:
         plus ``features`` and ``crs`` when asked.
     """
     p = _existing(path)
+    if p.suffix.lower() == ".txt":  # a 界址点坐标 TXT is one polygon layer
+        info = layer_info(p)
+        layers = pd.DataFrame({"name": [info["layer"]], "geometry_type": ["Polygon"]})
+        return layers.assign(features=info["features"], crs=info["crs"]) if counts else layers
     try:
         layers = pd.DataFrame(pyogrio.list_layers(_gdal_path(p)), columns=["name", "geometry_type"])
         if counts:
@@ -853,11 +859,16 @@ def read_layer(
     reading fails the read, and the features read must number what the layer
     declares.
 
+    A ``.txt`` is a 界址点坐标 TXT (see :mod:`landuse.boundary_txt`); a
+    ``.dxf`` gives its closed polylines as polygons (other entities are left
+    out, with a warning saying how many), of one CAD layer if ``layer`` names one.
+
     Parameters
     ----------
     path : str or path-like
         ``.shp``, ``.zip`` (zipped shapefile or FileGDB), ``.gpkg``, ``.gdb``
-        folder, ``.geojson``, ``.kml`` or anything else GDAL reads.
+        folder, ``.geojson``, ``.kml``, ``.dxf``, ``.txt`` (界址点坐标) or
+        anything else GDAL reads.
     layer : str, optional
         Layer name inside a multi-layer file; may be omitted when the file
         holds exactly one spatial layer.
@@ -893,6 +904,11 @@ def read_layer(
     """
     p = _existing(path)
     _check_encoding_name(p, encoding)
+    if p.suffix.lower() == ".txt":
+        return _read_boundary_txt(p, crs=crs, encoding=encoding, datum_transform=datum_transform)
+    cad_layer = None
+    if p.suffix.lower() == ".dxf" and layer is not None:
+        cad_layer, layer = layer, None  # a DXF's layers are CAD layers of its one GDAL layer
     shapefiles = _check_shapefiles(p, layer)
     name = _choose_layer(p, layer)
     layers = list_layers(p).set_index("name")["geometry_type"]
@@ -912,6 +928,8 @@ def read_layer(
     if name in shapefiles:
         index, shown = shapefiles[name]
         check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown)
+    if info["driver"] == "DXF":
+        gdf = _dxf_polygons(p, gdf, cad_layer)
     if len(gdf) == 0:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
     gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
@@ -922,6 +940,29 @@ def read_layer(
         "encoding": enc or "as declared",
         "crs": crs_source,
         "synthetic": str(metadata.get("SYNTHETIC", "")).lower() == "yes",
+    }
+    return gdf
+
+
+def _read_boundary_txt(
+    p: Path, *, crs: Any, encoding: str | None, datum_transform: str | None
+) -> gpd.GeoDataFrame:
+    """A 界址点坐标 TXT as a layer; the CRS comes from its header unless ``crs`` is given."""
+    gdf = parse_boundary_txt(
+        p.read_bytes(), source=str(p), encoding=encoding, crs_from_header=crs is None
+    )
+    from_header = gdf.crs is not None
+    gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
+    txt = gdf.attrs["boundary_txt"]
+    gdf.attrs["landuse_source"] = {
+        "path": str(p),
+        "layer": p.stem,
+        "encoding": txt["encoding"],
+        "crs": crs_source.replace("file", "[属性描述] 坐标系/带号", 1)
+        if from_header
+        else crs_source,
+        # The format has no metadata table: the sample says so where the producer goes.
+        "synthetic": "示例数据" in txt["header"].get("数据产生单位", ""),
     }
     return gdf
 
@@ -978,6 +1019,50 @@ def read_database_layer(
         "sha256": postgis.table_sha256(gdf),
     }
     return gdf
+
+
+_LINES = (1, 2)  # GEOS LineString, LinearRing
+
+
+def _dxf_polygons(p: Path, gdf: gpd.GeoDataFrame, cad_layer: str | None) -> gpd.GeoDataFrame:
+    """Closed polylines of a DXF (of one CAD layer) as polygons; the rest left out, counted."""
+    if cad_layer is not None:
+        on_layer = gdf["Layer"].astype("string").eq(cad_layer).fillna(False).to_numpy(dtype=bool)
+        if not on_layer.any():
+            names = ", ".join(sorted(gdf["Layer"].dropna().astype(str).unique()))
+            raise LayerNotFoundError(f"{p}: no CAD layer named '{cad_layer}'. Layers: {names}.")
+        gdf = gdf.loc[on_layer]
+    geoms = shapely.force_2d(np.asarray(gdf.geometry.array, dtype=object))
+    types = shapely.get_type_id(geoms)
+    closed = (
+        np.isin(types, _LINES)
+        & shapely.is_closed(geoms)
+        & (shapely.get_num_coordinates(geoms) >= 4)
+    )
+    polygonal = np.isin(types, [3, 6])  # Polygon, MultiPolygon (hatches)
+    coords, owner = shapely.get_coordinates(geoms[closed], return_index=True)
+    geoms[closed] = shapely.polygons(shapely.linearrings(coords, indices=owner))
+    keep = closed | polygonal
+    if not keep.any():
+        raise LayerReadError(
+            f"{p}: no closed polyline or hatch in the DXF (没有闭合多段线): draw the red line "
+            "as closed polylines (闭合多段线) or export it as SHP/TXT."
+        )
+    if not keep.all():
+        left = pd.Series(shapely.get_type_id(geoms[~keep])).map(
+            {0: "点/文字 points or text", 1: "未闭合的线 open lines", 5: "多段线 multi-lines"}
+        )
+        counts = left.fillna("其他 other").value_counts()
+        warnings.warn(
+            f"{p}: DXF 中 {int((~keep).sum())} 个对象不是闭合多段线，未读入 left out ("
+            + ", ".join(f"{what} {n}" for what, n in counts.items())
+            + ")",
+            LanduseWarning,
+            stacklevel=3,
+        )
+    out = gdf.loc[keep].copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(geoms[keep], index=out.index, crs=gdf.crs)
+    return out
 
 
 def _known_aliases() -> dict[str, tuple[str, ...]]:
@@ -1475,6 +1560,8 @@ def layer_info(
     """
     p = _existing(path)
     _check_encoding_name(p, encoding)
+    if p.suffix.lower() == ".txt":
+        return _boundary_txt_info(p, encoding)
     name = _choose_layer(p, layer)
     gdal_path = _gdal_path(p)
 
@@ -1513,6 +1600,25 @@ def layer_info(
         "bounds": tuple(float(v) for v in bounds) if bounds is not None else None,
         "fields": dict(zip(info["fields"], info["dtypes"], strict=True)),
         "text": text,
+    }
+
+
+def _boundary_txt_info(p: Path, encoding: str | None) -> dict[str, Any]:
+    """:func:`layer_info` of a 界址点坐标 TXT (its header gives the CRS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LanduseWarning)  # describe_layer reads it again
+        gdf = parse_boundary_txt(p.read_bytes(), source=str(p), encoding=encoding)
+    used = gdf.attrs["boundary_txt"]["encoding"]
+    return {
+        "path": str(p),
+        "layer": p.stem,
+        "driver": "界址点坐标 TXT",
+        "geometry_type": "Polygon",
+        "features": len(gdf),
+        "crs": gdf.crs.to_string() if gdf.crs is not None else None,
+        "bounds": tuple(float(v) for v in gdf.total_bounds),
+        "fields": {c: str(gdf[c].dtype) for c in gdf.columns if c != gdf.geometry.name},
+        "text": TextEncoding(None, f"{used} (detected)", f"{used} (detected)"),
     }
 
 
@@ -1685,6 +1791,27 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
             part = tmp.with_suffix(ext)
             if part.exists():
                 os.replace(part, p.with_suffix(ext))
+    return p
+
+
+def write_boundary_txt(parcels: gpd.GeoDataFrame, path: PathLike) -> Path:
+    """Write parcels as a 界址点坐标 TXT atomically (GB18030, CRLF).
+
+    A layer read from such a TXT keeps its header, coordinate decimals and area
+    unit (``attrs["boundary_txt"]``), so it is written back as it was read; see
+    :func:`landuse.boundary_txt.format_boundary_txt`.
+    """
+    p = Path(path).expanduser()
+    txt = parcels.attrs.get("boundary_txt", {})
+    data = format_boundary_txt(
+        parcels,
+        header=txt.get("header"),
+        sections=txt.get("sections"),
+        decimals=txt.get("decimals") or 3,
+        area_unit=txt.get("area_unit", "公顷"),
+    )
+    with _atomic_target(p) as tmp:
+        tmp.write_bytes(data)
     return p
 
 

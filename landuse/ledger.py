@@ -2,8 +2,10 @@
 
 The ledger is an attribute table ``idle_ledger`` in a GeoPackage (an SQLite
 file any GIS opens).  Each row is one event of one parcel: identified as idle
-(认定闲置), a procedural step (调查通知, 认定书, 公示, 处置决定) or the disposal
-completed (处置完成) with its method.  Rows are never changed or deleted —
+(认定闲置), a step of the procedure of Order No. 53 (发现疑似闲置, 调查通知, 认定书,
+公示, 听证告知, 处置决定, 决定书送达, 缴纳闲置费, 交回土地, 注销登记) or the disposal
+completed (处置完成) with its method, and the document number (文号, ``doc_no``)
+of the notice or decision the row records.  Rows are never changed or deleted —
 SQLite triggers refuse it — so a mistake is fixed by a new row that
 ``corrects`` the old one (撤销 withdraws it); the full history stays.
 
@@ -20,10 +22,13 @@ carries ``row_hash``, chained to the row before it::
 
 where the previous ``row_hash`` is ``""`` for the first row and the canonical
 row is the JSON array ``[fid, parcel_id, event, method, event_date, area_mu,
-amount_wan, note, corrects, batch, recorded_at]`` written by
+amount_wan, note, corrects, batch, recorded_at, doc_no]`` written by
 ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` and encoded
 as UTF-8 (NULL is ``null``, areas and amounts are floats such as ``15.0``, fid
-and corrects integers).  The table ``idle_ledger_head`` holds the row count
+and corrects integers).  Columns added after the first eleven (``doc_no``)
+are left out of the array while they are NULL at its end, so rows hashed
+before those columns existed keep their hash and a ledger only gains the
+column (``ALTER TABLE``) when it is upgraded.  The table ``idle_ledger_head`` holds the row count
 and last hash, updated in the same transaction, so removing the last rows
 shows too.  :meth:`Ledger.verify` checks all of it.  Limit: SHA-256 has no
 key, so someone who rewrites rows *and* recomputes every later hash and the
@@ -86,15 +91,26 @@ HASHED_COLUMNS: tuple[str, ...] = (
     "corrects",
     "batch",
     "recorded_at",
+    "doc_no",
 )
+#: Columns of the first chained format; later ones are left out of a row's
+#: serialization while they are NULL at its end.
+_BASE_COLUMNS = 11
 
 #: Event → meaning.  处置完成 ends a parcel's idle status; 撤销 withdraws a row.
+#: The procedure's deadlines are in :func:`landuse.idle.procedure_status`.
 EVENTS: dict[str, str] = {
+    "发现疑似闲置": "suspected idle land found (Art. 5: investigate within 30 days)",
     "认定闲置": "identified as idle land",
     "调查通知": "investigation notice served",
     "认定书": "idle-land determination issued",
     "公示": "public notice",
+    "听证告知": "holder told of the right to a hearing (Art. 15)",
     "处置决定": "disposal decision",
+    "决定书送达": "decision served (Art. 17: 30 days to pay or hand back)",
+    "缴纳闲置费": "idle-land fee paid (amount in 金额)",
+    "交回土地": "land and certificate handed back",
+    "注销登记": "registration cancelled (Art. 17-18)",
     "处置完成": "disposal completed",
     "撤销": "withdraws the corrected row",
 }
@@ -128,6 +144,7 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
     "amount_wan": ("金额（万元）", "金额(万元)", "金额", "JE"),
     "note": ("备注", "BZ"),
     "corrects": ("更正编号", "更正记录", "GZBH"),
+    "doc_no": ("文号", "文书编号", "文书文号", "WH"),
 }
 
 _COLUMNS = {
@@ -141,6 +158,7 @@ _COLUMNS = {
     "corrects": "Int64",
     "batch": "str",
     "recorded_at": "str",
+    "doc_no": "str",
     "row_hash": "str",
 }
 
@@ -167,7 +185,7 @@ def read_ledger_file(path: str | Path, *, sheet: str | int | None = None) -> pd.
     """Read and check an import file (CSV or Excel) of ledger rows.
 
     Columns (Chinese headers as in the template): 地块编号, 事项, 处置方式, 日期,
-    面积（亩）, 金额（万元）, 备注, 更正编号.  Every problem in the file is
+    面积（亩）, 金额（万元）, 备注, 更正编号, 文号.  Every problem in the file is
     reported in one error with its row number as Excel shows it.
 
     Returns
@@ -190,12 +208,12 @@ def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:
             f"{source}: missing column(s) {', '.join(missing)}; the import needs "
             "地块编号, 事项 and 日期 (see the README for the template)."
         )
-    for col in ("method", "note", "area_mu", "amount_wan", "corrects"):
+    for col in ("method", "note", "area_mu", "amount_wan", "corrects", "doc_no"):
         if col not in df.columns:
             df[col] = None
     text = {
         c: df[c].astype("string").str.strip().fillna("")
-        for c in ("parcel_id", "event", "method", "note")
+        for c in ("parcel_id", "event", "method", "note", "doc_no")
     }
     problems: list[str] = []
 
@@ -233,13 +251,17 @@ def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:
             "amount_wan": amount,
             "note": text["note"].where(text["note"] != "", None),
             "corrects": corrects.astype("Int64"),
+            "doc_no": text["doc_no"].where(text["doc_no"] != "", None),
         }
     ).reset_index(drop=True)
 
 
 def _row_hash(previous: str, values: Sequence[object]) -> str:
     """Chain link of one row: see the module docstring for the serialization."""
-    canonical = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    values = list(values)
+    while len(values) > _BASE_COLUMNS and values[-1] is None:
+        values.pop()  # a later column still NULL: serialized as before it existed
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
 
 
@@ -504,7 +526,7 @@ class Ledger:
         rows : DataFrame
             Canonical columns (``parcel_id``, ``event``, ``event_date`` and
             optionally ``method``, ``area_mu``, ``amount_wan``, ``note``,
-            ``corrects``), e.g. from :func:`read_ledger_file`.
+            ``corrects``, ``doc_no``), e.g. from :func:`read_ledger_file`.
         source : str
             What the rows came from (file name); recorded with the content
             hash in the ``batch`` column.
@@ -556,7 +578,8 @@ class Ledger:
             _check_corrections(con, values, source)
             records = []
             for fid, row in enumerate(values, start=last_fid + 1):
-                linked = (fid, *row, batch, now)
+                *fields, doc_no = row
+                linked = (fid, *fields, batch, now, doc_no)
                 last_hash = _row_hash(last_hash, linked)
                 records.append((*linked, last_hash))
             step = max(1, len(records) // 100)
@@ -638,9 +661,7 @@ class Ledger:
             )
         broken: list[BrokenRow] = []
         previous, previous_fid, stored = "", 0, ""
-        cursor = con.execute(
-            f"SELECT {', '.join(HASHED_COLUMNS)}, row_hash FROM {TABLE} ORDER BY fid"
-        )
+        cursor = con.execute(f"SELECT {_hashed_columns(con)}, row_hash FROM {TABLE} ORDER BY fid")
         for *values, stored in cursor:
             fid = values[0]
             if stored is None:
@@ -679,6 +700,8 @@ class Ledger:
         with closing(self._connect()) as con:
             df = pd.read_sql_query(f"SELECT * FROM {TABLE} ORDER BY fid", con)
         df = df.rename(columns={"fid": "entry_id"})
+        if "doc_no" not in df.columns:  # a ledger not yet upgraded to the 文号 column
+            df["doc_no"] = None
         df["corrects"] = df["corrects"].astype("Int64")
         if effective:
             superseded = set(df["corrects"].dropna().astype(int))
@@ -695,8 +718,18 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _columns_of(con: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in con.execute(f"PRAGMA table_info({TABLE})")}
+
+
 def _has_chain(con: sqlite3.Connection) -> bool:
-    return any(r[1] == "row_hash" for r in con.execute(f"PRAGMA table_info({TABLE})"))
+    return "row_hash" in _columns_of(con)
+
+
+def _hashed_columns(con: sqlite3.Connection) -> str:
+    """SELECT list of the hashed columns; NULL for later ones the table lacks yet."""
+    have = _columns_of(con)
+    return ", ".join(c if c in have else f"NULL AS {c}" for c in HASHED_COLUMNS)
 
 
 def _head(con: sqlite3.Connection) -> tuple[int, str, int, str | None] | None:
@@ -732,11 +765,14 @@ def _restore_triggers(con: sqlite3.Connection) -> None:
 
 
 def _prepare(con: sqlite3.Connection, now: str) -> int:
-    """Inside a write transaction: add the chain to an older ledger, restore triggers.
+    """Inside a write transaction: bring an older ledger's columns and chain up, restore triggers.
 
     Returns the number of rows hashed by the upgrade (0 when already chained).
     """
     hashed = 0
+    if "doc_no" not in _columns_of(con):
+        # NULL in every existing row: their serialization, hence their hash, is unchanged.
+        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN doc_no TEXT")
     if not _has_chain(con):
         # Hashing existing rows updates them: lift the update guard for this
         # transaction only (it is re-created below before the commit).

@@ -189,8 +189,28 @@ class MapLayer:
 #: The map's layers, bottom to top.  A new layer is one more declaration here.
 LAYERS: tuple[MapLayer, ...] = (
     MapLayer("district", "行政区界", ()),  # the county outline, for orientation only
+    MapLayer(
+        "dltb",
+        "地类图斑（三调）",
+        (
+            ("patch_no", "图斑编号"),
+            ("land_class_code", "地类编码"),
+            ("land_class", "地类名称"),
+            ("category", "三大类"),
+            ("deduction_ratio", "扣除系数"),
+        ),
+        "land_class",
+        "category",
+    ),
     MapLayer("parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), names="park"),
     MapLayer("udb", "城镇开发边界", (("zone_id", "编号"),)),
+    MapLayer(
+        "udb_zones",
+        "城镇开发边界规划分区",
+        (("zone_code", "规划分区代码"), ("zone_type", "规划分区名称")),
+        "zone_type",
+        "zone_type",
+    ),
     MapLayer("farmland", "永久基本农田", (("patch_id", "图斑编号"), ("land_class", "地类"))),
     MapLayer("eco_redline", "生态保护红线", (("patch_id", "编号"), ("patch_name", "名称"))),
     MapLayer(
@@ -236,6 +256,19 @@ LAYERS: tuple[MapLayer, ...] = (
         (("candidate_id", "编号"), ("park", "园区"), ("area_mu", "面积（亩）")),
         "candidate_id",
         searchable=("candidate_id",),
+    ),
+    MapLayer(
+        "redline",
+        "项目红线",
+        (
+            ("parcel_id", "地块编号"),
+            ("parcel_name", "地块名称"),
+            ("area_ha", "面积（公顷）"),
+            ("area_mu", "面积（亩）"),
+            ("status", "三区三线检查"),
+        ),
+        "parcel_name",
+        searchable=("parcel_id", "parcel_name"),
     ),
     MapLayer(
         "conflicts",
@@ -457,9 +490,10 @@ def build_map(
     Parameters
     ----------
     layers : mapping of str to GeoDataFrame
-        Keys of :data:`LAYERS` (``district``, ``parks``, ``udb``, ``farmland``, ``eco_redline``,
-        ``parcels``, ``efficiency``, ``buildable``, ``conflicts``); missing ones
-        are skipped.  Any CRS; the map is the only place that goes to EPSG:4326.
+        Keys of :data:`LAYERS` (``district``, ``dltb``, ``parks``, ``udb``, ``udb_zones``,
+        ``farmland``, ``eco_redline``, ``parcels``, ``efficiency``, ``buildable``,
+        ``redline``, ``conflicts``); missing ones are skipped.  Any CRS; the map
+        is the only place that goes to EPSG:4326.
     title, subtitle : str
         Shown at the top right (e.g. the district and the date).
     synthetic : bool

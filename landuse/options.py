@@ -39,6 +39,7 @@ __all__ = [
     "EfficiencyOptions",
     "EfficiencyScheme",
     "IdleOptions",
+    "LandclassOptions",
     "Options",
     "OutputOptions",
     "ProjectOptions",
@@ -124,6 +125,11 @@ class ProjectOptions:
         else the last day of ``[rates] period``).
     paper : {"A3", "A4"}
         Paper of the thematic maps (专题图), landscape (default A3).
+    area : {"plane", "ellipsoid"}
+        Areas of the red-line tables (地类面积汇总表 and the control lines under
+        it): ``"plane"`` on the Gauss-Kruger plane of ``analysis_crs``, or
+        ``"ellipsoid"``, the 椭球面积 on the CGCS2000 ellipsoid that the 三调 reports
+        (see :func:`landuse.crs.area_ellipsoid_m2`).  Default plane.
     """
 
     name: str | None = None
@@ -133,6 +139,7 @@ class ProjectOptions:
     mapping_unit: str | None = None
     data_date: dt.date | None = None
     paper: Literal["A3", "A4"] = "A3"
+    area: Literal["plane", "ellipsoid"] = "plane"
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,9 @@ class BuildableOptions:
     buffers : mapping of str to float
         Layers (a ``[layers.<name>]`` each) kept clear by this many metres,
         e.g. ``{ pipelines = 30 }``.
+    udb_zones : tuple of str
+        When the UDB layer carries planning zones (GHFQMC / GHFQDM), only the
+        features whose zone name or code is listed count (default 城镇集中建设区).
     """
 
     min_area_mu: float = 10.0
@@ -202,6 +212,7 @@ class BuildableOptions:
     occupied_status: tuple[str, ...] = ("已供",)
     max_slope_deg: float = 15.0
     buffers: Mapping[str, float] = field(default_factory=dict)
+    udb_zones: tuple[str, ...] = ("城镇集中建设区", "集中建设区")
 
 
 @dataclass(frozen=True)
@@ -234,6 +245,19 @@ class IdleOptions:
         Evidence share under which a parcel recorded as started is suspect (5 %).
     min_raster_coverage : float
         Share of a parcel the raster must cover to judge the evidence (90 %).
+    investigation_days : int
+        Days from finding suspected idle land (发现疑似闲置) to the investigation
+        notice (调查通知), Order No. 53 Art. 5 (default 30).
+    payment_days : int
+        Days from service of the decision (决定书送达) to pay the idle-land fee or
+        hand back the land, Art. 17 (default 30).
+    holiday_rollover : bool
+        A deadline whose last day is a statutory rest day ends on the next working
+        day (Civil Code Art. 203; default true).
+    recover_suspended : bool
+        Recover without compensation land whose development was suspended for two
+        full years (default true).  Art. 14 speaks only of 未动工开发满两年, so this
+        is an interpretation; false gives such land the fee and a note instead.
     """
 
     as_of: dt.date | None = None
@@ -246,6 +270,10 @@ class IdleOptions:
     evidence_classes: tuple[int, ...] = (4, 5)
     suspect_below: float = 0.05
     min_raster_coverage: float = 0.9
+    investigation_days: int = 30
+    payment_days: int = 30
+    holiday_rollover: bool = True
+    recover_suspended: bool = True
 
 
 @dataclass(frozen=True)
@@ -258,10 +286,25 @@ class RatesOptions:
         First and last day of the period (``--from``/``--to`` override).
     by : {"park", "county"}
         Rows per park, or the county total only.
+    approved_from, approved_to : date or None
+        Count only land approved (``approval_date``) in this window, e.g. the
+        stock approved 2009-01-01 … 2018-12-31 (``--approved-from``/``--approved-to``).
+    cumulative : bool
+        Count from the window's first day (``approved_from``) to the period's
+        end instead of over the period (``--cumulative``).
+    supply_years : int
+        Approval years in 近五年平均供地率 (default 5).
+    supply_rate_floor : float
+        The floor that rate is held to (national rule: 60 %).
     """
 
     period: tuple[dt.date, dt.date] | None = None
     by: Literal["park", "county"] = "park"
+    approved_from: dt.date | None = None
+    approved_to: dt.date | None = None
+    cumulative: bool = False
+    supply_years: int = 5
+    supply_rate_floor: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -486,6 +529,26 @@ t_new_firm_years, t_under_construction, bonus, penalty, policies : optional
 
 
 @dataclass(frozen=True)
+class LandclassOptions:
+    """``[landclass]``: which classification the land survey's 地类编码 follow.
+
+    The two systems reuse codes for different land (``0601`` is 工业用地 in
+    GB/T 21010-2017 and 农村道路 in the 2023 用地用海分类; 工业用地 is ``1001``
+    there), so a project says which one its DLTB layer uses.
+
+    Attributes
+    ----------
+    system : {"gbt21010", "ydyh2023"}
+        ``"gbt21010"``: GB/T 21010-2017 土地利用现状分类 with the working codes
+        of the 第三次全国国土调查 (05H1, 0508, 08H1 …), as 三调 and its annual
+        updates deliver DLTB (default); ``"ydyh2023"``: 国土空间调查、规划、用途管制
+        用地用海分类指南 (2023).
+    """
+
+    system: Literal["gbt21010", "ydyh2023"] = "gbt21010"
+
+
+@dataclass(frozen=True)
 class Options:
     """Every options table of a project file (the registry of ``[section]`` names)."""
 
@@ -496,6 +559,7 @@ class Options:
     idle: IdleOptions = field(default_factory=IdleOptions)
     rates: RatesOptions = field(default_factory=RatesOptions)
     efficiency: EfficiencyOptions = field(default_factory=EfficiencyOptions)
+    landclass: LandclassOptions = field(default_factory=LandclassOptions)
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, Any], *, source: str = "landuse.toml") -> Options:

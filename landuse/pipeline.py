@@ -9,6 +9,8 @@ returns the headline lines.  ``landuse demo`` runs every step on the sample;
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +22,7 @@ import pandas as pd
 
 from landuse import __version__, postgis
 from landuse.briefing import briefing_sections, summary_html, summary_markdown, write_briefing
-from landuse.buildable import buildable_summary, find_buildable, steep_land
+from landuse.buildable import buildable_summary, buildable_udb, find_buildable, steep_land
 from landuse.config import LAYER_LABELS, Project, sample_project
 from landuse.conflicts import (
     ConflictResult,
@@ -33,7 +35,7 @@ from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 from landuse.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.errors import ConfigError
-from landuse.idle import IDLE_REQUIRED, find_idle, idle_summary
+from landuse.idle import IDLE_REQUIRED, find_idle, idle_summary, procedure_status
 from landuse.io import (
     LayerIntake,
     ProjectData,
@@ -43,15 +45,26 @@ from landuse.io import (
     read_raster,
     read_result_layers,
     table_report,
+    write_boundary_txt,
     write_layers,
     write_table,
     write_text,
 )
 from landuse.labels import TOTAL, labelled, sum_by
+from landuse.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
-from landuse.options import parse_day
-from landuse.rates import FORMULAS, disposal_rates, idle_periods, unsupplied_rates
+from landuse.options import IdleOptions, parse_day
+from landuse.rates import (
+    FORMULAS,
+    approved_within,
+    disposal_rates,
+    idle_periods,
+    supply_rates,
+    unsupplied_batches,
+    unsupplied_rates,
+)
+from landuse.redline import RedlineResult, analyse_redline
 from landuse.report import (
     ChartMarks,
     Sheet,
@@ -81,6 +94,7 @@ __all__ = [
     "run_pack",
     "run_project",
     "run_rates",
+    "run_redline",
     "run_report",
 ]
 
@@ -293,30 +307,62 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
     summary = buildable_summary(cands)
     res.files.append(write_table(labelled(summary), out_dir / "buildable_by_park.csv"))
     opts = data.project.options.buildable
+    udb = data.layer("udb")
+    zoned = len(buildable_udb(udb, opts))
     res.lines.append(
         f"可建设用地：{len(cands)} 块，合计 {cands['area_mu'].sum():,.1f} 亩"
-        f"（单块 ≥ {opts.min_area_mu:g} 亩、宽度 ≥ {opts.min_width_m:g} m）"
+        f"（单块 ≥ {opts.min_area_mu:g} 亩、宽度 ≥ {opts.min_width_m:g} m"
+        + (
+            f"；城镇开发边界只计{'、'.join(opts.udb_zones)}，{zoned}/{len(udb)} 个要素"
+            if zoned < len(udb)
+            else ""
+        )
+        + "）"
     )
     return res
 
 
-def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> StepResult:
-    """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence."""
+def run_idle(
+    data: ProjectData,
+    out_dir: Path,
+    *,
+    as_of: str | None = None,
+    ledger: Ledger | None = None,
+) -> StepResult:
+    """Idle-land finder: GeoPackage layer and a 台账-style table, with raster evidence.
+
+    With a ledger (``ledger``, else the project's) each parcel also gets its
+    place in the disposal procedure: the next step, its deadline and what is
+    overdue (``idle_procedure.csv``), and the 台账 columns 认定书文号, 决定书文号,
+    送达日期 and 缴费日期.
+    """
     res = StepResult(out_dir)
     day = parse_day(as_of, what="--as-of") if as_of else data.project.options.idle.as_of
     if day is None:
         raise ConfigError("Give the day to judge for: --as-of 2025-12-31 or [idle] as_of.")
+    options = data.project.options.idle
     raster_path = data.project.rasters.get("landcover")
     raster = read_raster(raster_path) if raster_path else None
     parcels = with_areas(data.layer("parcels"), data.crs)
-    out = find_idle(parcels, day.isoformat(), landcover=raster, options=data.project.options.idle)
+    out = find_idle(parcels, day.isoformat(), landcover=raster, options=options)
+    ledger = ledger if ledger is not None else _ledger_for(data, out_dir)
+    procedure = None
+    if ledger is not None:
+        procedure = procedure_status(
+            ledger.entries(effective=True), day.isoformat(), idle=out, options=options
+        )
+        by_id = procedure.set_index("parcel_id")
+        ids = out["parcel_id"].astype(str)
+        for col in _LEDGER_COLUMNS:
+            out[col] = ids.map(by_id[col]).to_numpy()
+        res.results["procedure"] = procedure
+        res.files.append(write_table(labelled(procedure), out_dir / "idle_procedure.csv"))
     res.results["idle"] = out
     res.results["as_of"] = day.isoformat()
     res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
     idle = out[out["idle"]]
     cols = [c for c in _IDLE_COLUMNS if c in out.columns]
-    ledger_view = out.loc[out["idle"] | out.get("suspect_idle", False), cols]
-    res.files.append(write_table(labelled(ledger_view), out_dir / "idle.csv"))
+    res.files.append(write_table(labelled(out.loc[_idle_rows(out), cols]), out_dir / "idle.csv"))
     fee = idle["idle_fee_wan"].sum()
     line = (
         f"闲置土地（截至 {day.isoformat()}）：{len(idle)} 宗，"
@@ -328,11 +374,88 @@ def run_idle(data: ProjectData, out_dir: Path, *, as_of: str | None = None) -> S
         line += (
             f"；登记在建但影像无建设迹象（疑似闲置，需实地核查）{int(out['suspect_idle'].sum())} 宗"
         )
+    if "start_unverified" in out.columns:
+        line += f"；登记已动工但无第三十条动工依据（需核查）{int(out['start_unverified'].sum())} 宗"
     if out["undetermined"].any():
         line += f"；缺少约定动工日期无法判定 {int(out['undetermined'].sum())} 宗"
     res.lines.append(line)
+    res.lines += _idle_rule_lines(out, options)
+    if procedure is not None:
+        res.lines += _procedure_lines(procedure, day)
     return res
 
+
+def _idle_rows(out: pd.DataFrame) -> pd.Series:
+    """Rows of the 台账-style table: idle, suspected, or a start to check."""
+    rows = out["idle"].astype(bool)
+    for col in ("suspect_idle", "start_unverified"):
+        if col in out.columns:
+            rows |= out[col].astype(bool)
+    return rows
+
+
+def _idle_rule_lines(out: pd.DataFrame, options: IdleOptions) -> list[str]:
+    """How the clock and the 25 % test were applied, where the project's data asks for it."""
+    lines = []
+    restarted = out["clock_basis"].str.startswith("新约定")
+    if restarted.any():
+        lines.append(
+            f"  政府原因延期后自新约定动工日期重新起算（第十二条）{int(restarted.sum())} 宗"
+        )
+    rule = out["investment_rule"]
+    amounts = rule.str.contains("÷")
+    if amounts.any():
+        subtracted = rule.str.contains("−出让价款")
+        lines.append(
+            f"  投资比例按第三十条不含土地价款：按投资额计算 {int(amounts.sum())} 宗"
+            f"（其中含土地价款、已扣除出让价款 {int(subtracted.sum())} 宗）；"
+            f"含土地价款但缺出让价款、无法扣除 {int(rule.str.contains('未能扣除').sum())} 宗"
+        )
+    if not options.recover_suspended:
+        lines.append("  中止开发满两年不按无偿收回处理（第十四条只规定未动工开发满两年）")
+    return lines
+
+
+def _procedure_lines(procedure: pd.DataFrame, day: dt.date) -> list[str]:
+    """Headline of the disposal procedure and the overdue parcels, most overdue first."""
+    open_ = procedure["next_step"] != ""
+    overdue = procedure[procedure["overdue"]].sort_values("days_to_deadline")
+    kinds = "、".join(f"{k} {n} 宗" for k, n in overdue["next_step"].value_counts().items())
+    unknown = procedure["issues"].str.contains("台账无记录")
+    issues = procedure["issues"].str.contains("未登记")
+    lines = [
+        f"处置程序（台账，截至 {day.isoformat()}）：在办 {int(open_.sum())} 宗，"
+        f"已办结 {int((~open_).sum())} 宗；逾期未办 {len(overdue)} 宗"
+        + (f"（{kinds}）" if kinds else "")
+        + f"；逾期办结的环节 {int((procedure['late_steps'] != '').sum())} 宗；"
+        f"判定闲置但台账无记录 {int(unknown.sum())} 宗；缺少前置环节 {int(issues.sum())} 宗"
+        "（见 idle_procedure.csv）"
+    ]
+    shown = overdue.head(10)
+    for pid, step, deadline, days, basis in zip(
+        shown["parcel_id"],
+        shown["next_step"],
+        shown["deadline"].dt.strftime("%Y-%m-%d"),
+        shown["days_to_deadline"],
+        shown["deadline_basis"],
+        strict=True,
+    ):
+        lines.append(f"  逾期：{pid} {step}，期限 {deadline}（逾期 {-int(days)} 天；{basis}）")
+    if len(overdue) > 10:
+        lines.append(f"  …… 另有 {len(overdue) - 10} 宗逾期，见 idle_procedure.csv")
+    return lines
+
+
+#: Procedure columns copied onto the idle layer: the 台账 columns and what is due.
+_LEDGER_COLUMNS = (
+    "determination_no",
+    "decision_no",
+    "served_date",
+    "paid_date",
+    "next_step",
+    "deadline",
+    "overdue",
+)
 
 _IDLE_COLUMNS = [
     "parcel_id",
@@ -342,18 +465,25 @@ _IDLE_COLUMNS = [
     "area_mu",
     "land_price_wan",
     "agreed_start_date",
+    "new_agreed_start_date",
     "actual_start_date",
+    "start_evidence",
     "suspended_since",
     "idle_type",
+    "clock_basis",
     "idle_since",
     "idle_days",
     "idle_years",
     "gov_caused",
+    "investment_share",
+    "investment_rule",
     "idle_fee_wan",
     "recover_without_compensation",
     "consequence",
     "evidence_share",
     "suspect_idle",
+    "start_check",
+    *_LEDGER_COLUMNS,
 ]
 
 
@@ -369,6 +499,31 @@ def _period(data: ProjectData, start: str | None, end: str | None) -> tuple[str,
     return first.isoformat(), last.isoformat()
 
 
+def _approval_bound(value: str | None, *, last: bool, what: str) -> dt.date | None:
+    """A window bound: a year (2009 → 2009-01-01, or 2018-12-31 as the last) or a day."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}", text):
+        return dt.date(int(text), 12, 31) if last else dt.date(int(text), 1, 1)
+    return parse_day(text, what=what)
+
+
+def _window(
+    data: ProjectData, first: str | None, last: str | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The approval-year window: ``--approved-from``/``--approved-to``, else ``[rates]``."""
+    options = data.project.options.rates
+    lo = _approval_bound(first, last=False, what="--approved-from") or options.approved_from
+    hi = _approval_bound(last, last=True, what="--approved-to") or options.approved_to
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(
+            f"The approval window starts ({lo}) after it ends ({hi}); swap --approved-from "
+            "and --approved-to."
+        )
+    return lo, hi
+
+
 def run_rates(
     data: ProjectData,
     out_dir: Path,
@@ -377,19 +532,47 @@ def run_rates(
     start: str | None = None,
     end: str | None = None,
     by: Literal["park", "county"] | None = None,
+    approved_from: str | None = None,
+    approved_to: str | None = None,
+    cumulative: bool | None = None,
 ) -> StepResult:
-    """Disposal rates for a period by park (or county) from the ledger and the parcels."""
+    """Disposal rates for a period by park (or county) from the ledger and the parcels.
+
+    An approval window (``approved_from``/``approved_to``: years or days) counts
+    only land approved in it; ``cumulative`` counts from the window's first
+    day to the period's end.  Also 近五年平均供地率 and, when the parcels carry
+    ``approval_batch``, 批而未供 per batch.
+    """
     res = StepResult(out_dir)
+    options = data.project.options.rates
     start, end = _period(data, start, end)
-    by = by or data.project.options.rates.by
+    lo, hi = _window(data, approved_from, approved_to)
+    cumulative = options.cumulative if cumulative is None else cumulative
+    if cumulative:
+        if lo is None:
+            raise ConfigError(
+                "--cumulative counts from the approval window's first day: add "
+                "--approved-from 2009 (or [rates] approved_from)."
+            )
+        if lo.isoformat() > end:
+            raise ConfigError(f"The approval window starts ({lo}) after the period ends ({end}).")
+        start = lo.isoformat()
+    by = by or options.by
     parcels = with_areas(data.layer("parcels"), data.crs)
+    windowed = lo is not None or hi is not None
+    inside = approved_within(parcels, lo, hi) if windowed else pd.Series(True, parcels.index)
+    stock = parcels[inside.to_numpy()]
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
     periods = idle_periods(ledger.entries(effective=True))
+    if windowed:
+        periods = periods[periods["parcel_id"].isin(stock["parcel_id"].astype(str))]
     idle = disposal_rates(periods, start, end, groups=groups)
     res.results["period"] = (str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
-    res.results["trend"] = disposal_trend(ledger, pd.Timestamp(end).year)
+    res.results["trend"] = disposal_trend(ledger, pd.Timestamp(end).year, periods=periods)
     table = idle.merge(
-        unsupplied_rates(parcels, start, end, groups=groups), on="group", how="outer"
+        unsupplied_rates(stock, start, end, groups=groups, cumulative=cumulative),
+        on="group",
+        how="outer",
     )
     table["revitalised_mu"] = table["disposed_mu"].fillna(0) + table[
         "unsupplied_supplied_mu"
@@ -400,6 +583,10 @@ def run_rates(
     res.results["rates"] = table
     total = table.set_index("group").loc["合计"]
     period = f"{pd.Timestamp(start).date()} 至 {pd.Timestamp(end).date()}"
+    if windowed:
+        span = f"{lo or '最早'} 至 {hi or '最近'}"
+        period += f"（{'累计，' if cumulative else ''}批准日期 {span} 的存量土地）"
+    unsupplied_key = "unsupplied_rate_cumulative" if cumulative else "unsupplied_rate"
     res.lines += [
         f"{period}：盘活存量土地 {total['revitalised_mu']:,.1f} 亩，处置闲置土地 "
         f"{total['disposed_mu']:,.1f} 亩，处置率 {total['disposal_rate']:.2%}，"
@@ -407,10 +594,65 @@ def run_rates(
         f"{total['unsupplied_rate']:.2%}",
         *(
             f"  {FORMULAS[k]}"
-            for k in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+            for k in ("disposal_rate", "net_reduction_rate", unsupplied_key, "revitalised_mu")
         ),
     ]
+    if windowed:
+        outside = len(parcels) - len(stock)
+        res.lines.append(
+            f"  {FORMULAS['approval_window']}（窗口外或无批准日期的地块 {outside} 宗未计入）"
+        )
+    res.lines += _supply_lines(res, parcels, end, options.supply_years, options.supply_rate_floor)
+    if "approval_batch" in parcels.columns:
+        res.lines += _batch_lines(res, stock, start, end, cumulative=cumulative)
     return res
+
+
+def _supply_lines(
+    res: StepResult, parcels: pd.DataFrame, end: str, years: int, floor: float
+) -> list[str]:
+    supply = supply_rates(parcels, end, years=years)
+    res.results["supply"] = supply
+    res.files.append(write_table(labelled(supply), res.out_dir / "supply_rate.csv"))
+    total = supply.set_index("approval_year").loc["合计"]
+    first, last = supply["approval_year"].iloc[0], supply["approval_year"].iloc[-2]
+    rate = total["supply_rate"]
+    verdict: str = (
+        "无批准用地"
+        if pd.isna(rate)
+        else ("达到" if rate >= floor else "低于") + f"不低于 {floor:.0%} 的要求"
+    )
+    return [
+        f"近{years}年（{first}–{last}年批准）平均供地率 "
+        + ("—" if pd.isna(rate) else f"{rate:.2%}")
+        + f"：已供 {total['supplied_mu']:,.1f} 亩 ÷ 批准 {total['approved_mu']:,.1f} 亩，{verdict}",
+        f"  {FORMULAS['supply_rate']}",
+    ]
+
+
+def _batch_lines(
+    res: StepResult, stock: pd.DataFrame, start: str, end: str, *, cumulative: bool
+) -> list[str]:
+    batches = unsupplied_batches(stock, start, end, cumulative=cumulative)
+    res.results["batches"] = batches
+    res.files.append(write_table(labelled(batches), res.out_dir / "unsupplied_batches.csv"))
+    named = batches[batches["approval_batch"] != "未填批次"]
+    status = named["batch_status"].value_counts()
+    counts = "、".join(
+        f"{k} {int(status.get(k, 0))} 个" for k in ("处置完毕", "部分处置", "未处置")
+    )
+    lines = [
+        f"批而未供按批次：{'累计' if cumulative else '期初'} {len(named)} 个批次 "
+        f"{named['unsupplied_stock_mu'].sum():,.1f} 亩，其中{counts}",
+        f"  {FORMULAS['unsupplied_batches']}",
+    ]
+    unnamed = batches[batches["approval_batch"] == "未填批次"]
+    if not unnamed.empty:
+        lines.append(
+            f"  未填批次的批而未供地块 {int(unnamed['parcels'].sum())} 宗 "
+            f"{unnamed['unsupplied_stock_mu'].sum():,.1f} 亩未计入批次数"
+        )
+    return lines
 
 
 def efficiency_project(
@@ -560,6 +802,10 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
         layers["efficiency"] = efficiency.parcels
     parcels["map_status"] = parcel_map_status(parcels)
     layers["parcels"] = parcels
+    redline = results.get("redline")
+    if redline is not None:
+        context = _redline_map(data, redline)
+        layers.update({k: v for k, v in context.items() if k in ("dltb", "udb_zones", "redline")})
     if results.get("buildable") is not None:
         layers["buildable"] = results["buildable"]
     return layers
@@ -609,14 +855,21 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
         return Ledger(data.project.path(options.ledger), create=False)
     if not options.ledger_import:
         return None
-    ledger = Ledger(out_dir / "idle_ledger.gpkg")
+    source = data.project.path(options.ledger_import)
+    digest = file_sha256(source)
+    path = out_dir / "idle_ledger.gpkg"
+    ledger = Ledger(path)
+    batches = ledger.entries()["batch"]
+    if not batches.empty and not batches.str.contains(f" sha256:{digest} ", regex=False).all():
+        # Left by an earlier run from other content: this copy is ours to rebuild.
+        path.unlink()
+        ledger = Ledger(path)
     if ledger.entries().empty:
-        source = data.project.path(options.ledger_import)
         ledger.append(
             read_ledger_file(source),
             source=source.name,
             parcel_ids=data.layer("parcels")["parcel_id"],
-            content_sha256=file_sha256(source),
+            content_sha256=digest,
         )
     return ledger
 
@@ -667,9 +920,15 @@ def import_ledger(
     return count, intake, left_out
 
 
-def disposal_trend(ledger: Ledger, last_year: int, years: int = 6) -> pd.DataFrame:
-    """Calendar-year disposal figures for the ``years`` years up to ``last_year``."""
-    periods = idle_periods(ledger.entries(effective=True))
+def disposal_trend(
+    ledger: Ledger, last_year: int, years: int = 6, *, periods: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Calendar-year disposal figures for the ``years`` years up to ``last_year``.
+
+    ``periods`` (from :func:`idle_periods`, e.g. a window's) replaces the ledger's.
+    """
+    if periods is None:
+        periods = idle_periods(ledger.entries(effective=True))
     rows = [
         disposal_rates(periods, f"{y}-01-01", f"{y}-12-31").iloc[0].drop("group").rename(y)
         for y in range(last_year - years + 1, last_year + 1)
@@ -728,7 +987,17 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     efficiency = results.get("efficiency")
     scheme = efficiency.scheme if efficiency is not None else project.options.efficiency.resolved()
     rows += describe_scheme(scheme)
-    for key in ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu"):
+    idle = project.options.idle
+    rows.append(
+        (
+            "处置程序期限",
+            f"发现疑似闲置后 {idle.investigation_days} 日内调查（第五条）；决定书送达后 "
+            f"{idle.payment_days} 日内缴纳闲置费或交回土地（第十七条）；首日不计入"
+            + ("，末日为法定休假日的顺延（民法典第二百零三条）" if idle.holiday_rollover else ""),
+        )
+    )
+    keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+    for key in (*keys, "supply_rate"):
         rows.append(("公式", FORMULAS[key]))
     names = {**LAYER_LABELS, **project.options.check.extra_constraints}
     seen: set[Path] = set()
@@ -853,19 +1122,29 @@ def meeting_sheets(
         appendix.append(Sheet("可建设用地", cands))
     if "idle" in results:
         idle = results["idle"]
-        shown = idle[idle["idle"].eq(True) | idle.get("suspect_idle", False)]
+        shown = idle[_idle_rows(idle)]
         meeting += [
             Sheet("闲置土地汇总", idle_summary(idle)),
             Sheet(
                 "闲置土地",
                 _pick(shown, _MEETING_IDLE_COLUMNS),
-                "出让价款、约定与实际动工日期、影像建设覆盖率见《附表.xlsx》「闲置土地」。",
+                "出让价款、约定与实际动工日期、文书与期限、影像建设覆盖率见《附表.xlsx》「闲置土地」。",
             ),
         ]
         appendix.append(Sheet("闲置土地", _pick(shown, _IDLE_COLUMNS)))
+    if "procedure" in results:
+        appendix.append(Sheet("处置进度", results["procedure"]))
     if "rates" in results:
         note = "；".join(FORMULAS.values())
-        meeting += [Sheet("处置率", results["rates"], note), Sheet("处置趋势", results["trend"])]
+        meeting += [
+            Sheet("处置率", results["rates"], note),
+            Sheet("处置趋势", results["trend"]),
+            Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]),
+        ]
+        if "batches" in results:
+            appendix.append(
+                Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"])
+            )
     if "efficiency" in results:
         e = results["efficiency"]
         firms = _firm_table(e)
@@ -882,6 +1161,11 @@ def meeting_sheets(
             Sheet("园区汇总", e.parks),
         ]
         appendix.append(Sheet("亩均效益评价", firms))
+    redline = results.get("redline")
+    if redline is not None and redline.landclass is not None:
+        meeting.append(
+            Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
+        )
     return meeting, appendix
 
 
@@ -1042,10 +1326,10 @@ def run_report(
     if "parks" in data.layers:
         step("可建设用地 buildable land")
         result.extend(run_buildable(data, out))
+    ledger = _ledger_for(data, out)
     if data.project.options.idle.as_of:
         step("闲置土地 idle land")
-        result.extend(run_idle(data, out))
-    ledger = _ledger_for(data, out)
+        result.extend(run_idle(data, out, ledger=ledger))
     if ledger is not None:
         step("处置台账与处置率 ledger and rates")
         result.files.append(ledger.path)
@@ -1053,6 +1337,9 @@ def run_report(
     if "enterprises" in data.tables:
         step("亩均效益 per-mu efficiency")
         result.extend(run_efficiency(data, out))
+    if "redline" in data.layers:
+        step("项目红线 red line")
+        result.extend(run_redline(data, out))
     step("会议地图 map")
     result.extend(
         run_map(data, out, results=result.results, basemap=basemap, tianditu_token=tianditu_token)
@@ -1087,6 +1374,211 @@ def run_demo(
     return run_project("report", project or sample_project(), out_dir, on_step=on_step)
 
 
+# ------------------------------------------------------------------ red line
+
+
+def redline_project(data: ProjectData) -> RedlineResult:
+    """Run :func:`analyse_redline` on ``[layers.redline]`` with the project's other layers.
+
+    A red line without parcel ids (DXF, KML) has its parcels numbered 1, 2 … in
+    file order.
+    """
+    redline = data.layer("redline")
+    if "parcel_id" not in redline or redline["parcel_id"].isna().all():
+        redline = redline.assign(parcel_id=[str(k) for k in range(1, len(redline) + 1)])
+    options = data.project.options
+    extra = options.check.extra_constraints
+    return analyse_redline(
+        redline.assign(parcel_id=redline["parcel_id"].astype(str)),
+        dltb=data.layers.get("dltb"),
+        udb=data.layers.get("udb"),
+        udb_zones=data.layers.get("udb_zones"),
+        farmland=data.layers.get("farmland"),
+        eco_redline=data.layers.get("eco_redline"),
+        others={name: data.layers[name] for name in extra},
+        labels=extra,
+        tolerance=NoiseTolerance.from_options(options.check),
+        system=options.landclass.system,
+        basis=options.project.area,
+    )
+
+
+_REDLINE_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "land_use",
+    "area_basis",
+    "area_m2",
+    "area_ha",
+    "area_mu",
+    "area_plane_m2",
+    "area_ellipsoid_m2",
+    "ellipsoid_minus_plane_m2",
+    "stated_area",
+    "stated_area_unit",
+    "stated_area_m2",
+    "stated_area_diff_m2",
+    "stated_area_ok",
+    "udb_inside_m2",
+    "udb_outside_m2",
+    "farmland_m2",
+    "eco_redline_m2",
+    "status",
+]
+_FOUR_DECIMALS = {"area_ha": "#,##0.0000", "area_mu": "#,##0.0000"}
+
+
+def _redline_lines(data: ProjectData, r: RedlineResult) -> list[str]:
+    """The headline lines of the red-line step."""
+    p = r.parcels
+    basis = BASIS_LABELS[r.basis]
+    diff = p["ellipsoid_minus_plane_m2"].sum()
+    lines = [
+        f"项目红线 {len(p)} 个地块：{p['area_ha'].sum():,.4f} 公顷（{p['area_mu'].sum():,.4f} 亩，"
+        f"{basis}）；椭球面积比平面面积{'大' if diff >= 0 else '小'} {abs(diff):,.2f} 平方米"
+        f"（{diff / p['area_plane_m2'].sum():+.4%}）"
+    ]
+    if "stated_area_ok" in p and p["stated_area_ok"].notna().any():
+        wrong = p[p["stated_area_ok"].eq(False)]
+        unit = p["stated_area_unit"].dropna().iloc[0]
+        lines.append(
+            f"地块面积核对（文件所写面积按{unit}理解）：{int(p['stated_area_ok'].notna().sum())} "
+            f"个地块中 {len(wrong)} 个与坐标不符"
+            + "".join(
+                f"；地块 {row.parcel_id} 写 {row.stated_area:,.4f} {unit}，"
+                f"坐标计算 {row.area_plane_m2 / (1e4 if unit == '公顷' else 1):,.4f} {unit}"
+                for row in wrong.itertuples()
+            )
+        )
+    if r.landclass is not None:
+        table = r.landclass.table
+        by_group = table.groupby("category")["area_ha"].sum()
+        farmland = table.loc[table["level1_code"] == "01", "area_ha"].sum()
+        parts = [
+            f"{g} {by_group[g]:,.4f} 公顷" for g in (*GROUPS, "地类图斑未覆盖") if g in by_group
+        ]
+        lines.append(
+            f"地类（{SYSTEMS[r.landclass.system][0]}，{basis}，耕地已扣除田坎）："
+            + "，".join(parts)
+            + f"；其中耕地 {farmland:,.4f} 公顷"
+        )
+    if r.conflicts is not None:
+        # The control lines as the 汇总表 has them under 合计 (rounded to add up).
+        rows = r.summary.iloc[list(r.summary["category"]).index("合计") + 1 :]
+        items: list[str] = []
+        for first, second, ha in zip(
+            rows["category"], rows["level1"], rows["area_ha"], strict=True
+        ):
+            if first:
+                items.append(f"{first} {ha:,.4f} 公顷")
+            else:
+                items[-1] += f"（{str(second).removeprefix('其中：')} {ha:,.4f}）"
+        status = "；".join(
+            f"地块 {pid}：{text}" for pid, text in zip(p["parcel_id"], p["status"], strict=True)
+        )
+        lines.append(f"红线三区三线：{'，'.join(items).replace('）（', '，')}；{status}")
+    else:
+        lines.append("未配置城镇开发边界 [layers.udb]：红线未做三区三线检查")
+    if r.landclass is None:
+        lines.append("未配置地类图斑 [layers.dltb]：红线未做地类统计")
+    return lines
+
+
+def _landclass_note(r: RedlineResult) -> str:
+    """What every land-class table says about its figures."""
+    system = SYSTEMS[r.landclass.system][0] if r.landclass is not None else ""
+    return (
+        f"面积口径：{BASIS_LABELS[r.basis]}；地类：{system}；耕地按扣除系数（KCXS）扣除田坎；"
+        "公顷、亩保留四位小数，分项经平差与合计一致。"
+    )
+
+
+def _redline_map(data: ProjectData, r: RedlineResult) -> dict[str, gpd.GeoDataFrame]:
+    """Map layers of a red line: the DLTB and control lines around it, cut to a window."""
+    layers: dict[str, gpd.GeoDataFrame] = {"redline": r.parcels}
+    x0, y0, x1, y1 = r.parcels.total_bounds
+    margin = max(300.0, 0.3 * max(x1 - x0, y1 - y0))
+    window = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    for name in ("udb", "udb_zones", "farmland", "eco_redline", "dltb"):
+        if name in data.layers:
+            layers[name] = data.layers[name].clip(window)
+    if "dltb" in layers:
+        walk = crosswalk(r.landclass.system if r.landclass else "gbt21010")
+        codes = layers["dltb"]["land_class_code"].astype(str)
+        layers["dltb"] = layers["dltb"].assign(
+            category=walk["group"].reindex(codes).fillna("其他").to_numpy()
+        )
+    if r.conflicts is not None:
+        layers["conflicts"] = r.conflicts.pieces
+    return layers
+
+
+def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
+    """A project's red line: areas, land classes, control lines, workbook, map and TXT.
+
+    Without DLTB and UDB layers (``landuse redline FILE`` outside a project) it
+    converts the red line: GeoPackage, table of areas with the stated-area
+    check, and the 界址点坐标 TXT.
+    """
+    res = StepResult(out_dir)
+    r = redline_project(data)
+    res.results["redline"] = r
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"redline": r.parcels}
+    if r.landclass is not None:
+        layers["landclass"] = pd.DataFrame(r.landclass.table)
+        layers["landclass_pieces"] = r.landclass.pieces
+    res.files.append(write_layers(layers, out_dir / "redline.gpkg"))
+    shown = r.parcels[[c for c in _REDLINE_COLUMNS if c in r.parcels]]
+    res.files.append(write_table(labelled(shown), out_dir / "redline.csv"))
+    res.files.append(write_boundary_txt(r.parcels, out_dir / "redline.txt"))
+    res.lines += _redline_lines(data, r)
+    if r.landclass is not None:
+        note = _landclass_note(r)
+        sheets = [
+            Sheet("地类面积汇总表", r.summary, note, _FOUR_DECIMALS),
+            Sheet("分地块地类面积", r.landclass.table, note, _FOUR_DECIMALS),
+            Sheet("红线地块", pd.DataFrame(shown), "", _FOUR_DECIMALS),
+        ]
+        if len(r.zones):
+            sheets.append(Sheet("开发边界规划分区", r.zones, "", _FOUR_DECIMALS))
+        if r.conflicts is not None:
+            pieces = r.conflicts.pieces.drop(columns="constraint")
+            sheets.append(Sheet("红线冲突图斑", pd.DataFrame(pieces)))
+        cover = [
+            ("工具版本", f"landuse {__version__}"),
+            ("项目", data.project.name),
+            ("分析坐标系", crs_label(data.crs)),
+            ("面积口径", BASIS_LABELS[r.basis]),
+            ("地类分类", SYSTEMS[r.landclass.system][0]),
+        ]
+        for name in ("redline", "dltb"):
+            src = data.layer(name).attrs["landuse_source"]
+            if src.get("sha256"):  # a database table: where (no password), hash of what was read
+                cover.append((f"输入表（{name}）", f"{src['path']}  SHA-256 {src['sha256']}"))
+            elif Path(src["path"]).is_file():
+                path = Path(src["path"])
+                cover.append((f"输入文件（{name}）", f"{path.name}  SHA-256 {file_sha256(path)}"))
+        day = data_date(data, {})
+        res.files.append(
+            write_workbook(
+                out_dir / "用地预审.xlsx",
+                sheets,
+                cover,
+                title=f"{data.project.name} 用地预审",
+                date=f"数据截至 {day}" if day else "",
+            )
+        )
+    if r.conflicts is not None or r.landclass is not None:
+        m = build_map(
+            _redline_map(data, r),
+            title=f"{data.project.name} 项目红线",
+            subtitle=BASIS_LABELS[r.basis],
+            synthetic=data.synthetic,
+        )
+        res.files.append(write_text(render_html(m, offline=True), out_dir / "redline_map.html"))
+    return res
+
+
 #: Command → analysis step; each takes ``(data, out_dir, **options)``.
 STEPS: dict[str, Callable[..., StepResult]] = {
     "check": run_check,
@@ -1095,6 +1587,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "rates": run_rates,
     "tax": run_efficiency,
     "map": run_map,
+    "redline": run_redline,
     "report": run_report,
 }
 
@@ -1179,5 +1672,6 @@ STEP_LABELS = {
     "rates": "处置率 rates",
     "tax": "亩均效益 per-mu efficiency",
     "map": "会议地图 map",
+    "redline": "项目红线 red line",
     "report": "会议材料 meeting pack",
 }

@@ -10,13 +10,22 @@ all by area, for a period [start, end] (both days included):
 - 批而未供处置率 = approved-but-unsupplied land supplied in the period
   / approved-but-unsupplied stock at the start
 - 盘活存量土地 = idle land disposed + approved-but-unsupplied land supplied
+- 近五年平均供地率 = land approved in the last five approval years and
+  supplied by the end of the period / land approved in those years (a national
+  floor of 60 %)
 
 The stock at the start is the stock at the end of the day before ``start``.
+Assessments fix stocks by approval year (the land approved 2009–2018 reported
+apart from later years): :func:`approved_within` selects such a window, and
+a *cumulative* count runs from the window's first day to the period's end.
+批而未供 is also counted per approval batch (批次, :func:`unsupplied_batches`).
 Every figure is returned with the formula that produced it, so reports can
 print it underneath.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -24,7 +33,15 @@ import pandas as pd
 from landuse.dates import parse_dates
 from landuse.errors import SchemaError
 
-__all__ = ["FORMULAS", "disposal_rates", "idle_periods", "unsupplied_rates"]
+__all__ = [
+    "FORMULAS",
+    "approved_within",
+    "disposal_rates",
+    "idle_periods",
+    "supply_rates",
+    "unsupplied_batches",
+    "unsupplied_rates",
+]
 
 FORMULAS: dict[str, str] = {
     "disposal_rate": (
@@ -35,6 +52,17 @@ FORMULAS: dict[str, str] = {
     ),
     "unsupplied_rate": "批而未供处置率 = 期内供应的批而未供土地面积 ÷ 期初批而未供土地存量",
     "revitalised_mu": "盘活存量土地 = 期内处置闲置土地面积 + 期内供应的批而未供土地面积",
+    "unsupplied_rate_cumulative": (
+        "批而未供处置率（累计）= 窗口起日至期末供应面积 ÷ 窗口内批准且起日前未供的土地面积"
+    ),
+    "approval_window": "批准年度窗口：只计批准日期在窗口内（含首尾两日）的土地",
+    "supply_rate": (
+        "近五年平均供地率 = 近五个批准年度批准的土地中至统计期末已供应面积 ÷ 近五个批准年度批准面积"
+    ),
+    "unsupplied_batches": (
+        "批次计数：期初批而未供批次 = 期初尚有批而未供土地的批准批次；"
+        "处置完毕批次 = 其中期末已无批而未供土地的批次"
+    ),
 }
 
 
@@ -145,12 +173,55 @@ def disposal_rates(
     return table.rename_axis("group").reset_index()
 
 
+def _approval_and_supply(parcels: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    missing = [c for c in ("approval_date", "supply_date") if c not in parcels.columns]
+    if missing:
+        raise SchemaError(
+            f"Layer 'parcels' lacks {', '.join(missing)} for the 批而未供 figures; map them in "
+            'landuse.toml (e.g. approval_date = "批准日期", supply_date = "供地日期").'
+        )
+    approved = parse_dates(parcels["approval_date"], column="approval_date", source="parcels")
+    supplied = parse_dates(parcels["supply_date"], column="supply_date", source="parcels")
+    return approved, supplied
+
+
+def _unsupplied_stock(
+    approved: pd.Series, supplied: pd.Series, t0: pd.Timestamp, t1: pd.Timestamp, cumulative: bool
+) -> tuple[pd.Series, pd.Series]:
+    """(in the 批而未供 stock counted, supplied within [t0, t1]) per parcel."""
+    # The stock at the start; counted cumulatively, also land approved since the start.
+    in_stock = (approved <= t1 if cumulative else approved < t0) & ~(supplied < t0)
+    return in_stock, in_stock & supplied.between(t0, t1)
+
+
+def approved_within(
+    parcels: pd.DataFrame,
+    first: str | dt.date | pd.Timestamp | None,
+    last: str | dt.date | pd.Timestamp | None,
+) -> pd.Series:
+    """Parcels approved (``approval_date``) in the window ``[first, last]`` (None: open).
+
+    Parcels without an approval date fall outside any window.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"approval_date": ["2009-01-01", "2018-12-31", "2019-01-01", ""]})
+    >>> approved_within(p, "2009-01-01", "2018-12-31").tolist()
+    [True, True, False, False]
+    """
+    approved = parse_dates(parcels["approval_date"], column="approval_date", source="parcels")
+    lo = approved >= pd.Timestamp(first) if first is not None else approved.notna()
+    hi = approved <= pd.Timestamp(last) if last is not None else approved.notna()
+    return lo & hi
+
+
 def unsupplied_rates(
     parcels: pd.DataFrame,
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     *,
     groups: pd.Series | None = None,
+    cumulative: bool = False,
 ) -> pd.DataFrame:
     """批而未供 figures: approved land not yet supplied at the start, and how much was supplied.
 
@@ -163,6 +234,9 @@ def unsupplied_rates(
         The period.
     groups : Series, optional
         parcel_id → group.
+    cumulative : bool, default False
+        Count from ``start`` (a window's first day) to ``end``: the stock is
+        then every parcel approved by ``end`` and not supplied before ``start``.
 
     Returns
     -------
@@ -170,17 +244,114 @@ def unsupplied_rates(
         Per group: ``unsupplied_stock_mu``, ``unsupplied_supplied_mu``, ``unsupplied_rate``.
     """
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
-    approved = parse_dates(parcels["approval_date"], column="approval_date", source="parcels")
-    supplied = parse_dates(parcels["supply_date"], column="supply_date", source="parcels")
-    in_stock = (approved < t0) & ~(supplied < t0)
+    approved, supplied = _approval_and_supply(parcels)
+    in_stock, supplied_in_period = _unsupplied_stock(approved, supplied, t0, t1, cumulative)
     frame = pd.DataFrame(
         {
             "unsupplied_stock_mu": parcels["area_mu"].where(in_stock, 0.0),
-            "unsupplied_supplied_mu": parcels["area_mu"].where(
-                in_stock & supplied.between(t0, t1), 0.0
-            ),
+            "unsupplied_supplied_mu": parcels["area_mu"].where(supplied_in_period, 0.0),
         }
     )
     table = _grouped(frame, parcels, groups)
     table["unsupplied_rate"] = _ratio(table["unsupplied_supplied_mu"], table["unsupplied_stock_mu"])
     return table.rename_axis("group").reset_index()
+
+
+def unsupplied_batches(
+    parcels: pd.DataFrame,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    *,
+    cumulative: bool = False,
+) -> pd.DataFrame:
+    """批而未供 per approval batch (批次): stock, land supplied and what is left.
+
+    Parameters
+    ----------
+    parcels : DataFrame
+        As for :func:`unsupplied_rates`, with ``approval_batch`` (批次名称 or 批次号).
+    start, end : str or Timestamp
+        The period.
+    cumulative : bool, default False
+        As for :func:`unsupplied_rates`.
+
+    Returns
+    -------
+    DataFrame
+        One row per batch with 批而未供 land in the stock (parcels without a
+        batch together under ``未填批次``): ``approval_batch``,
+        ``approval_date`` (the earliest of its parcels), ``parcels``,
+        ``unsupplied_stock_mu``, ``unsupplied_supplied_mu``,
+        ``unsupplied_end_mu``, ``unsupplied_rate`` and ``batch_status``
+        (处置完毕, 部分处置 or 未处置).
+    """
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    approved, supplied = _approval_and_supply(parcels)
+    in_stock, supplied_in_period = _unsupplied_stock(approved, supplied, t0, t1, cumulative)
+    batch = parcels["approval_batch"].astype("string").str.strip()
+    batch = batch.mask(batch == "")
+    frame = pd.DataFrame(
+        {
+            "approval_batch": batch.fillna("未填批次"),
+            "approval_date": approved,
+            "parcels": 1,
+            "unsupplied_stock_mu": parcels["area_mu"],
+            "unsupplied_supplied_mu": parcels["area_mu"].where(supplied_in_period, 0.0),
+        }
+    )[in_stock.to_numpy()]
+    table = frame.groupby("approval_batch", sort=False).agg(
+        approval_date=("approval_date", "min"),
+        parcels=("parcels", "sum"),
+        unsupplied_stock_mu=("unsupplied_stock_mu", "sum"),
+        unsupplied_supplied_mu=("unsupplied_supplied_mu", "sum"),
+    )
+    table["unsupplied_end_mu"] = table["unsupplied_stock_mu"] - table["unsupplied_supplied_mu"]
+    table["unsupplied_rate"] = _ratio(table["unsupplied_supplied_mu"], table["unsupplied_stock_mu"])
+    table["batch_status"] = np.select(
+        [table["unsupplied_supplied_mu"] <= 0, table["unsupplied_end_mu"] <= 1e-9],
+        ["未处置", "处置完毕"],
+        "部分处置",
+    )
+    return table.sort_values(["approval_date", "approval_batch"]).reset_index()
+
+
+def supply_rates(parcels: pd.DataFrame, end: str | pd.Timestamp, *, years: int = 5) -> pd.DataFrame:
+    """供地率 of the last ``years`` approval years: supplied by ``end`` ÷ approved.
+
+    The years are the last ``years`` whole calendar years up to ``end`` (with
+    an end on 31 December its own year counts).  Land supplied after ``end``
+    counts as unsupplied; parcels without an approval date are not counted.
+
+    Parameters
+    ----------
+    parcels : DataFrame
+        ``approval_date``, ``supply_date`` and ``area_mu``.
+    end : str or Timestamp
+        The day supply is counted to (the period's end).
+    years : int, default 5
+        Approval years counted.
+
+    Returns
+    -------
+    DataFrame
+        One row per approval year (``approval_year``, ``approved_mu``,
+        ``supplied_mu``, ``supply_rate``) and a last row ``合计`` whose rate is
+        the area-weighted 近五年平均供地率.
+    """
+    t1 = pd.Timestamp(end)
+    approved, supplied = _approval_and_supply(parcels)
+    last = t1.year if (t1.month, t1.day) == (12, 31) else t1.year - 1
+    span = list(range(last - years + 1, last + 1))
+    year = approved.dt.year
+    counted = year.isin(span)
+    frame = pd.DataFrame(
+        {
+            "approval_year": year[counted].astype(int).astype(str),
+            "approved_mu": parcels["area_mu"][counted],
+            "supplied_mu": parcels["area_mu"].where(supplied <= t1, 0.0)[counted],
+        }
+    )
+    table = frame.groupby("approval_year").sum().reindex([str(y) for y in span], fill_value=0.0)
+    table.loc["合计"] = table.sum()
+    table["supply_rate"] = _ratio(table["supplied_mu"], table["approved_mu"])
+    return table.rename_axis("approval_year").reset_index()

@@ -19,7 +19,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
@@ -60,11 +60,16 @@ _FIXED_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True)
 class Sheet:
-    """One workbook sheet: a name (≤ 31 characters) and a table with canonical columns."""
+    """One workbook sheet: a name (≤ 31 characters) and a table with canonical columns.
+
+    ``formats`` overrides the number format of columns (by canonical name),
+    e.g. ``{"area_ha": "#,##0.0000"}`` for a table whose figures are 4 decimals.
+    """
 
     name: str
     table: pd.DataFrame
     note: str = ""
+    formats: Mapping[str, str] = field(default_factory=dict)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -212,7 +217,9 @@ def write_workbook(
     _print_setup(ws, title=title, date=date, one_page=True)
     for sheet in sheets:
         table = sheet.table.drop(columns=[c for c in sheet.table.columns if c == "geometry"])
-        formats = [_number_format(str(c), table[c]) for c in table.columns]
+        formats = [
+            sheet.formats.get(str(c)) or _number_format(str(c), table[c]) for c in table.columns
+        ]
         shown = labelled(table)
         ws = wb.create_sheet(sheet.name[:31])
         ws.append(list(map(str, shown.columns)))

@@ -30,7 +30,9 @@ import shapely
 from rasterio.features import rasterize
 
 from landuse.config import layers_dir
-from landuse.io import read_layer, write_layers, write_table
+from landuse.crs import area_ellipsoid_m2
+from landuse.io import read_layer, write_boundary_txt, write_layers, write_table
+from landuse.overlay import explode, polygonal
 from landuse.units import m2_to_mu
 
 __all__ = [
@@ -82,6 +84,7 @@ name = "来宾市兴宾区（示例数据）"
 mapping_unit = "landuse 示例（模拟数据，非官方）"   # 制图单位 on the thematic maps
 # paper = "A4"                 # thematic maps on A4 instead of A3 (landscape)
 # analysis_crs = "EPSG:4545"   # default: the CGCS2000 3-degree GK zone nearest the data
+area = "ellipsoid"             # red-line tables in 椭球面积, as the 三调 reports (default "plane")
 
 [layers.district]
 path = "{gpkg}"
@@ -130,9 +133,34 @@ landcover = "{tif}"
 as_of = "2025-12-31"
 ledger_import = "{ledger}"
 
-# Disposal rates: the period counted.
+# Disposal rates: the period counted.  A stock fixed by approval year is counted
+# apart with approved_from / approved_to (or --approved-from 2012 --approved-to 2018),
+# cumulatively from its first day with cumulative = true (--cumulative).
 [rates]
 period = ["2025-01-01", "2025-12-31"]
+# approved_from = "2012-01-01"
+# approved_to = "2018-12-31"
+"""
+
+_REDLINE_TEMPLATE = """
+# 用地预审: a proposed project's red line (界址点坐标 TXT) against the land survey
+# (三调 地类图斑 DLTB, with 扣除系数 on sloped 耕地) and the control lines, with the
+# planning zones of the urban development boundary (GHFQDM / GHFQMC) in their own
+# layer.  `landuse demo` runs it; `landuse redline 红线.txt --project 本文件` too.
+[layers.udb_zones]
+path = "{gpkg}"
+layer = "udb_zones"
+
+[layers.dltb]
+path = "{gpkg}"
+layer = "dltb"
+
+[layers.redline]
+path = "{redline}"
+
+# DLTB codes follow GB/T 21010-2017 (三调工作分类); "ydyh2023" for 用地用海分类.
+[landclass]
+system = "gbt21010"
 """
 
 _NONE = np.array(None, dtype=object)  # an empty cell in np.where
@@ -161,6 +189,11 @@ class Sample:
     ledger: pd.DataFrame
     landcover: np.ndarray
     landcover_transform: rasterio.Affine
+    # The 用地预审 layers (see _udb_zones, _redline, _dltb): drawn from their own
+    # random stream, so adding them changed no other layer.
+    udb_zones: gpd.GeoDataFrame | None = None
+    redline: gpd.GeoDataFrame | None = None
+    dltb: gpd.GeoDataFrame | None = None
 
 
 # ----------------------------------------------------------------- geometry helpers
@@ -732,6 +765,175 @@ def _ledger(rng: np.random.Generator, parcels: pd.DataFrame, area_mu: np.ndarray
     return ledger.sort_values(["日期", "地块编号"], kind="stable", ignore_index=True)
 
 
+# ------------------------------------------------- idle-land procedure (issue 19)
+
+# Its own random stream, so the draws above — and every figure they give — stay as
+# they were when these fields were added.
+_PROCEDURE_STREAM = 19
+_JUDGED = np.datetime64("2025-12-31")  # the sample project's [idle] as_of
+_PHYSICAL_EVIDENCE = np.array(["基坑开挖完毕", "基础桩打入完毕", "地基施工完成三分之一"])
+
+
+def _procedure_fields(rng: np.random.Generator, parcels: pd.DataFrame) -> pd.DataFrame:
+    """Parcel fields of the procedure's cases, chosen so no idle verdict changes.
+
+    - DGYJ (动工依据): the Art. 30 evidence of started parcels; about 5 % of
+      those under construction or stopped have none, 3 % only a permit.
+    - XYDDGRQ (新约定动工日期): a few government-caused parcels not started got
+      an extension; the new date still leaves them idle on the judged day.
+    - YTZE (已投资额, including the land price like ZTZ 总投资): some parcels
+      under construction or stopped, consistent with their TZBL share once the
+      land price is subtracted (parcels within 1 % of the 25 % line left out).
+    - PCMC (批次名称): approval batches, two months of approvals each; about 3 %
+      of approved parcels lack it.
+    """
+    n = len(parcels)
+    out = parcels.copy()
+    stage = parcels["JSZT"].to_numpy()
+    started = parcels["SJDGRQ"].notna().to_numpy()
+    works = np.isin(stage, ["在建", "停工"])
+    draw = rng.random(n)
+    evidence = _PHYSICAL_EVIDENCE[rng.integers(0, len(_PHYSICAL_EVIDENCE), n)]
+    permit = np.where(rng.random(n) < 0.5, "施工许可证、", "")
+    evidence = np.char.add(permit.astype(str), evidence.astype(str)).astype(object)
+    evidence[works & (draw < 0.05)] = None
+    evidence[works & (draw >= 0.05) & (draw < 0.08)] = "施工许可证"
+    out["DGYJ"] = np.where(started, evidence, _NONE)
+
+    agreed = pd.to_datetime(parcels["YDDGRQ"]).to_numpy()
+    latest = _JUDGED - np.timedelta64(366, "D")  # a new date on or before this stays idle
+    extend = (parcels["ZFYY"].eq("是") & ~started).to_numpy() & (agreed < latest)
+    chosen = np.flatnonzero(extend)
+    chosen = chosen[rng.random(len(chosen)) < 0.25]
+    gap = (latest - agreed[chosen]).astype("timedelta64[D]").astype(int)
+    new = agreed[chosen] + (1 + (rng.random(len(chosen)) * gap).astype(int)).astype(
+        "timedelta64[D]"
+    )
+    out["XYDDGRQ"] = None
+    out.loc[chosen, "XYDDGRQ"] = _iso(new)
+
+    price = parcels["CRJK"].to_numpy()
+    total = parcels["ZTZ"].to_numpy()
+    share = parcels["TZBL"].to_numpy()
+    figures = works & (rng.random(n) < 0.3) & (np.abs(share - 0.25) > 0.01)
+    out["YTZE"] = np.where(figures, np.round(share * (total - price) + price, 1), np.nan)
+
+    approved = pd.to_datetime(parcels["PZRQ"])
+    name = (
+        "兴宾区"
+        + approved.dt.year.astype("Int64").astype(str)
+        + "年度第"
+        + ((approved.dt.month - 1) // 2 + 1).astype("Int64").astype(str)
+        + "批次城镇建设用地"
+    )
+    out["PCMC"] = name.where(approved.notna() & (rng.random(n) >= 0.03), None).to_numpy()
+    return out
+
+
+def _procedure_rows(
+    rng: np.random.Generator, ledger: pd.DataFrame, parcels: pd.DataFrame
+) -> pd.DataFrame:
+    """The ledger with the procedure's other steps, 文号 and fee amounts added.
+
+    Suspected idle land is found 5–35 days before the investigation notice (some
+    notices late); fee and recovery decisions follow a hearing notice (90 %) and
+    are served 3–15 days later; fees are paid 10–45 days after service (some
+    late), land handed back 10–40 days after service and the registration
+    cancelled 5–20 days after that — except that some disposals open on the judged
+    day are overdue then (the fee or the land comes in the next three months).
+    Half of the parcels idle on the judged day that the ledger does not know yet
+    were found 40–150 days before it and are overdue for their investigation.
+    The original rows keep their events, dates and areas.
+    """
+    day = np.timedelta64(1, "D")
+    steps = ledger.pivot_table(index="地块编号", columns="事项", values="日期", aggfunc="min")
+    steps = steps.reindex(columns=["调查通知", "处置决定", "处置完成"])
+    method = ledger[ledger["事项"] == "处置决定"].set_index("地块编号")["处置方式"]
+    done = pd.to_datetime(steps["处置完成"]).to_numpy()
+    ids = steps.index.to_numpy()
+    n = len(ids)
+    notice = pd.to_datetime(steps["调查通知"]).to_numpy()
+    decided = pd.to_datetime(steps["处置决定"]).to_numpy()
+    kind = method.reindex(ids).to_numpy()
+    fee, recovery = kind == "征缴闲置费", np.isin(kind, ["无偿收回", "收回"])
+    hearing = decided - rng.integers(10, 25, n) * day
+    served = decided + rng.integers(3, 16, n) * day
+    paid = served + rng.integers(10, 46, n) * day
+    returned = served + rng.integers(10, 41, n) * day
+    cancelled = returned + rng.integers(5, 21, n) * day
+    # Disposals still open on the judged day: the fee or the land came late, if at all.
+    overdue = ~(done <= _JUDGED) & (served <= _JUDGED - 31 * day) & (rng.random(n) < 0.6)
+    paid = np.where(overdue, _JUDGED + rng.integers(1, 90, n) * day, paid)
+    returned = np.where(overdue, _JUDGED + rng.integers(1, 90, n) * day, returned)
+    cancelled = np.where(overdue, returned + rng.integers(5, 21, n) * day, cancelled)
+    heard = rng.random(n) < 0.9
+    fee_wan = np.round(parcels.set_index("DKBH")["CRJK"].reindex(ids).to_numpy() * 0.2, 2)
+    none = np.full(n, np.nan)
+    events = [
+        ("发现疑似闲置", notice - rng.integers(5, 36, n) * day, np.ones(n, bool), none),
+        ("听证告知", hearing, (fee | recovery) & heard, none),
+        ("决定书送达", served, fee | recovery, none),
+        ("缴纳闲置费", paid, fee, fee_wan),
+        ("交回土地", returned, recovery, none),
+        ("注销登记", cancelled, recovery, none),
+    ]
+    # Not started on the judged day, idle well before it, not in the ledger: found lately.
+    agreed = pd.to_datetime(parcels["XYDDGRQ"].fillna(parcels["YDDGRQ"])).to_numpy()
+    late = _JUDGED - np.timedelta64(40, "D")
+    unknown = (
+        parcels["GDZT"].eq("已供").to_numpy()
+        & ~(pd.to_datetime(parcels["SJDGRQ"]).to_numpy() <= _JUDGED)
+        & (agreed + np.timedelta64(366, "D") <= late)
+        & ~parcels["DKBH"].isin(ids).to_numpy()
+    )
+    unknown &= rng.random(len(parcels)) < 0.5
+    earliest = np.maximum(
+        agreed[unknown] + np.timedelta64(366, "D"), late - np.timedelta64(110, "D")
+    )
+    span = (late - earliest).astype("timedelta64[D]").astype(int) + 1
+    found = earliest + (rng.random(len(span)) * span).astype(int) * day
+    rows = [
+        pd.DataFrame(
+            {
+                "地块编号": parcels["DKBH"].to_numpy()[unknown],
+                "事项": "发现疑似闲置",
+                "处置方式": "",
+                "日期": np.datetime_as_string(found, unit="D"),
+                "面积（亩）": np.nan,
+                "金额（万元）": np.nan,
+                "备注": "示例数据",
+            }
+        )
+    ]
+    for event, dates, keep, amount in events:
+        # Nothing after the sample's last day, nor after the disposal was completed.
+        keep = keep & ~np.isnat(dates) & (dates <= _AS_OF) & ~(dates > done)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "地块编号": ids[keep],
+                    "事项": event,
+                    "处置方式": "",
+                    "日期": np.datetime_as_string(dates[keep], unit="D"),
+                    "面积（亩）": np.nan,
+                    "金额（万元）": amount[keep],
+                    "备注": "示例数据",
+                }
+            )
+        )
+    out = pd.concat([ledger.assign(**{"金额（万元）": np.nan}), *rows], ignore_index=True)
+    # 文号 of determinations and decisions, numbered per year as bureaus do.
+    year = out["日期"].str[:4]
+    for event, word in (("认定闲置", "闲认"), ("处置决定", "闲决")):
+        rows_of = out["事项"] == event
+        serial = out[rows_of].groupby(year[rows_of]).cumcount() + 1
+        out.loc[rows_of, "文号"] = (
+            "兴自然资" + word + "〔" + year[rows_of] + "〕" + serial.astype(str) + "号"
+        )
+    columns = ["地块编号", "事项", "处置方式", "日期", "面积（亩）", "金额（万元）", "文号", "备注"]
+    return out[columns].sort_values(["日期", "地块编号"], kind="stable", ignore_index=True)
+
+
 # ---------------------------------------------------------------------- land cover
 
 
@@ -780,6 +982,219 @@ def _landcover(
     return raster, transform
 
 
+# ----------------------------------------------------------------- 用地预审 layers
+
+_SURVEY_STREAM = 13  # the random stream of the 用地预审 layers: [seed, 13]
+_ZONES = (("0401", "城镇集中建设区"), ("0402", "城镇弹性发展区"), ("0403", "特别用途区"))
+# 三调 codes outside and inside the parks with their shares (GB/T 21010-2017, 三调工作分类).
+_RURAL = {
+    "0101": 0.22,
+    "0103": 0.22,
+    "0201": 0.05,
+    "0301": 0.12,
+    "0305": 0.05,
+    "0307": 0.05,
+    "0404": 0.03,
+    "0702": 0.07,
+    "1006": 0.05,
+    "1104": 0.05,
+    "1107": 0.04,
+    "1202": 0.03,
+    "1206": 0.02,
+}
+_BUILT = {"0601": 0.7, "0508": 0.1, "1004": 0.1, "0810": 0.05, "1201": 0.05}
+_DLMC = {
+    "0101": "水田",
+    "0103": "旱地",
+    "0201": "果园",
+    "0301": "乔木林地",
+    "0305": "灌木林地",
+    "0307": "其他林地",
+    "0404": "其他草地",
+    "0508": "物流仓储用地",
+    "0601": "工业用地",
+    "0702": "农村宅基地",
+    "0810": "公园与绿地",
+    "1004": "城镇村道路用地",
+    "1006": "农村道路",
+    "1104": "坑塘水面",
+    "1107": "沟渠",
+    "1201": "空闲地",
+    "1202": "设施农用地",
+    "1206": "裸土地",
+}
+
+
+def _local(sites: pd.DataFrame, k: int, xy: np.ndarray) -> np.ndarray:
+    """Projected points (m, 2) of site ``k`` in its park's own frame (inverse of _place)."""
+    site = sites.iloc[k]
+    return _rotate(xy - np.array([site["x"], site["y"]]), -site["angle"])
+
+
+def _udb_zones(rng: np.random.Generator, sample: Sample, sites: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The UDB split into its planning zones (规划分区 GHFQDM / GHFQMC).
+
+    The parks and the city core are 城镇集中建设区, a green patch on each park
+    edge 特别用途区, the rest 城镇弹性发展区.  The GHFQDM codes are illustrative;
+    the zones are named in GHFQMC.
+    """
+    boundary = sample.udb.union_all()
+    city = np.asarray(sample.udb.geometry.array, dtype=object)[-1]
+    core = shapely.buffer(shapely.centroid(city), 2400.0, quad_segs=16)
+    edges = shapely.boundary(_site_polygons(sites, _ROAD))
+    spots = shapely.line_interpolate_point(edges, rng.uniform(0, 1, len(sites)), normalized=True)
+    green = shapely.union_all(shapely.buffer(spots, rng.uniform(100.0, 160.0, len(sites))))
+    special = shapely.intersection(boundary, green)
+    built = shapely.union_all([*_site_polygons(sites, _ROAD), core])
+    concentrated = shapely.difference(shapely.intersection(boundary, built), special)
+    flexible = shapely.difference(boundary, shapely.union_all([concentrated, special]))
+    parts, owner = explode(polygonal(np.array([concentrated, flexible, special])))
+    keep = shapely.area(parts) > 1.0
+    parts, owner = parts[keep], owner[keep]
+    n = len(parts)
+    return gpd.GeoDataFrame(
+        {
+            "BSM": [f"GHFQ{k:05d}" for k in range(1, n + 1)],
+            "GHFQDM": [_ZONES[o][0] for o in owner],
+            "GHFQMC": [_ZONES[o][1] for o in owner],
+            "XZQDM": "451302",
+        },
+        geometry=parts,
+        crs=SAMPLE_CRS,
+    )
+
+
+def _redline(sample: Sample, sites: pd.DataFrame) -> gpd.GeoDataFrame:
+    """A proposed expansion of the first park across its edge, onto the nearest farmland.
+
+    Parcel 1 runs from 200 m inside the park over the UDB margin to a farmland
+    patch, with an existing substation left out (a hole); parcel 2 is a small
+    supporting plot beside its outer end.  Both are drawn in the park's frame and
+    written as a 界址点坐标 TXT (公顷, millimetres).
+    """
+    width, height = _site_extent()
+    half_w, half_h = width / 2 + _ROAD, height / 2 + _ROAD
+    park = np.asarray(sample.parks.geometry.array, dtype=object)[0]
+    farmland = np.asarray(sample.farmland.geometry.array, dtype=object)
+    outside = ~shapely.intersects(farmland, park)
+    gap = np.where(outside, shapely.distance(farmland, park), np.inf)
+    target = _local(sites, 0, shapely.get_coordinates(shapely.centroid(farmland[np.argmin(gap)])))
+    px, py = target[0]
+    # Work on the side facing the patch, in a frame where that side is "east" (u outwards).
+    east = abs(px) - half_w >= abs(py) - half_h
+    edge, along = (half_w, half_h) if east else (half_h, half_w)
+    sign = np.sign(px if east else py) or 1.0
+    out_to = max(abs(px if east else py), edge + 300.0) + 80.0
+    mid = float(np.clip(py if east else px, -along + 250.0, along - 250.0))
+    u0, u1, v0, v1 = edge - 200.0, out_to, mid - 180.0, mid + 180.0
+    um, vm = u0 + 0.6 * (u1 - u0), mid
+    local = [
+        _rectangles(*map(np.atleast_1d, (u0, v0, u1, v1)))[0],
+        _rectangles(*map(np.atleast_1d, (um - 20.0, vm - 15.0, um + 20.0, vm + 15.0)))[0],
+        _rectangles(*map(np.atleast_1d, (u1 - 80.0, v1 + 40.0, u1, v1 + 100.0)))[0],
+    ]
+
+    def placed(ring: np.ndarray) -> np.ndarray:
+        uv = ring * np.array([sign, 1.0])
+        xy = uv if east else uv[:, ::-1]
+        return _place(xy[None], sites[["x", "y"]].to_numpy()[:1], sites["angle"].to_numpy()[:1])[0]
+
+    shell, hole, extra = (np.round(placed(r), 3) for r in local)
+    geoms = [shapely.Polygon(shell, [hole]), shapely.Polygon(extra)]
+    redline = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["1", "2"],
+            "parcel_name": ["扩建厂区地块（示例）", "配套用地地块（示例）"],
+            "shape_kind": "面",
+            "land_use": "工业用地",
+        },
+        geometry=geoms,
+        crs=SAMPLE_CRS,
+    )
+    redline.attrs["boundary_txt"] = {
+        "header": {
+            "格式版本号": "1.01",
+            "数据产生单位": "landuse 示例数据（模拟生成）",
+            "数据产生日期": "2025-06-30",
+            "精度": "0.001",
+        },
+        "decimals": 3,
+        "area_unit": "公顷",
+    }
+    return redline
+
+
+def _dltb(rng: np.random.Generator, sample: Sample, sites: pd.DataFrame) -> gpd.GeoDataFrame:
+    """三调 地类图斑 around the red line: a Voronoi mosaic cut by the park outline.
+
+    Built-up classes inside the park, rural ones outside, 耕地 under the
+    permanent farmland; sloped 耕地 (坡度级别 2–5) carries a 扣除系数 of 0.02–0.15
+    for its 田坎.  TBMJ is the ellipsoidal area, as the survey reports it.
+    """
+    assert sample.redline is not None
+    red = _local(sites, 0, shapely.get_coordinates(sample.redline.geometry.array))
+    (u0, v0), (u1, v1) = red.min(axis=0) - 350.0, red.max(axis=0) + 350.0
+    n = int((u1 - u0) * (v1 - v0) / 70.0**2)
+    seeds = np.column_stack([rng.uniform(u0, u1, n), rng.uniform(v0, v1, n)])
+    centre, angle = sites[["x", "y"]].to_numpy()[:1], sites["angle"].to_numpy()[:1]
+    window = shapely.Polygon(
+        _place(_rectangles(*map(np.atleast_1d, (u0, v0, u1, v1))), centre, angle)[0]
+    )
+    points = shapely.multipoints(_place(seeds[None], centre, angle)[0])
+    cells = shapely.get_parts(shapely.voronoi_polygons(points, extend_to=window))
+    cells = shapely.intersection(cells, window)
+    park = np.asarray(sample.parks.geometry.array, dtype=object)[0]
+    inside = explode(polygonal(shapely.intersection(cells, park)))[0]
+    outside = explode(polygonal(shapely.difference(cells, park)))[0]
+    geoms = np.concatenate([inside, outside])
+    keep = shapely.area(geoms) > 0
+    geoms, built = (
+        geoms[keep],
+        np.r_[np.ones(len(inside), bool), np.zeros(len(outside), bool)][keep],
+    )
+    # Patches numbered from the north-west, as survey sheets are read.
+    xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
+    order = np.lexsort((xy[:, 0], -np.round(xy[:, 1], -1)))
+    geoms, built, xy = geoms[order], built[order], xy[order]
+    n = len(geoms)
+    code = np.where(
+        built,
+        rng.choice(list(_BUILT), n, p=list(_BUILT.values())),
+        rng.choice(list(_RURAL), n, p=list(_RURAL.values())),
+    )
+    farmland = sample.farmland.union_all()
+    on_farmland = ~built & shapely.contains_xy(farmland, xy[:, 0], xy[:, 1])
+    code = np.where(on_farmland, rng.choice(["0101", "0103"], n), code)
+    cropland = np.isin(code, ["0101", "0102", "0103"])
+    grade = np.where(cropland, rng.integers(2, 6, n), 0)
+    low = np.array([0, 0, 0.02, 0.05, 0.09, 0.12])[grade]
+    high = np.array([0, 0, 0.05, 0.09, 0.12, 0.15])[grade]
+    ratio = np.round(np.where(cropland, rng.uniform(low, high), 0.0), 4)
+    tbmj = np.round(area_ellipsoid_m2(geoms, SAMPLE_CRS), 2)
+    kcmj = np.round(tbmj * ratio, 2)
+    return gpd.GeoDataFrame(
+        {
+            "BSM": [f"451302211{k:07d}" for k in range(1, n + 1)],
+            "YSDM": "2001010100",
+            "TBBH": [f"{k:04d}" for k in range(1, n + 1)],
+            "DLBM": code,
+            "DLMC": [_DLMC[c] for c in code],
+            "QSXZ": np.where(built, "20", "30"),
+            "ZLDWDM": "4513022010010000000",
+            "ZLDWMC": "示例村（模拟）",
+            "TBMJ": tbmj,
+            "KCDLBM": np.where(ratio > 0, "1203", ""),
+            "KCXS": ratio,
+            "KCMJ": kcmj,
+            "TBDLMJ": np.round(tbmj - kcmj, 2),
+            "GDLX": np.where(cropland, np.where(grade >= 4, "TT", "PD"), ""),
+            "GDPDJB": np.where(cropland, grade.astype(str), ""),
+        },
+        geometry=geoms,
+        crs=SAMPLE_CRS,
+    )
+
+
 # -------------------------------------------------------------------------- public
 
 
@@ -824,6 +1239,8 @@ def generate_sample(
     area = shapely.area(shapely.make_valid(geoms))
     step("地块属性与企业 attributes and enterprises")
     attrs, enterprises = _parcel_attributes(rng, keys, used_sites, area)
+    procedure = np.random.default_rng([seed, _PROCEDURE_STREAM])
+    attrs = _procedure_fields(procedure, attrs)
     parcels = gpd.GeoDataFrame(attrs, geometry=geoms, crs=SAMPLE_CRS)
     step("三区三线 control lines")
     district = read_layer(layers_dir() / "xingbin_boundary.geojson").to_crs(SAMPLE_CRS)
@@ -846,7 +1263,7 @@ def generate_sample(
         roads=_roads(used_sites),
         parcels=parcels,
         enterprises=enterprises,
-        ledger=_ledger(rng, attrs, m2_to_mu(area)),
+        ledger=_procedure_rows(procedure, _ledger(rng, attrs, m2_to_mu(area)), attrs),
         landcover=np.zeros((0, 0), np.uint8),
         landcover_transform=rasterio.Affine.identity(),
     )
@@ -854,6 +1271,11 @@ def generate_sample(
     sample.landcover, sample.landcover_transform = _landcover(
         rng, sample, attrs["JSZT"].to_numpy(), attrs["KFBL"].to_numpy()
     )
+    step("规划分区、项目红线与地类图斑 zones, red line, land survey")
+    survey_rng = np.random.default_rng([seed, _SURVEY_STREAM])
+    sample.udb_zones = _udb_zones(survey_rng, sample, used_sites)
+    sample.redline = _redline(sample, used_sites)
+    sample.dltb = _dltb(survey_rng, sample, used_sites)
     return sample
 
 
@@ -885,6 +1307,9 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
         "parcels": sample.parcels,
         "enterprises": sample.enterprises,
     }
+    for name, layer in (("udb_zones", sample.udb_zones), ("dltb", sample.dltb)):
+        if layer is not None:
+            layers[name] = layer
     meta = {"DESCRIPTION": SYNTHETIC_NOTE, "SYNTHETIC": "yes"}
     write_layers(layers, gpkg, metadata=dict.fromkeys(layers, meta))
     tif = gpkg.with_name(f"{gpkg.stem}_landcover.tif")
@@ -913,17 +1338,24 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
     tmp.replace(tif)
     ledger = gpkg.with_name(f"{gpkg.stem}_ledger.csv")
     write_table(sample.ledger, ledger)
+    redline = gpkg.with_name(f"{gpkg.stem}_redline.txt")
+    if sample.redline is not None:
+        write_boundary_txt(sample.redline, redline)
     project = gpkg.with_suffix(".toml")
     tmp = project.with_name(f".{project.name}.tmp")
-    tmp.write_text(
-        _PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name, ledger=ledger.name), encoding="utf-8"
-    )
+    text = _PROJECT_TEMPLATE.format(gpkg=gpkg.name, tif=tif.name, ledger=ledger.name)
+    if sample.redline is not None:
+        text += _REDLINE_TEMPLATE.format(gpkg=gpkg.name, redline=redline.name)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(project)
     return gpkg, tif
 
 
 def get_path(name: str = "sample") -> Path:
-    """Path of a shipped sample file: ``"sample"`` (GeoPackage), ``"landcover"``, ``"project"``.
+    """Path of a shipped sample file.
+
+    ``"sample"`` (GeoPackage), ``"landcover"``, ``"project"``, ``"boundary"``,
+    ``"ledger"`` or ``"redline"`` (a 界址点坐标 TXT).
 
     Examples
     --------
@@ -936,6 +1368,7 @@ def get_path(name: str = "sample") -> Path:
         "project": "xingbin_sample.toml",
         "boundary": "xingbin_boundary.geojson",
         "ledger": "xingbin_sample_ledger.csv",
+        "redline": "xingbin_sample_redline.txt",
     }
     if name not in files:
         raise ValueError(f"unknown sample file {name!r}; choose from {', '.join(files)}")

@@ -109,12 +109,16 @@ class ThematicMap:
         Layer key that must be present and non-empty for the map to be drawn.
     requires_column : str, optional
         Column that layer must have (the idle map needs the idle status).
+    focus : str, optional
+        Layer whose surroundings the map shows (at least 300 m around it);
+        default everything drawn but the county outline.
     """
 
     name: str
     layers: tuple[ThemeLayer, ...]
     requires: str
     requires_column: str | None = None
+    focus: str | None = None
 
 
 _DISTRICT = ThemeLayer("district", "行政区界")
@@ -122,7 +126,7 @@ _PARKS = ThemeLayer("parks", "园区边界", names="park")
 _UDB = ThemeLayer("udb", "城镇开发边界")
 _PARCELS = ThemeLayer("parcels", "工业地块", style="已供在用")
 
-#: The thematic maps of the meeting pack.  The red-line (用地预审) map is one more entry.
+#: The thematic maps of the meeting pack, each drawn when its layer is there.
 THEMATIC_MAPS: tuple[ThematicMap, ...] = (
     ThematicMap(
         "三区三线冲突图",
@@ -168,6 +172,19 @@ THEMATIC_MAPS: tuple[ThematicMap, ...] = (
             _PARKS,
         ),
         requires="efficiency",
+    ),
+    ThematicMap(
+        "用地预审图",
+        (
+            _DISTRICT,
+            ThemeLayer("dltb", "地类图斑", style_by="category", legend="地类：{value}"),
+            ThemeLayer("farmland", "永久基本农田"),
+            ThemeLayer("eco_redline", "生态保护红线"),
+            _UDB,
+            ThemeLayer("redline", "项目红线"),
+        ),
+        requires="redline",
+        focus="redline",
     ),
 )
 
@@ -384,10 +401,14 @@ def _layer_frame(
     return out
 
 
-def _extent(frames: Mapping[str, gpd.GeoDataFrame]) -> np.ndarray:
-    """Bounds of everything but the county outline (the map shows the analysis area)."""
-    focus = [f for key, f in frames.items() if key != "district" and len(f)]
-    bounds = np.array([f.total_bounds for f in (focus or list(frames.values()))])
+def _extent(frames: Mapping[str, gpd.GeoDataFrame], focus: str | None) -> np.ndarray:
+    """The area shown: around the focus layer, else everything but the county outline."""
+    if focus is not None and focus in frames and len(frames[focus]):
+        x0, y0, x1, y1 = frames[focus].total_bounds
+        pad = max(300.0, 0.3 * max(x1 - x0, y1 - y0))
+        return np.array([x0 - pad, y0 - pad, x1 + pad, y1 + pad])
+    shown = [f for key, f in frames.items() if key != "district" and len(f)]
+    bounds = np.array([f.total_bounds for f in (shown or list(frames.values()))])
     return np.array(
         [bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()]
     )
@@ -456,7 +477,7 @@ def _layout(
         for s in spec.layers
         if (f := _layer_frame(layers.get(s.key), s, info.crs)) is not None
     }
-    x0, y0, x1, y1 = _extent(frames)
+    x0, y0, x1, y1 = _extent(frames, spec.focus)
     pad = 0.04 * max(x1 - x0, y1 - y0)
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
     denominator = nice_scale(max((x1 - x0) / (frame_w / 1000), (y1 - y0) / (frame_h / 1000)))

@@ -40,6 +40,25 @@ def test_hand_made_park():
     assert summary.loc["合计", "area_mu"] == pytest.approx(52.5)
 
 
+def test_zoned_udb_counts_only_the_concentrated_construction_zone():
+    # Park 300 × 200 under a UDB split at x = 200: 城镇集中建设区 x ≤ 200 (40 000 m² =
+    # 60 亩 of the park) and 城镇弹性发展区 beyond (20 000 m²), not available.
+    park = gdf([shapely.box(0, 0, 300, 200)], park=["甲园"])
+    udb = gdf(
+        [shapely.box(-20, -20, 200, 220), shapely.box(200, -20, 320, 220)],
+        zone_code=["0401", "0402"],
+        zone_type=["城镇集中建设区", "城镇弹性发展区"],
+    )
+    out = find_buildable(park, udb)
+    assert out["area_m2"].tolist() == pytest.approx([40_000])
+    # Configurable: listing the flexible zone too (by its code) counts both.
+    both = BuildableOptions(udb_zones=("城镇集中建设区", "0402"))
+    assert find_buildable(park, udb, options=both)["area_m2"].sum() == pytest.approx(60_000)
+    # A UDB without zones counts whole.
+    plain = udb.drop(columns=["zone_code", "zone_type"])
+    assert find_buildable(park, plain)["area_m2"].sum() == pytest.approx(60_000)
+
+
 def test_narrow_and_small_pieces_are_dropped():
     # Strip 300 × 15 (narrower than 20 m) and a 60 × 60 square (3 600 m² = 5.4 亩 < 10 亩)
     # vanish; a 100 × 100 square (15 亩) stays.

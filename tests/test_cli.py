@@ -310,6 +310,84 @@ def test_ledger_needs_a_path(runner):
     assert result.exit_code == 2 and "--ledger" in result.output
 
 
+def _sample_ledger(runner, tmp_path):
+    from landuse.sample import get_path
+
+    ledger = tmp_path / "台账.gpkg"
+    args = ["ledger", "import", str(get_path("ledger")), "--project", str(get_path("project"))]
+    result = runner.invoke(main, [*args, "--ledger", str(ledger)])
+    assert result.exit_code == 0, result.output
+    return ledger
+
+
+def test_idle_lists_the_procedure_with_deadlines(runner, tmp_path):
+    ledger = _sample_ledger(runner, tmp_path)
+    out = tmp_path / "idle"
+    args = ["idle", "--sample", "--as-of", "2025-12-31", "--ledger", str(ledger), "--out", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "处置程序（台账，截至 2025-12-31）" in result.output and "逾期：" in result.output
+    table = pd.read_csv(out / "idle_procedure.csv", encoding="utf-8-sig", dtype=str)
+    overdue = table[table["逾期"] == "是"]
+    # Every overdue row's deadline lies before the day judged, and its count is printed.
+    assert (overdue["办理期限"] < "2025-12-31").all() and len(overdue) > 0
+    assert f"逾期未办 {len(overdue)} 宗" in result.output
+    idle = pd.read_csv(out / "idle.csv", encoding="utf-8-sig", dtype=str)
+    assert {"认定书文号", "决定书文号", "送达日期", "缴费日期", "下一环节", "办理期限"} <= set(
+        idle.columns
+    )
+    assert idle["认定书文号"].str.startswith("兴自然资闲认〔").any()
+
+
+def test_rates_in_an_approval_window_cumulatively(runner, tmp_path):
+    import csv
+    import sqlite3
+
+    from landuse.sample import get_path
+
+    ledger = _sample_ledger(runner, tmp_path)
+    out = tmp_path / "r"
+    base = ["rates", "--sample", "--ledger", str(ledger), "--from", "2025-01-01"]
+    window = ["--to", "2025-12-31", "--approved-from", "2012", "--approved-to", "2018"]
+    result = runner.invoke(main, [*base, *window, "--cumulative", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2012-01-01 至 2025-12-31（累计，批准日期 2012-01-01 至 2018-12-31 的存量土地）" in (
+        result.output
+    )
+    assert "近5年（2021–2025年批准）平均供地率" in result.output
+    assert "批而未供按批次" in result.output and "批次计数" in result.output
+    # Independently, from the import file and the GeoPackage's own text: parcels approved
+    # 2012–2018, counted from 2012-01-01 (none idle before) to the end of 2025.
+    with sqlite3.connect(f"file:{get_path('sample')}?mode=ro", uri=True) as con:
+        approved = dict(con.execute("SELECT DKBH, PZRQ FROM parcels"))
+    con.close()
+    inside = {k for k, v in approved.items() if v and "2012-01-01" <= v <= "2018-12-31"}
+    with open(get_path("ledger"), encoding="utf-8-sig", newline="") as f:
+        # Codes carry the leading tab that keeps Excel from reading them as numbers.
+        rows = [r for r in csv.DictReader(f) if r["地块编号"].strip() in inside]
+    first = {}
+    for r in sorted(rows, key=lambda r: r["日期"]):
+        first.setdefault((r["地块编号"], r["事项"]), r)
+    area = {p: float(r["面积（亩）"]) for (p, e), r in first.items() if e == "认定闲置"}
+    new = sum(
+        a for p, a in area.items() if "2012-01-01" <= first[p, "认定闲置"]["日期"] <= "2025-12-31"
+    )
+    done = sum(
+        a
+        for p, a in area.items()
+        if (p, "处置完成") in first and first[p, "处置完成"]["日期"] <= "2025-12-31"
+    )
+    rates = pd.read_csv(out / "disposal_rates.csv", encoding="utf-8-sig")
+    total = rates.set_index("统计单元").loc["合计"]
+    assert total["期初闲置存量（亩）"] == 0
+    assert total["期内新认定闲置（亩）"] == pytest.approx(new, abs=1e-3)
+    assert total["闲置土地处置率"] == pytest.approx(done / new, abs=1e-4)
+    assert (out / "supply_rate.csv").exists() and (out / "unsupplied_batches.csv").exists()
+    # Cumulative counting needs the window's first day.
+    result = runner.invoke(main, [*base, "--to", "2025-12-31", "--cumulative"])
+    assert result.exit_code == 2 and "--approved-from" in result.output
+
+
 def test_help_starts_without_the_heavy_libraries():
     # `landuse --help` must stay quick on an office PC: the library loads per command.
     code = (

@@ -1,7 +1,9 @@
 import geopandas as gpd
+import numpy as np
 import pyproj
 import pytest
 import shapely
+import shapely.affinity
 
 from landuse import crs as lcrs
 from landuse.errors import CRSError, CRSMismatchError
@@ -105,3 +107,50 @@ def test_check_same_crs(parcels_gdf):
     assert "parcels" in msg and "udb" in msg and "EPSG:4490" in msg and "to_crs" in msg
     with pytest.raises(CRSError, match="no CRS"):
         lcrs.check_same_crs({"parcels": parcels_gdf.set_crs(None, allow_override=True)})
+
+
+def _geodesic_area(geom: shapely.Geometry, crs: str) -> float:
+    """Independent ellipsoidal area: edges cut at 1 m, to lon/lat, pyproj.Geod on GRS 80.
+
+    Geod adds the signed areas of the rings: exteriors anticlockwise, holes clockwise.
+    """
+    to_lonlat = pyproj.Transformer.from_crs(crs, 4490, always_xy=True)
+    dense = shapely.segmentize(geom, 1.0) if pyproj.CRS(crs).is_projected else geom
+    dense = shapely.orient_polygons(dense)
+    lonlat = shapely.transform(dense, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
+    return abs(pyproj.Geod(ellps="GRS80").geometry_area_perimeter(lonlat)[0])
+
+
+# CGCS2000 3-degree zone 36 (CM 108°E) with the prefix; x 36 650 000 is 150 km east.
+@pytest.mark.parametrize(
+    ("geom", "crs"),
+    [
+        (square(0, 0), GK36),  # 100 m square near the meridian
+        (shapely.box(36_650_000, 2_620_000, 36_653_162.28, 2_623_162.28), GK36),  # 10 km²
+        (  # rotated irregular 10 km² parcel with a hole, 140 km west of the meridian
+            shapely.affinity.translate(
+                shapely.affinity.rotate(
+                    shapely.Polygon(
+                        [(0, 0), (3950, 0), (3950, 1500), (2500, 2900), (0, 2900)],
+                        [[(1000, 1000), (1800, 1000), (1800, 1600), (1000, 1600)]],
+                    ),
+                    23.0,
+                ),
+                36_360_000,
+                2_620_000,
+            ),
+            GK36,
+        ),
+        (shapely.box(150_000, 4_400_000, 153_162.28, 4_403_162.28), "EPSG:4545"),  # 40°N
+        (shapely.box(108.2, 23.7, 108.2297, 23.7297), "EPSG:4490"),  # degrees, 9.96 km²
+    ],
+)
+def test_ellipsoidal_area_agrees_with_geodesic_computation(geom, crs):
+    got = lcrs.area_ellipsoid_m2([geom], crs)[0]
+    expected = _geodesic_area(geom, crs)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert expected < 10.01e6
+    # The difference from the plane is real and goes the right way (the GK plane
+    # is enlarged away from its central meridian).
+    if pyproj.CRS(crs).is_projected and abs(geom.centroid.x - 36_500_000) > 100_000:
+        assert got < geom.area * (1 - 1e-4)

@@ -1,7 +1,13 @@
 import pandas as pd
 import pytest
 
-from landuse.dates import anniversary, full_years, parse_dates, period_complete_after
+from landuse.dates import (
+    anniversary,
+    day_period_end,
+    full_years,
+    parse_dates,
+    period_complete_after,
+)
 from landuse.errors import SchemaError
 
 
@@ -71,3 +77,36 @@ def test_anniversary_civil_code():
 def test_full_years(start, as_of, years):
     got = full_years(ts(start), pd.Timestamp(as_of)).iloc[0]
     assert (pd.isna(got) and years is None) or got == years
+
+
+# 30-day periods (Civil Code Art. 201, 203).  Weekdays and the 2025 State Council
+# holiday schedule, checked by hand against a calendar:
+#   2025-03-03 + 30 = 2025-04-02, a Wednesday: no move.
+#   2025-02-13 + 30 = 2025-03-15, a Saturday → Monday 2025-03-17.
+#   2025-05-01 + 30 = 2025-05-31, 端午节 holiday 31 May – 2 June → 2025-06-03.
+#   2025-09-05 + 30 = 2025-10-05, National Day holiday 1–8 October → 2025-10-09.
+#   2025-08-29 + 30 = 2025-09-28, a Sunday made a working day (调休): no move.
+#   2040-01-05 + 30 = 2040-02-04, a Saturday of a year without a known schedule →
+#   Monday 2040-02-06, flagged.
+@pytest.mark.parametrize(
+    ("start", "plain", "rolled", "unknown"),
+    [
+        ("2025-03-03", "2025-04-02", "2025-04-02", False),
+        ("2025-02-13", "2025-03-15", "2025-03-17", False),
+        ("2025-05-01", "2025-05-31", "2025-06-03", False),
+        ("2025-09-05", "2025-10-05", "2025-10-09", False),
+        ("2025-08-29", "2025-09-28", "2025-09-28", False),
+        ("2040-01-05", "2040-02-04", "2040-02-06", True),
+    ],
+)
+def test_day_period_end(start, plain, rolled, unknown):
+    end, flag = day_period_end(ts(start), 30)
+    assert end.iloc[0] == pd.Timestamp(rolled) and bool(flag.iloc[0]) is unknown
+    end, flag = day_period_end(ts(start), 30, rollover=False)
+    assert end.iloc[0] == pd.Timestamp(plain) and not flag.iloc[0]
+
+
+def test_day_period_end_keeps_gaps():
+    end, flag = day_period_end(pd.Series([pd.NaT, pd.Timestamp("2025-03-03")]), 30)
+    assert pd.isna(end.iloc[0]) and end.iloc[1] == pd.Timestamp("2025-04-02")
+    assert flag.tolist() == [False, False]

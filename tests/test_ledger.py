@@ -476,3 +476,53 @@ def test_cli_import_checks_ids_against_the_project_and_refuses_duplicates(tmp_pa
     assert result.exit_code == 2 and "already imported" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert len(Ledger(ledger).entries()) == 1
+
+
+def test_document_numbers_join_the_chain_only_when_given(tmp_path):
+    csv = tmp_path / "台账.csv"
+    csv.write_text(
+        "地块编号,事项,处置方式,日期,面积（亩）,金额（万元）,文号\n"
+        "A1,认定书,,2024-03-02,15,,兴自然资闲认〔2024〕1号\n"
+        "A1,决定书送达,,2024-05-03,,,\n",
+        encoding="utf-8-sig",
+    )
+    led = Ledger(tmp_path / "l.gpkg")
+    led.append(read_ledger_file(csv), source=csv.name, parcel_ids=["A1"])
+    hist = led.history("A1")
+    assert hist["doc_no"].iloc[0] == "兴自然资闲认〔2024〕1号" and pd.isna(hist["doc_no"].iloc[1])
+    with sqlite3.connect(led.path) as con:
+        batch, at = con.execute(f"SELECT batch, recorded_at FROM {TABLE} WHERE fid = 1").fetchone()
+        stored = [r[0] for r in con.execute(f"SELECT row_hash FROM {TABLE} ORDER BY fid")]
+    con.close()
+    # With a 文号 the array has twelve elements; without, the eleven of the first format.
+    tail = json.dumps([batch, at], ensure_ascii=False)[1:-1].replace(", ", ",")
+    first = (
+        f'[1,"A1","认定书",null,"2024-03-02",15.0,null,null,null,{tail},"兴自然资闲认〔2024〕1号"]'
+    )
+    second = f'[2,"A1","决定书送达",null,"2024-05-03",null,null,null,null,{tail}]'
+    h1 = hashlib.sha256(first.encode("utf-8")).hexdigest()
+    assert stored == [h1, hashlib.sha256((h1 + second).encode("utf-8")).hexdigest()]
+    assert led.verify().ok
+
+
+def test_chained_ledger_without_the_document_column_is_upgraded(tmp_path):
+    # A ledger as the version before 文号 wrote it: chained, no doc_no column.
+    led = _five_rows(tmp_path)
+    with sqlite3.connect(led.path) as con:
+        con.execute(f"ALTER TABLE {TABLE} DROP COLUMN doc_no")
+    con.close()
+    assert led.verify().ok and led.entries()["doc_no"].isna().all()
+    before = led.verify().last_hash
+    df = rows(1, parcel="N").assign(event="处置决定", method="征缴闲置费", doc_no="闲决〔2025〕1号")
+    add(led, df, "c.csv")
+    report = led.verify()
+    # The old rows' hashes still hold; the new row chains onto the old last hash.
+    assert report.ok and report.rows == 6 and report.upgraded_rows == 0
+    docs = led.entries()["doc_no"]
+    assert docs.iloc[:5].isna().all() and docs.iloc[5] == "闲决〔2025〕1号"
+    with sqlite3.connect(led.path) as con:
+        assert con.execute(f"SELECT row_hash FROM {TABLE} WHERE fid = 5").fetchone()[0] == before
+    con.close()
+    # Changing a 文号 afterwards breaks that row's link.
+    _tamper(led.path, f"UPDATE {TABLE} SET doc_no = 'x' WHERE fid = 6")
+    assert led.verify().broken == (BrokenRow(6, "changed"),)

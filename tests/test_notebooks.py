@@ -51,6 +51,8 @@ def _check_conflicts_and_buildable(texts: list[str]) -> None:
     assert pyproj.CRS(info["parcels"]["crs"]).name + "\n" in texts
     counts = ast.literal_eval(next(t for t in texts if t.startswith("{'district'")))
     spatial = {name for name, i in info.items() if i["geometry_type"] is not None}
+    # The red line is a 界址点坐标 TXT beside the GeoPackage: one parcel per line ending in @.
+    assert counts.pop("redline") == get_path("redline").read_bytes().decode("gbk").count(",@")
     assert counts == {name: info[name]["features"] for name in spatial}
     # Every parcel gets one verdict: the statuses add up to the parcels in the file.
     assert sum(_value_counts(texts, "status").values()) == info["parcels"]["features"]

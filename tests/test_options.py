@@ -68,6 +68,11 @@ def test_efficiency_indicators_match_the_formulas():
         ),
         ({"buildable": {"buffers": {"rivers": "30m"}}}, r"buffers\.rivers must be a number"),
         ({"check": 3}, "must be a table"),
+        (
+            {"project": {"area": "ellipse"}},
+            r"one of 'plane', 'ellipsoid'.*did you mean 'ellipsoid'",
+        ),
+        ({"landclass": {"system": "gbt"}}, r"\[landclass\] system must be one of 'gbt21010'"),
     ],
 )
 def test_option_mistakes_are_one_line_errors(tables, message):

@@ -21,7 +21,17 @@ from . import pg_server
 from .conftest import GK36, square
 
 SAMPLE = layers_dir() / "xingbin_sample.gpkg"
-TABLES = ["district", "parks", "parcels", "udb", "farmland", "eco_redline", "roads"]
+TABLES = [
+    "district",
+    "parks",
+    "parcels",
+    "udb",
+    "farmland",
+    "eco_redline",
+    "roads",
+    "udb_zones",
+    "dltb",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,7 @@ def _projects(tmp_path, url):
     text = re.sub(
         r'path = "[^"]+xingbin_sample\.gpkg"\nlayer = "(\w+)"', r'table = "sample.\1"', text
     )
-    assert text.count('table = "sample.') == 8
+    assert text.count('table = "sample.') == 10
     db.write_text(text.replace("[project]\n", f'[project]\ndatabase = "{url}"\n'), encoding="utf-8")
     return files, db
 

@@ -46,11 +46,15 @@ def test_workbook_sheets_headers_and_formats(pack):
         "可建设用地（前30块）",
         "闲置土地汇总",
         "闲置土地",
+        "处置进度",
         "处置率",
         "处置趋势",
+        "近五年供地率",
+        "批而未供批次",
         "亩均效益排名",
         "亩均评价基准值",
         "园区汇总",
+        "地类面积汇总表",
     ]
     appendix = load_workbook(out / "附表.xlsx")
     assert appendix.sheetnames == [
