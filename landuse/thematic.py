@@ -279,7 +279,7 @@ def _style_of(style: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "facecolor": style.get("fillColor", edge) if filled else "none",
         "edgecolor": edge,
-        "linewidth": min(float(style.get("weight", 1)), 2.0) * 0.6,  # Leaflet px → points
+        "linewidth": min(float(style.get("weight", 1)), 3.0) * 0.6,  # Leaflet px → points
         "linestyle": "--" if style.get("dashArray") else "-",
         "alpha": float(style.get("fillOpacity", 1)) if filled else 1.0,
         "hatch": style.get("hatch"),

@@ -46,11 +46,9 @@ def test_workbook_sheets_headers_and_formats(pack):
         "可建设用地（前30块）",
         "闲置土地汇总",
         "闲置土地",
-        "处置进度",
         "处置率",
         "处置趋势",
         "近五年供地率",
-        "批而未供批次",
         "亩均效益排名",
         "亩均评价基准值",
         "园区汇总",
@@ -65,6 +63,8 @@ def test_workbook_sheets_headers_and_formats(pack):
         "有证无法建设",
         "可建设用地",
         "闲置土地",
+        "处置进度",
+        "批而未供批次",
         "亩均效益评价",
     ]
     for ws in [*wb.worksheets, *appendix.worksheets]:
@@ -483,7 +483,7 @@ def test_meeting_workbook_prints_in_at_most_40_pages_without_hashes(printed):
 
 def test_thematic_maps_are_a3_pdfs_whose_text_stays_text(pack):
     out, _ = pack
-    names = ["三区三线冲突图", "可建设用地分布图", "闲置土地分布图", "亩均效益分类图"]
+    names = ["三区三线冲突图", "可建设用地分布图", "闲置土地分布图", "亩均效益分类图", "用地预审图"]
     for name in names:
         pdf = PdfReader(out / "专题图" / f"{name}.pdf")
         assert len(pdf.pages) == 1
