@@ -285,6 +285,8 @@ LAYER_LABELS: dict[str, str] = {
     "buildings": "建筑物",
     "enterprises": "企业表",
     "ledger_import": "台账导入文件",
+    "landcover": "土地覆盖栅格",
+    "dem": "数字高程模型",
 }
 
 #: Fields without which a layer cannot be used at all.

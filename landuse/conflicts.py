@@ -26,6 +26,7 @@ import shapely
 
 from landuse.crs import check_same_crs
 from landuse.errors import CRSError, SchemaError
+from landuse.labels import sum_by
 from landuse.options import CheckOptions
 from landuse.overlay import explode, intersect_by_group
 from landuse.units import m2_to_mu
@@ -37,6 +38,7 @@ __all__ = [
     "NoiseTolerance",
     "certified_outside_udb",
     "check_conflicts",
+    "conflict_summary",
     "sort_pieces",
 ]
 
@@ -341,3 +343,33 @@ def certified_outside_udb(result: ConflictResult, *, id_field: str = "parcel_id"
     ]
     listed = p.loc[p["certified_outside_udb"], cols]
     return pd.DataFrame(listed).sort_values("udb_outside_m2", ascending=False, ignore_index=True)
+
+
+def conflict_summary(result: ConflictResult) -> pd.DataFrame:
+    """Conflicts per park: parcels checked, in conflict, and per constraint parcels and 亩.
+
+    A parcel counts under a constraint only for a real conflict (not boundary
+    noise), and its area there is the parcel's area outside the UDB or on the
+    constraint layer; a parcel with several conflicts counts under each.
+
+    Returns
+    -------
+    DataFrame
+        ``park``, ``parcels``, ``conflict_parcels``, then ``<c>_parcels`` and
+        ``<c>_mu`` for ``udb_outside`` and each checked layer; the 合计 row last.
+    """
+    p = result.parcels
+    flags = {"udb_outside": "outside_udb"}
+    flags |= {c.removeprefix("occupies_"): c for c in p.columns if c.startswith("occupies_")}
+    frame = pd.DataFrame(
+        {
+            "park": p["park"] if "park" in p.columns else "全部",
+            "parcels": 1,
+            "conflict_parcels": (~p["compliant"]).astype(int),
+        },
+        index=p.index,
+    )
+    for name, flag in flags.items():
+        frame[f"{name}_parcels"] = p[flag].astype(int)
+        frame[f"{name}_mu"] = p[f"{name}_mu"].where(p[flag], 0.0)
+    return sum_by(frame, "park")

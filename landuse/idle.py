@@ -54,6 +54,7 @@ import shapely
 from landuse.dates import day_period_end, full_years, parse_dates, period_complete_after
 from landuse.errors import SchemaError
 from landuse.io import Raster
+from landuse.labels import sum_by
 from landuse.numbers import parse_amounts, parse_flags, parse_shares
 from landuse.options import IdleOptions
 
@@ -65,6 +66,7 @@ __all__ = [
     "IdleOptions",
     "class_cover",
     "find_idle",
+    "idle_summary",
     "procedure_status",
 ]
 
@@ -709,3 +711,33 @@ def _joined(parts: list[tuple[pd.Series, pd.Series | None, str]], *, index: pd.I
             piece = values.astype("Int64").astype(str).map(text.format)
         out = out.mask(hit, out.where(out == "", out + "；") + piece)
     return out
+
+
+def idle_summary(idle: pd.DataFrame) -> pd.DataFrame:
+    """Idle land per park from :func:`find_idle`'s output, with the 合计 row last.
+
+    Returns
+    -------
+    DataFrame
+        ``park``, ``idle_parcels``, ``area_mu`` (idle), ``recover_parcels`` and
+        ``recover_mu`` (to recover without compensation), ``idle_fee_wan``,
+        ``gov_caused_parcels`` and ``suspect_parcels`` (recorded as started,
+        no construction on the imagery).
+    """
+    flag = idle["idle"].eq(True)  # NA (undetermined) is not idle
+    recover = flag & idle["recover_without_compensation"].eq(True)
+    suspect = idle["suspect_idle"].eq(True) if "suspect_idle" in idle.columns else False & flag
+    frame = pd.DataFrame(
+        {
+            "park": idle["park"] if "park" in idle.columns else "全部",
+            "idle_parcels": flag.astype(int),
+            "area_mu": idle["area_mu"].where(flag, 0.0),
+            "recover_parcels": recover.astype(int),
+            "recover_mu": idle["area_mu"].where(recover, 0.0),
+            "idle_fee_wan": idle["idle_fee_wan"].where(flag, 0.0).fillna(0.0),
+            "gov_caused_parcels": (flag & idle["gov_caused"].eq(True)).astype(int),
+            "suspect_parcels": suspect.astype(int),
+        },
+        index=idle.index,
+    )
+    return sum_by(frame, "park")

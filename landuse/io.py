@@ -110,6 +110,7 @@ __all__ = [
     "shapefile_text_encoding",
     "table_report",
     "write_boundary_txt",
+    "write_bytes",
     "write_layer",
     "write_layers",
     "write_table",
@@ -1832,6 +1833,14 @@ def write_text(text: str, path: PathLike, *, overwrite: bool = True) -> Path:
         refuse_existing(p)
     with _atomic_target(p) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return p
+
+
+def write_bytes(data: bytes, path: PathLike) -> Path:
+    """Write a binary file (workbook, Word document, PDF, PNG) atomically."""
+    p = Path(path).expanduser()
+    with _atomic_target(p) as tmp:
+        tmp.write_bytes(data)
     return p
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 
-__all__ = ["LABELS", "VALUE_LABELS", "label", "labelled"]
+__all__ = ["LABELS", "TOTAL", "VALUE_LABELS", "label", "labelled", "sum_by"]
 
 Lang = Literal["zh", "en"]
 
@@ -176,6 +176,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "main_enterprise": ("主要企业", "Main enterprise"),
     "enterprises_on_parcel": ("地块企业数", "Enterprises on parcel"),
     "size_group": ("企业规模", "Size group"),
+    "conflict_parcels": ("冲突地块数", "Parcels in conflict"),
+    "udb_outside_parcels": ("超出开发边界地块数", "Parcels outside UDB"),
+    "farmland_parcels": ("占用永久基本农田地块数", "Parcels on farmland"),
+    "eco_redline_parcels": ("占用生态保护红线地块数", "Parcels on eco red line"),
+    "idle_parcels": ("闲置土地宗数", "Idle parcels"),
+    "recover_parcels": ("应无偿收回宗数", "To recover (parcels)"),
+    "recover_mu": ("应无偿收回面积（亩）", "To recover (mu)"),
+    "gov_caused_parcels": ("政府原因宗数", "Government-caused (parcels)"),
+    "suspect_parcels": ("疑似闲置宗数", "Suspected idle (parcels)"),
     "score_rank": ("排名", "Rank"),
     "dlbm": ("地类编码", "Land class code"),
     "dlmc": ("地类名称", "Land class"),
@@ -350,3 +359,27 @@ def labelled(df: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
         if suffix and pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(_DECIMALS[suffix])
     return out.rename(columns={c: label(c, lang) for c in out.columns})
+
+
+#: Label of the total row of a summary table; it is always the last row.
+TOTAL = "合计"
+
+
+def sum_by(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Sum every other column per value of ``key`` (sorted), with the 合计 row last.
+
+    Rows without a ``key`` value are summed under 未注明 instead of being dropped,
+    so the groups always add up to the total.
+
+    Examples
+    --------
+    >>> sum_by(pd.DataFrame({"park": ["B", "A", "B"], "n": [1, 2, 3]}), "park")
+      park  n
+    0    A  2
+    1    B  4
+    2   合计  6
+    """
+    keyed = frame.assign(**{key: frame[key].fillna("未注明").astype(str)})
+    groups = keyed.groupby(key, sort=True).sum(numeric_only=True)
+    groups.loc[TOTAL] = groups.sum()
+    return groups.astype(frame.drop(columns=key).dtypes.to_dict()).reset_index()

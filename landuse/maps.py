@@ -49,6 +49,7 @@ __all__ = [
     "MapLayer",
     "build_map",
     "gcj02_to_wgs84",
+    "map_styles",
     "parcel_map_status",
     "render_html",
     "wgs84_to_gcj02",
@@ -170,6 +171,9 @@ class MapLayer:
         Visible when the map opens.
     searchable : tuple of str
         Columns the search box matches (id, name).
+    names : str, optional
+        Column written on the map at each feature (park names), instead of
+        the ``tooltip`` shown on hover.
     """
 
     key: str
@@ -179,10 +183,12 @@ class MapLayer:
     style_by: str | None = None
     show: bool = True
     searchable: tuple[str, ...] = ()
+    names: str | None = None
 
 
 #: The map's layers, bottom to top.  A new layer is one more declaration here.
 LAYERS: tuple[MapLayer, ...] = (
+    MapLayer("district", "行政区界", ()),  # the county outline, for orientation only
     MapLayer(
         "dltb",
         "地类图斑（三调）",
@@ -196,7 +202,7 @@ LAYERS: tuple[MapLayer, ...] = (
         "land_class",
         "category",
     ),
-    MapLayer("parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), "park"),
+    MapLayer("parks", "园区边界", (("park", "园区"), ("parent_park", "上级园区")), names="park"),
     MapLayer("udb", "城镇开发边界", (("zone_id", "编号"),)),
     MapLayer(
         "udb_zones",
@@ -324,7 +330,8 @@ def parcel_map_status(parcels: pd.DataFrame) -> pd.Series:
     )
 
 
-def _styles() -> dict[str, dict]:
+def map_styles() -> dict[str, dict]:
+    """The layer styles of `layers/styles.toml` (Leaflet path options, by layer key)."""
     with open(layers_dir() / "styles.toml", "rb") as f:
         return tomllib.load(f)
 
@@ -369,6 +376,8 @@ def _features(
         props["_s"] = ""
     if spec.tooltip and spec.tooltip in gdf.columns:
         props["_t"] = _format(gdf[spec.tooltip], spec.tooltip)
+    if spec.names and spec.names in gdf.columns:
+        props["_n"] = _format(gdf[spec.names], spec.names)
     if spec.searchable:
         present = [c for c in spec.searchable if c in gdf.columns]
         props["_q"] = gdf[present].astype("string").fillna("").agg(" ".join, axis=1)
@@ -502,8 +511,9 @@ def build_map(
     Parameters
     ----------
     layers : mapping of str to GeoDataFrame
-        Keys of :data:`LAYERS` (``dltb``, ``parks``, ``udb``, ``udb_zones``,
-        ``farmland``, ``eco_redline``, ``parcels``, ``efficiency``, ``indicators``, ``buildable``,
+        Keys of :data:`LAYERS` (``district``, ``dltb``, ``parks``, ``udb``, ``udb_zones``,
+        ``farmland``, ``eco_redline``, ``parcels``, ``efficiency``, ``indicators``,
+        ``buildable``,
         ``redline``, ``conflicts``); missing ones are skipped.  Any CRS; the map
         is the only place that goes to EPSG:4326.
     title, subtitle : str
@@ -527,9 +537,9 @@ def build_map(
         raise ConfigError(
             f"Unknown basemap {basemap!r}; choose from {', '.join(get_args(Basemap))}."
         )
-    styles = _styles()
+    styles = map_styles()
     m = _Map(
-        location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=True
+        location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=False
     )
     root = cast(Figure, m.get_root())
     root.header.add_child(Element(_leaflet_assets()), name="landuse_assets", index=0)
@@ -567,7 +577,11 @@ def build_map(
         labels = [lbl for col, lbl in spec.popup if col in gdf.columns]
         _GeoJsonLayer(data_js, spec, table, labels).add_to(m)
         legend.append(
-            {"title": spec.label, "items": [[k or spec.label, v] for k, v in table.items()]}
+            {
+                "key": spec.key,
+                "title": spec.label,
+                "items": [[k or spec.label, v] for k, v in table.items()],
+            }
         )
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds:
@@ -578,7 +592,8 @@ def build_map(
         "<script>document.addEventListener('DOMContentLoaded', function () {"
         f"var map = {m.get_name()};"
         "new LU.SearchControl().addTo(map); new LU.FullscreenControl().addTo(map);"
-        "new LU.MeasureControl().addTo(map);"
+        "new LU.MeasureControl().addTo(map); new LU.PrintControl().addTo(map);"
+        "L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo(map);"
         f"new LU.LegendControl({_script_json(legend)}).addTo(map);"
         f"new LU.TitleControl({_script_json(info)}).addTo(map);"
         "window.LU_READY = true;});</script>"

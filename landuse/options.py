@@ -118,6 +118,14 @@ class ProjectOptions:
         with the local 7 parameters (``"+proj=pipeline ... +step +proj=helmert ..."``)
         or a grid file (``"+proj=hgridshift +grids=..."``), as published by the
         provincial surveying authority.  Without it such layers are refused.
+    mapping_unit : str or None
+        制图单位 printed on every thematic map, e.g. ``"兴宾区自然资源局"``
+        (unset: the maps say it is not set, and the pack prints how to set it).
+    data_date : date or None
+        数据截至日期 on maps, charts and page headers (default: ``[idle] as_of``,
+        else the last day of ``[rates] period``).
+    paper : {"A3", "A4"}
+        Paper of the thematic maps (专题图), landscape (default A3).
     area : {"plane", "ellipsoid"}
         Areas of the red-line tables (地类面积汇总表 and the control lines under
         it): ``"plane"`` on the Gauss-Kruger plane of ``analysis_crs``, or
@@ -129,6 +137,9 @@ class ProjectOptions:
     analysis_crs: str | None = None
     database: str | None = None
     datum_transform: str | None = None
+    mapping_unit: str | None = None
+    data_date: dt.date | None = None
+    paper: Literal["A3", "A4"] = "A3"
     area: Literal["plane", "ellipsoid"] = "plane"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -22,14 +21,21 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__, postgis
+from landuse.briefing import briefing_sections, summary_html, summary_markdown, write_briefing
 from landuse.buildable import buildable_summary, buildable_udb, find_buildable, steep_land
-from landuse.config import Project, sample_project
-from landuse.conflicts import ConflictResult, NoiseTolerance, certified_outside_udb, check_conflicts
+from landuse.config import LAYER_LABELS, Project, sample_project
+from landuse.conflicts import (
+    ConflictResult,
+    NoiseTolerance,
+    certified_outside_udb,
+    check_conflicts,
+    conflict_summary,
+)
 from landuse.crs import with_areas
 from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 from landuse.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.errors import ConfigError, LanduseError
-from landuse.idle import IDLE_REQUIRED, find_idle, procedure_status
+from landuse.idle import IDLE_REQUIRED, find_idle, idle_summary, procedure_status
 from landuse.indicator_tables import INDICATORS, IndicatorTable, load_indicator_table
 from landuse.indicators import (
     FIRM_TARGETS,
@@ -52,7 +58,7 @@ from landuse.io import (
     write_table,
     write_text,
 )
-from landuse.labels import labelled
+from landuse.labels import TOTAL, labelled, sum_by
 from landuse.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.ledger import Ledger, read_ledger_file
 from landuse.maps import Basemap, build_map, parcel_map_status, render_html
@@ -68,6 +74,7 @@ from landuse.rates import (
 )
 from landuse.redline import RedlineResult, analyse_redline
 from landuse.report import (
+    ChartMarks,
     Sheet,
     class_chart,
     file_sha256,
@@ -76,6 +83,7 @@ from landuse.report import (
     trend_chart,
     write_workbook,
 )
+from landuse.thematic import MapInfo, crs_label, write_thematic_maps
 
 __all__ = [
     "STEPS",
@@ -140,10 +148,7 @@ def parcel_area_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
             "unsupplied_mu": parcels["area_mu"].where(~supplied, 0.0),
         }
     )
-    by_park = frame.groupby("park", sort=True).sum().reset_index()
-    total = by_park.drop(columns="park").sum().to_frame().T.assign(park="合计")
-    table = pd.concat([by_park, total[by_park.columns]], ignore_index=True)
-    return table.astype({"parcels": int})
+    return sum_by(frame, "park")
 
 
 def run_intake(data: ProjectData, out_dir: Path) -> StepResult:
@@ -170,6 +175,7 @@ def run_load(data: ProjectData, out_dir: Path) -> StepResult:
     parcels = with_areas(data.layer("parcels"), data.crs)
     res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
     summary = parcel_area_summary(parcels)
+    res.results["parcel_summary"] = summary
     res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
     total = summary.iloc[-1]
     res.lines += [
@@ -580,6 +586,8 @@ def run_rates(
     table["revitalised_mu"] = table["disposed_mu"].fillna(0) + table[
         "unsupplied_supplied_mu"
     ].fillna(0)
+    total_row = table["group"].eq(TOTAL)  # the outer merge sorts 合计 among the parks
+    table = pd.concat([table[~total_row], table[total_row]], ignore_index=True)
     res.files.append(write_table(labelled(table), out_dir / "disposal_rates.csv"))
     res.results["rates"] = table
     total = table.set_index("group").loc["合计"]
@@ -908,7 +916,9 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
     figures together, so one popup tells a parcel's whole story.
     """
     layers: dict[str, Any] = {
-        k: data.layers[k] for k in ("parks", "udb", "farmland", "eco_redline") if k in data.layers
+        k: data.layers[k]
+        for k in ("district", "parks", "udb", "farmland", "eco_redline")
+        if k in data.layers
     }
     parcels = with_areas(data.layer("parcels"), data.crs)
     conflicts = results.get("conflicts")
@@ -1065,13 +1075,31 @@ def disposal_trend(
     return pd.DataFrame(rows).rename_axis("year").reset_index()
 
 
+def data_date(data: ProjectData, results: Mapping[str, Any]) -> str | None:
+    """The day the data are as of: ``[project] data_date``, the idle-land day or the period end."""
+    day = data.project.options.project.data_date
+    if day is not None:
+        return day.isoformat()
+    if "as_of" in results:
+        return str(results["as_of"])
+    if "period" in results:
+        return str(results["period"][1])
+    return None
+
+
 def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rows of a workbook's cover (封面), in Chinese: what was computed from what, and how."""
     project = data.project
     rows = [
         ("工具版本", f"landuse {__version__}"),
         ("项目", project.name),
-        ("分析坐标系", f"{data.crs.name}（EPSG:{data.crs.to_epsg()}）"),
+        ("分析坐标系", crs_label(data.crs)),
     ]
+    day = data_date(data, results)
+    if day:
+        rows.append(("数据截至", day))
+    if project.options.project.mapping_unit:
+        rows.append(("制图单位", project.options.project.mapping_unit))
     if project.source is not None:
         rows.append(("项目文件", f"{project.source.name}  SHA-256 {file_sha256(project.source)}"))
     if "as_of" in results:
@@ -1092,7 +1120,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
         (
             "可建设用地参数",
             f"单块 ≥ {opts.min_area_mu:g} 亩，宽度 ≥ {opts.min_width_m:g} 米，"
-            f"坡度 ≤ {opts.max_slope_deg:g}°（有 DEM 时）",
+            f"坡度 ≤ {opts.max_slope_deg:g}°（有数字高程模型时）",
         )
     )
     efficiency = results.get("efficiency")
@@ -1112,6 +1140,7 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
     for key in (*keys, "supply_rate"):
         rows.append(("公式", FORMULAS[key]))
+    names = {**LAYER_LABELS, **project.options.check.extra_constraints}
     seen: set[Path] = set()
     for name, spec in project.layers.items():
         source = data.layers.get(name, data.tables.get(name))
@@ -1119,16 +1148,17 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             # A database table: where it is (no password) and a hash of what was read.
             src = source.attrs["landuse_source"]
             digest = src.get("sha256") or postgis.table_sha256(source)
-            rows.append((f"输入表（{name}）", f"{src['path']}  SHA-256 {digest}"))
+            rows.append((f"输入表（{names.get(name, name)}）", f"{src['path']}  SHA-256 {digest}"))
     inputs = [(name, spec.path) for name, spec in project.layers.items() if spec.path]
     inputs += [(name, path) for name, path in project.rasters.items()]
     if project.options.idle.ledger_import:
         inputs.append(("ledger_import", project.path(project.options.idle.ledger_import)))
-    for name, path in inputs:
+    for _, path in inputs:
         if path in seen or not Path(path).exists():
             continue
         seen.add(path)
-        rows.append((f"输入文件（{name}）", f"{Path(path).name}  SHA-256 {file_sha256(path)}"))
+        layers = "、".join(names.get(n, n) for n, p in inputs if p == path)
+        rows.append((f"输入文件（{layers}）", f"{Path(path).name}  SHA-256 {file_sha256(path)}"))
     if data.synthetic:
         rows.append(
             ("说明", "示例数据：地块、企业与管控线均为模拟生成，仅兴宾区行政边界为真实数据")
@@ -1136,99 +1166,257 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     return rows
 
 
-def run_pack(
-    data: ProjectData, out_dir: Path, results: Mapping[str, Any], lines: Sequence[str]
-) -> StepResult:
-    """Workbook, charts, overview map PNG and the headline summary from the results."""
-    res = StepResult(out_dir)
-    sheets = [Sheet("几何修复记录", data.report)]
+#: Rows of the meeting workbook's longer lists; the full tables are in 附表.xlsx.
+TOP_CANDIDATES = 30
+TOP_FIRMS = 20
+
+_MEETING_CONFLICT_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "area_mu",
+    "udb_outside_mu",
+    "farmland_mu",
+    "eco_redline_mu",
+    "status",
+]
+_MEETING_IDLE_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "area_mu",
+    "idle_type",
+    "idle_since",
+    "idle_days",
+    "gov_caused",
+    "idle_fee_wan",
+    "consequence",
+    "suspect_idle",
+]
+_MEETING_FIRM_COLUMNS = [
+    "rank_group",
+    "score_rank",
+    "enterprise_name",
+    "land_mu",
+    "tax_wan",
+    "tax_per_mu_wan",
+    "score",
+    "grade",
+    "policy",
+]
+
+
+def _pick(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(table[[c for c in columns if c in table.columns]])
+
+
+def meeting_sheets(
+    data: ProjectData, results: Mapping[str, Any]
+) -> tuple[list[Sheet], list[Sheet]]:
+    """The sheets of 会议材料.xlsx (what a meeting reads) and of 附表.xlsx (full tables).
+
+    The meeting workbook holds summaries by park and the lists a meeting
+    decides on (conflicts, idle land, the largest candidates, the top firms);
+    every per-parcel and per-firm table in full goes to the appendix.  A new
+    analysis adds its summary to the first list and its full table to the second.
+
+    Returns
+    -------
+    meeting, appendix : list of Sheet
+    """
+    meeting: list[Sheet] = []
+    appendix = [Sheet("几何修复记录", data.report)]
+    if "parcel_summary" in results:
+        meeting.append(Sheet("地块汇总", results["parcel_summary"]))
     if "conflicts" in results:
         c = results["conflicts"]
+        conflicts = c.parcels[~c.parcels["compliant"]]
         flagged = c.parcels[~c.parcels["compliant"] | (c.parcels["noise_m2"] > 0)]
-        cols = [col for col in _CHECK_COLUMNS if col in flagged.columns]
-        sheets += [
-            Sheet("三区三线冲突", pd.DataFrame(flagged[cols])),
+        meeting += [
+            Sheet("冲突汇总", conflict_summary(c)),
+            Sheet(
+                "三区三线冲突",
+                _pick(conflicts, _MEETING_CONFLICT_COLUMNS),
+                "边界误差地块、冲突图斑与有证无法建设地块见《附表.xlsx》。",
+            ),
+        ]
+        appendix += [
+            Sheet("三区三线检查", _pick(flagged, _CHECK_COLUMNS)),
             Sheet("冲突图斑", pd.DataFrame(c.pieces.drop(columns="constraint"))),
         ]
         if "certified_outside_udb" in c.parcels:
-            sheets.append(Sheet("有证无法建设", certified_outside_udb(c)))
+            appendix.append(Sheet("有证无法建设", certified_outside_udb(c)))
     if "buildable" in results:
-        sheets += [
-            Sheet("可建设用地", pd.DataFrame(results["buildable"])),
+        cands = pd.DataFrame(results["buildable"])
+        largest = cands.nlargest(TOP_CANDIDATES, "area_mu")
+        meeting += [
             Sheet("可建设用地汇总", buildable_summary(results["buildable"])),
+            Sheet(
+                f"可建设用地（前{TOP_CANDIDATES}块）",
+                largest,
+                f"按面积排序的前 {TOP_CANDIDATES} 块；"
+                f"全部 {len(cands)} 块见《附表.xlsx》「可建设用地」。",
+            ),
         ]
+        appendix.append(Sheet("可建设用地", cands))
     if "idle" in results:
         idle = results["idle"]
         shown = idle[_idle_rows(idle)]
-        sheets.append(
-            Sheet("闲置土地", pd.DataFrame(shown[[c for c in _IDLE_COLUMNS if c in shown]]))
-        )
+        meeting += [
+            Sheet("闲置土地汇总", idle_summary(idle)),
+            Sheet(
+                "闲置土地",
+                _pick(shown, _MEETING_IDLE_COLUMNS),
+                "出让价款、约定与实际动工日期、文书与期限、影像建设覆盖率见《附表.xlsx》「闲置土地」。",
+            ),
+        ]
+        appendix.append(Sheet("闲置土地", _pick(shown, _IDLE_COLUMNS)))
     if "procedure" in results:
-        sheets.append(Sheet("处置进度", results["procedure"]))
+        appendix.append(Sheet("处置进度", results["procedure"]))
     if "rates" in results:
         note = "；".join(FORMULAS.values())
-        sheets += [Sheet("处置率", results["rates"], note), Sheet("处置趋势", results["trend"])]
-        sheets.append(Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]))
+        meeting += [
+            Sheet("处置率", results["rates"], note),
+            Sheet("处置趋势", results["trend"]),
+            Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]),
+        ]
         if "batches" in results:
-            sheets.append(Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"]))
+            appendix.append(
+                Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"])
+            )
     if "efficiency" in results:
         e = results["efficiency"]
-        sheets += [
-            Sheet("亩均效益排名", _firm_table(e)),
+        firms = _firm_table(e)
+        top = firms[e.enterprises.loc[firms.index, "scored"]]
+        top = top.groupby("rank_group", sort=False).head(TOP_FIRMS)
+        meeting += [
+            Sheet(
+                "亩均效益排名",
+                _pick(top, _MEETING_FIRM_COLUMNS),
+                f"各排名组前 {TOP_FIRMS} 名；全部 {len(firms)} 家企业的评价见"
+                "《附表.xlsx》「亩均效益评价」。",
+            ),
             Sheet("亩均评价基准值", e.benchmarks),
             Sheet("园区汇总", e.parks),
         ]
+        appendix.append(Sheet("亩均效益评价", firms))
     redline = results.get("redline")
     if redline is not None and redline.landclass is not None:
-        sheets.append(
+        meeting.append(
             Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
         )
     if "indicators" in results:
         checked = results["indicators"]
-        shown = [c for c in INDICATOR_COLUMNS if c in checked.columns]
+        table = pd.DataFrame(checked[[c for c in INDICATOR_COLUMNS if c in checked.columns]])
         note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
-        sheets.append(Sheet("用地控制指标", pd.DataFrame(checked[shown]), note))
-    res.files.append(write_workbook(out_dir / "会议材料.xlsx", sheets, _cover(data, results)))
+        ok = [c for c in table.columns if str(c).endswith("_ok")]
+        failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
+        meeting.append(
+            Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")
+        )
+        appendix.append(Sheet("用地控制指标（全部）", table, note))
+    return meeting, appendix
+
+
+def run_pack(
+    data: ProjectData, out_dir: Path, results: Mapping[str, Any], lines: Sequence[str]
+) -> StepResult:
+    """The meeting pack from the analyses' results.
+
+    Writes 会议材料.xlsx (what a meeting reads) and 附表.xlsx (full tables),
+    both ready to print; the charts and the overview map (``charts/``); the
+    printable thematic maps as PDF and PNG (``专题图/``); the Word report
+    汇报材料.docx; and the summary 摘要.md / 摘要.html.
+    """
+    res = StepResult(out_dir)
+    project = data.project
+    synthetic = data.synthetic
+    day = data_date(data, results)
+    date_text = f"数据截至 {day}" if day else ""
+    meeting, appendix = meeting_sheets(data, results)
+    cover = _cover(data, results)
+    for name, sheets in (("会议材料", meeting), ("附表", appendix)):
+        res.files.append(
+            write_workbook(
+                out_dir / f"{name}.xlsx",
+                sheets,
+                cover,
+                title=f"{project.name} {name}",
+                date=date_text,
+            )
+        )
     charts = out_dir / "charts"
+    images: dict[str, Path] = {}
+
+    def marks(source: str) -> ChartMarks:
+        return ChartMarks(source, date_text, synthetic)
+
     if "efficiency" in results:
         e = results["efficiency"]
-        res.files.append(ranking_chart(e.enterprises, charts / "亩均税收排名.png", year=e.year))
-        res.files.append(class_chart(e.enterprises, charts / "分类分布.png", year=e.year))
+        source = f"{e.year}年企业亩均效益评价，见《附表.xlsx》「亩均效益评价」"
+        images["亩均税收排名"] = ranking_chart(
+            e.enterprises, charts / "亩均税收排名.png", year=e.year, marks=marks(source)
+        )
+        images["分类分布"] = class_chart(
+            e.enterprises, charts / "分类分布.png", year=e.year, marks=marks(source)
+        )
     if "trend" in results:
-        res.files.append(trend_chart(results["trend"], charts / "处置趋势.png"))
-    synthetic = data.synthetic
+        images["处置趋势"] = trend_chart(
+            results["trend"],
+            charts / "处置趋势.png",
+            marks=marks("闲置土地处置台账，见《会议材料.xlsx》「处置趋势」"),
+        )
+    layers = map_layers(data, results)
+    images["总览图"] = overview_map(
+        layers,
+        charts / "总览图.png",
+        title=f"{project.name} 总览",
+        synthetic=synthetic,
+        marks=marks("项目图层与本次分析结果"),
+    )
+    res.files += images.values()
+    info = MapInfo(
+        project=project.name,
+        crs=data.crs,
+        data_date=day,
+        mapping_unit=project.options.project.mapping_unit,
+        paper=project.options.project.paper,
+        synthetic=synthetic,
+    )
+    maps = write_thematic_maps(layers, out_dir / "专题图", info=info)
+    res.files += maps
+    images |= {f.stem: f for f in maps if f.suffix == ".png"}
+    title = f"{project.name} 土地利用情况摘要"
+    sections = briefing_sections(results, images, project.options)
     res.files.append(
-        overview_map(
-            map_layers(data, results),
-            charts / "总览图.png",
-            title=f"{data.project.name} 总览",
+        write_briefing(
+            out_dir / "汇报材料.docx",
+            sections,
+            title=f"{project.name} 土地利用情况汇报材料",
+            date=date_text,
             synthetic=synthetic,
         )
     )
-    title = f"{data.project.name} 土地利用情况摘要"
-    md = [f"# {title}", ""]
-    if synthetic:
-        md += ["> 示例数据（模拟生成），数字仅用于演示。", ""]
-    md += [
-        f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
-        for line in lines
-    ]
-    md += ["", f"landuse {__version__}；完整表格见《会议材料.xlsx》。", ""]
-    res.files.append(write_text("\n".join(md), out_dir / "摘要.md"))
-    body = "".join(
-        f"<li>{html.escape(line.strip())}</li>" for line in lines if not line.startswith("  ")
+    res.files.append(
+        write_text(summary_markdown(title, lines, synthetic=synthetic), out_dir / "摘要.md")
     )
-    page = (
-        f'<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>'
-        f"{html.escape(title)}</title><body><h1>{html.escape(title)}</h1>"
-        + ("<p><b>示例数据（模拟生成）</b></p>" if synthetic else "")
-        + f"<ul>{body}</ul></body></html>"
+    res.files.append(
+        write_text(
+            summary_html(title, lines, sections, date=date_text, synthetic=synthetic, base=out_dir),
+            out_dir / "摘要.html",
+        )
     )
-    res.files.append(write_text(page, out_dir / "摘要.html"))
     res.lines.append(
-        f"会议材料：会议材料.xlsx（{len(sheets) + 1} 个工作表）、"
-        f"{sum(1 for f in res.files if f.suffix == '.png')} 张图表、摘要.md"
+        f"会议材料：会议材料.xlsx（{len(meeting) + 1} 个工作表）、附表.xlsx（{len(appendix) + 1} 个"
+        f"工作表）、{len(images) - len(maps) // 2} 张图表、{len(maps) // 2} 幅专题图"
+        f"（{info.paper} 横向，PDF 与 PNG）、汇报材料.docx、摘要.md、摘要.html"
     )
+    if not info.mapping_unit:
+        res.lines.append(
+            '专题图未注明制图单位：在项目文件 [project] 中写 mapping_unit = "某某县自然资源局"'
+        )
     return res
 
 
@@ -1519,7 +1707,7 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
         cover = [
             ("工具版本", f"landuse {__version__}"),
             ("项目", data.project.name),
-            ("分析坐标系", f"{data.crs.name}（EPSG:{data.crs.to_epsg()}）"),
+            ("分析坐标系", crs_label(data.crs)),
             ("面积口径", BASIS_LABELS[r.basis]),
             ("地类分类", SYSTEMS[r.landclass.system][0]),
         ]
@@ -1530,7 +1718,16 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
             elif Path(src["path"]).is_file():
                 path = Path(src["path"])
                 cover.append((f"输入文件（{name}）", f"{path.name}  SHA-256 {file_sha256(path)}"))
-        res.files.append(write_workbook(out_dir / "用地预审.xlsx", sheets, cover))
+        day = data_date(data, {})
+        res.files.append(
+            write_workbook(
+                out_dir / "用地预审.xlsx",
+                sheets,
+                cover,
+                title=f"{data.project.name} 用地预审",
+                date=f"数据截至 {day}" if day else "",
+            )
+        )
     if r.conflicts is not None or r.landclass is not None:
         m = build_map(
             _redline_map(data, r),

@@ -81,6 +81,8 @@ _PROJECT_TEMPLATE = """# Project file of a generated sample (示例数据, synth
 
 [project]
 name = "来宾市兴宾区（示例数据）"
+mapping_unit = "landuse 示例（模拟数据，非官方）"   # 制图单位 on the thematic maps
+# paper = "A4"                 # thematic maps on A4 instead of A3 (landscape)
 # analysis_crs = "EPSG:4545"   # default: the CGCS2000 3-degree GK zone nearest the data
 area = "ellipsoid"             # red-line tables in 椭球面积, as the 三调 reports (default "plane")
 

@@ -3,7 +3,9 @@
 #   - a Chromium for the map tests, which drive the map in a real browser through
 #     playwright;
 #   - PostgreSQL with PostGIS for the shared-database tests (a throwaway cluster
-#     on 127.0.0.1 is started by the tests themselves).
+#     on 127.0.0.1 is started by the tests themselves);
+#   - LibreOffice Calc and poppler's pdftotext for the workbook tests, which print
+#     the meeting workbook to PDF and read it back.
 #
 #   Debian: the distribution's packages, with apt-get run as root, or through
 #           sudo for a normal user.
@@ -36,6 +38,8 @@ exists() { # exists GLOB: some file matches
 missing=""
 exists "$sysroot/usr/lib/postgresql/*/bin/initdb" || missing="$missing postgresql"
 exists "$sysroot/usr/share/postgresql/*/extension/postgis.control" || missing="$missing postgis"
+command -v soffice >/dev/null 2>&1 || missing="$missing libreoffice-calc-nogui"
+command -v pdftotext >/dev/null 2>&1 || missing="$missing poppler-utils"
 
 can_be_root() { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; }
 
@@ -72,6 +76,6 @@ case " $distro " in
     apt_install "$missing"
     ;;
 *)
-    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium (its program must be called chromium), PostgreSQL and PostGIS with this system's package manager, then run pytest."
+    fail "不是 Debian 或 Ubuntu / not Debian or Ubuntu: install Chromium (its program must be called chromium), PostgreSQL, PostGIS, LibreOffice Calc (soffice) and poppler (pdftotext) with this system's package manager, then run pytest."
     ;;
 esac

@@ -26,7 +26,7 @@ from matplotlib.ft2font import FT2Font
 
 from landuse.errors import FontError, LanduseError
 from landuse.fonts import CJK_FONTS, cjk_font, cjk_font_file, cjk_style
-from landuse.report import ranking_chart
+from landuse.report import ChartMarks, ranking_chart
 
 # Run first in each subprocess, after the source of _has_chinese.
 HELPERS = textwrap.dedent(
@@ -200,13 +200,13 @@ def test_character_no_font_has_is_an_error_not_a_box(tmp_path):
     )
     target = tmp_path / "亩均税收排名.png"
     with pytest.raises(FontError, match=r"「𪚥记五金厂」.*U\+2A6A5") as caught:
-        ranking_chart(firms, target, year=2025)
+        ranking_chart(firms, target, year=2025, marks=ChartMarks("企业表"))
     assert isinstance(caught.value, LanduseError)
     assert str(target) in str(caught.value) and "\n" not in str(caught.value)
     assert not target.exists()
     # The same chart without the rare character is drawn.
     firms["enterprise_name"] = ["五金厂", "兴宾糖业"]
-    assert ranking_chart(firms, target, year=2025).stat().st_size > 0
+    assert ranking_chart(firms, target, year=2025, marks=ChartMarks("企业表")).stat().st_size > 0
 
 
 def test_cjk_style_leaves_global_settings_alone():

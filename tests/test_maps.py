@@ -1,3 +1,6 @@
+import base64
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -6,11 +9,21 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import pyproj
 import pytest
 import shapely
+from pypdf import PdfReader
 
 from landuse.errors import ConfigError
-from landuse.maps import LAYERS, build_map, gcj02_to_wgs84, render_html, wgs84_to_gcj02
+from landuse.fonts import cjk_font_file
+from landuse.maps import (
+    LAYERS,
+    build_map,
+    gcj02_to_wgs84,
+    map_styles,
+    render_html,
+    wgs84_to_gcj02,
+)
 
 CRS = "EPSG:4545"
 XSS = "<script>alert(1)</script>"
@@ -188,25 +201,29 @@ def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path,
         _chromium(no_browser)
 
 
-def test_map_in_headless_chromium(tmp_path):
+_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def _open_map(tmp_path, layers, viewport):
+    """The map in headless Chromium: (page, requests, problems, dialogs); offline is checked."""
     from playwright.sync_api import sync_playwright
 
     path = tmp_path / "map.html"
     path.write_text(
-        render_html(build_map(_layers(), title="测试", synthetic=True), offline=True),
+        render_html(build_map(layers, title="测试", synthetic=True), offline=True),
         encoding="utf-8",
     )
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(p), args=args)
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        browser = p.chromium.launch(executable_path=_chromium(p), args=_ARGS)
+        page = browser.new_page(viewport=viewport)
         requests, problems, dialogs = [], [], []
         page.on("request", lambda r: requests.append(r.url))
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -214,6 +231,54 @@ def test_map_in_headless_chromium(tmp_path):
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(path.as_uri())
         page.wait_for_function("window.LU_READY === true", timeout=30_000)
+        yield page, problems, dialogs
+        browser.close()
+    assert [u for u in requests if u != path.as_uri()] == []  # offline: nothing left the page
+
+
+def _centre_px(page, x, y):
+    """Page pixel of a point given in EPSG:4545 metres (via the map's own projection)."""
+    lon, lat = pyproj.Transformer.from_crs(CRS, 4326, always_xy=True).transform(x, y)
+    return page.evaluate(
+        "([lat, lon]) => { const p = LU.map.latLngToContainerPoint([lat, lon]);"
+        " const r = LU.map.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; }",
+        [lat, lon],
+    )
+
+
+def _install_page_font(page):
+    """Give the page the Chinese font a bureau PC has (this machine may have none).
+
+    The packaged Noto Sans SC, cut to the page's characters with fontTools, is
+    loaded as "Noto Sans CJK SC" (the map's first font) from a data: URL, so
+    Chromium's PDF holds the Chinese text instead of empty glyphs.
+    """
+    from fontTools import subset
+
+    text = page.evaluate("document.body.innerText")
+    options = subset.Options()
+    options.flavor = None
+    font = subset.load_font(str(cjk_font_file().path), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    subset.save_font(font, buffer, options)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    page.add_style_tag(
+        content=f"@font-face {{ font-family: 'Noto Sans CJK SC'; "
+        f"src: url(data:font/otf;base64,{data}); }}"
+    )
+    page.evaluate("document.fonts.ready")
+
+
+def test_map_in_headless_chromium(tmp_path):
+    with _open_map(tmp_path, _layers(), {"width": 1200, "height": 800}) as (
+        page,
+        problems,
+        dialogs,
+    ):
         assert problems == []
         # Every overlay toggles from the layer control.
         for label in ("工业地块（按状态）", "园区边界", "冲突图斑"):
@@ -240,7 +305,95 @@ def test_map_in_headless_chromium(tmp_path):
         assert BREAKOUT in page.locator(".leaflet-popup-content").inner_text()
         shot = tmp_path / "map.png"
         page.screenshot(path=str(shot))
-        browser.close()
+        page.click(".leaflet-popup-close-button")
+
+        # The scale bar is metric only: one line, in m or km (no feet, no miles).
+        scales = page.locator(".leaflet-control-scale-line").all_inner_texts()
+        assert len(scales) == 1 and re.fullmatch(r"\d+ (m|km)", scales[0]), scales
+
+        # Park labels are written on the map.
+        assert page.locator(".lu-label").all_inner_texts() == ["测试园"]
+
+        # Measuring over parcels: clicks on P-1's and P-2's centres (200 m apart in
+        # EPSG:4545 near the central meridian, where the scale factor is 1) add points
+        # and open no popup.
+        page.click(".lu-measure a")
+        for x in (500050, 500250):
+            page.mouse.click(*_centre_px(page, x, 2620050))
+        assert page.locator(".leaflet-popup").count() == 0
+        text = page.locator(".lu-measure-out").inner_text()
+        measured = float(re.search(r"长度 ([\d.]+) 米", text)[1])
+        lon, lat = pyproj.Transformer.from_crs(CRS, 4326, always_xy=True).transform(
+            [500050, 500250], [2620050, 2620050]
+        )
+        geodesic = pyproj.Geod(ellps="GRS80").inv(lon[0], lat[0], lon[1], lat[1])[2]
+        assert geodesic == pytest.approx(200, abs=0.1)
+        assert measured == pytest.approx(geodesic, abs=1.5)  # sphere vs ellipsoid, sub-pixel
+        page.click(".lu-measure a")  # done measuring: a click on a parcel opens its popup again
+        page.mouse.click(*_centre_px(page, 500050, 2620050))
+        assert "P-1" in page.locator(".leaflet-popup-content").inner_text()
+
+        # The print button prints; the print view keeps the map, title and legend.
+        page.evaluate("() => { window.__printed = 0; window.print = () => window.__printed++; }")
+        page.click(".lu-print a")
+        assert page.evaluate("window.__printed") == 1
+        _install_page_font(page)
+        page.emulate_media(media="print")
+        for shown in (".lu-title", ".lu-legend", ".leaflet-overlay-pane canvas"):
+            assert page.locator(shown).is_visible(), shown
+        for hidden in (".leaflet-control-layers", ".lu-search", ".lu-measure", ".lu-print"):
+            assert not page.locator(hidden).is_visible(), hidden
+        pdf = PdfReader(io.BytesIO(page.pdf(landscape=True, print_background=True)))
+        assert len(pdf.pages) == 1
+        printed = pdf.pages[0].extract_text()
+        assert "测试" in printed and "图例" in printed and "冲突图斑" in printed, printed
     assert dialogs == []  # no script ran
     assert shot.stat().st_size > 10_000
-    assert [u for u in requests if u != path.as_uri()] == []  # offline: nothing left the page
+
+
+def _every_layer():
+    """One feature per style of every declared layer (the legend at its longest)."""
+    styles = map_styles()
+    layers = {}
+    for i, spec in enumerate(LAYERS):
+        style = styles[spec.key]
+        values = list(style) if all(isinstance(v, dict) for v in style.values()) else [None]
+        rows = []
+        for j, value in enumerate(values):
+            row = {
+                "parcel_id": f"{spec.key}-{j}",
+                "park": "测试园",
+                "geometry": shapely.box(
+                    500000 + j * 150, 2620000 + i * 150, 500100 + j * 150, 2620100 + i * 150
+                ),
+            }
+            if spec.style_by:
+                row[spec.style_by] = value
+            rows.append(row)
+        layers[spec.key] = gpd.GeoDataFrame(rows, crs=CRS)
+    return layers
+
+
+def test_legend_fits_a_1600_by_1000_screen(tmp_path):
+    layers = _every_layer()
+    assert set(layers) == {spec.key for spec in LAYERS}
+    with _open_map(tmp_path, layers, {"width": 1600, "height": 1000}) as (page, problems, _):
+        assert problems == []
+        legend = page.locator(".lu-legend")
+        # Every group of a shown layer is open, and nothing needs scrolling to be seen.
+        assert legend.evaluate("e => e.scrollHeight <= e.clientHeight")
+        rows = page.locator(".lu-legend-group[data-layer='conflicts'] .lu-legend-row")
+        assert rows.all_inner_texts() == list(map_styles()["conflicts"])
+        for box in (rows.nth(i).bounding_box() for i in range(rows.count())):
+            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 1000
+        # The per-mu layer starts hidden: its group is folded; showing it unfolds it.
+        efficiency = page.locator(".lu-legend-group[data-layer='efficiency']")
+        assert efficiency.evaluate("e => !e.open")
+        page.locator(".leaflet-control-layers label", has_text="亩均税收分类").click()
+        assert efficiency.evaluate("e => e.open")
+        # A group folds and unfolds by its title.
+        conflicts = page.locator(".lu-legend-group[data-layer='conflicts']")
+        conflicts.locator("summary").click()
+        assert not rows.first.is_visible()
+        conflicts.locator("summary").click()
+        assert rows.first.is_visible()

@@ -88,7 +88,7 @@ def test_cover_names_tables_without_password(sample_in_db, tmp_path):
     assert result.exit_code == 0, result.output
     cover = openpyxl.load_workbook(out / "会议材料.xlsx")["封面"]
     rows = {r[0]: str(r[1]) for r in cover.iter_rows(min_row=2, values_only=True)}
-    parcels = rows["输入表（parcels）"]
+    parcels = rows["输入表（地块）"]  # the layer by its Chinese name
     assert parcels.startswith("postgresql://postgres:***@127.0.0.1") and "sample.parcels" in parcels
     assert re.search(r"SHA-256 [0-9a-f]{64}$", parcels)
     for path in out.rglob("*"):

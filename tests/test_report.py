@@ -1,5 +1,11 @@
 import datetime
+import functools
 import hashlib
+import html
+import os
+import re
+import shutil
+import subprocess
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
@@ -10,7 +16,10 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from docx import Document
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from pypdf import PdfReader
 
 from landuse.fonts import cjk_font_file
 from landuse.pipeline import run_report
@@ -30,25 +39,37 @@ def test_workbook_sheets_headers_and_formats(pack):
     wb = load_workbook(out / "会议材料.xlsx")
     assert wb.sheetnames == [
         "封面",
-        "几何修复记录",
+        "地块汇总",
+        "冲突汇总",
         "三区三线冲突",
-        "冲突图斑",
-        "有证无法建设",
-        "可建设用地",
         "可建设用地汇总",
+        "可建设用地（前30块）",
+        "闲置土地汇总",
         "闲置土地",
-        "处置进度",
         "处置率",
         "处置趋势",
         "近五年供地率",
-        "批而未供批次",
         "亩均效益排名",
         "亩均评价基准值",
         "园区汇总",
         "地类面积汇总表",
         "用地控制指标",
     ]
-    for ws in wb.worksheets:
+    appendix = load_workbook(out / "附表.xlsx")
+    assert appendix.sheetnames == [
+        "封面",
+        "几何修复记录",
+        "三区三线检查",
+        "冲突图斑",
+        "有证无法建设",
+        "可建设用地",
+        "闲置土地",
+        "处置进度",
+        "批而未供批次",
+        "亩均效益评价",
+        "用地控制指标（全部）",
+    ]
+    for ws in [*wb.worksheets, *appendix.worksheets]:
         assert ws.freeze_panes == "A2"
     conflicts = wb["三区三线冲突"]
     headers = [c.value for c in conflicts[1]]
@@ -76,8 +97,9 @@ def test_every_number_format_fits_its_column(pack):
     # (median) value of every numeric column: no column of 0.00 (万元/千瓦时 was).
     out, _ = pack
     wb = load_workbook(out / "会议材料.xlsx")
-    for name in ("亩均效益排名", "亩均评价基准值", "园区汇总"):
-        ws = wb[name]
+    appendix = load_workbook(out / "附表.xlsx")  # every firm's evaluation, every column
+    for ws in (appendix["亩均效益评价"], wb["亩均效益排名"], wb["亩均评价基准值"], wb["园区汇总"]):
+        name = ws.title
         for col in ws.iter_cols(min_row=2):
             numbers = [c for c in col if isinstance(c.value, float) and c.value != 0]
             if not numbers:
@@ -89,7 +111,7 @@ def test_every_number_format_fits_its_column(pack):
             header = ws.cell(row=1, column=typical.column).value
             assert shown != 0, (name, header, fmt)
             assert abs(shown / (typical.value * scale) - 1) < 0.01, (name, header, fmt)
-    ranking = wb["亩均效益排名"]
+    ranking = appendix["亩均效益评价"]
     headers = [c.value for c in ranking[1]]
     kwh = headers.index("单位电耗税收（元/千瓦时）") + 1
     assert ranking.cell(row=2, column=kwh).number_format == "#,##0.00"
@@ -110,7 +132,9 @@ def test_workbook_values_match_independent_computation(pack):
     wb = load_workbook(out / "会议材料.xlsx")
     cover = {row[0].value: row[1].value for row in wb["封面"].iter_rows(min_row=2)}
     sha = hashlib.sha256(get_path("sample").read_bytes()).hexdigest()
-    assert cover["输入文件（district）"] == f"xingbin_sample.gpkg  SHA-256 {sha}"
+    # One row per input file, naming every layer read from it.
+    layers = "行政区、园区、地块、城镇开发边界、永久基本农田、生态保护红线、道路、企业表"
+    assert cover[f"输入文件（{layers}）"] == f"xingbin_sample.gpkg  SHA-256 {sha}"
     assert cover["工具版本"].startswith("landuse ")
     # 2025 disposals straight from the ledger import file: sum of 处置完成 areas in 2025.
     ledger = pd.read_csv(get_path("ledger"), encoding="utf-8-sig")
@@ -138,7 +162,7 @@ def test_workbook_values_match_independent_computation(pack):
     assert summary["candidates"].tolist() == expected["candidates"].tolist()
     np.testing.assert_allclose(summary["area_mu"], expected["area_mu"], atol=1e-2)
     np.testing.assert_allclose(summary["largest_mu"], expected["largest_mu"], atol=1e-3)
-    cand_sheet = wb["可建设用地"]
+    cand_sheet = load_workbook(out / "附表.xlsx")["可建设用地"]
     header = [c.value for c in cand_sheet[1]]
     rows = pd.DataFrame(cand_sheet.iter_rows(min_row=2, values_only=True), columns=header)
     per_park = rows.groupby("园区")["面积（亩）"].agg(["size", "sum"]).loc[expected.index[:-1]]
@@ -231,7 +255,8 @@ def test_pack_is_reproducible(tmp_path, sample_data):
         warnings.simplefilter("ignore")
         run_report(sample_data, first)
         run_report(sample_data, second)
-    assert (first / "会议材料.xlsx").read_bytes() == (second / "会议材料.xlsx").read_bytes()
+    for name in ("会议材料.xlsx", "附表.xlsx", "汇报材料.docx", "专题图/三区三线冲突图.pdf"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
     for csv in first.glob("*.csv"):
         assert csv.read_bytes() == (second / csv.name).read_bytes(), csv.name
 
@@ -309,3 +334,250 @@ def _sheet_cells(path, sheet: str) -> dict[str, tuple[str, str | None]]:
         else:
             out[c.get("r")] = (c.get("t", "n"), c.findtext("m:v", namespaces=_NS))
     return out
+
+
+# ------------------------------------------------------------ printing the workbooks
+
+
+def _print_settings(path, sheet):
+    """Page setup, print titles, header and footer straight from the sheet XML."""
+    with zipfile.ZipFile(path) as z:
+        book = ET.fromstring(z.read("xl/workbook.xml"))
+        rel_id = next(
+            s.get(_REL) for s in book.iterfind(".//m:sheet", _NS) if s.get("name") == sheet
+        )
+        index = [s.get("name") for s in book.iterfind(".//m:sheet", _NS)].index(sheet)
+        titles = {
+            d.get("localSheetId"): d.text
+            for d in book.iterfind(".//m:definedName", _NS)
+            if d.get("name") == "_xlnm.Print_Titles"
+        }
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        target = next(r.get("Target") for r in rels if r.get("Id") == rel_id)
+        root = ET.fromstring(z.read("xl/" + target.removeprefix("/xl/")))
+    setup = root.find("m:pageSetup", _NS).attrib
+    fit = root.find("m:sheetPr/m:pageSetUpPr", _NS)
+    return {
+        "orientation": setup.get("orientation"),
+        "paper": setup.get("paperSize"),
+        "fit": fit is not None and fit.get("fitToPage") == "1",
+        "wide": setup.get("fitToWidth", "1"),
+        "tall": setup.get("fitToHeight", "1"),
+        "titles": titles.get(str(index)),
+        "header": root.findtext("m:headerFooter/m:oddHeader", namespaces=_NS),
+        "footer": root.findtext("m:headerFooter/m:oddFooter", namespaces=_NS),
+    }
+
+
+@pytest.mark.parametrize("book", ["会议材料", "附表"])
+def test_every_sheet_prints_landscape_one_page_wide_with_titles(pack, book):
+    out, _ = pack
+    path = out / f"{book}.xlsx"
+    for sheet in load_workbook(path, read_only=True).sheetnames:
+        p = _print_settings(path, sheet)
+        assert p["orientation"] == "landscape" and p["paper"] == "9", sheet  # 9: A4
+        # One page wide; as many pages tall as the rows need (0), the cover one page.
+        assert p["fit"] and p["wide"] == "1", sheet
+        assert p["tall"] == ("1" if sheet == "封面" else "0"), sheet
+        assert p["titles"] == f"'{sheet}'!$1:$1", sheet  # the header row on every page
+        # Header: the workbook's title, the sheet, the data date; footer: 第 X 页 共 Y 页.
+        assert p["header"] == (
+            f"&L来宾市兴宾区（示例数据） {book}&C{sheet}&R数据截至 2025-12-31"
+        ), sheet
+        assert p["footer"] == "&C第 &P 页 共 &N 页", sheet
+
+
+def test_totals_come_last_and_the_cover_is_chinese(pack):
+    out, _ = pack
+    for book in ("会议材料", "附表"):
+        wb = load_workbook(out / f"{book}.xlsx")
+        for ws in wb.worksheets[1:]:
+            first = [r[0] for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None]
+            data = first[: next((i for i, v in enumerate(first) if v == "合计"), len(first)) + 1]
+            if "合计" in first:
+                # 合计 closes the table (only the sheet's note may follow it).
+                assert first.index("合计") == len(data) - 1, ws.title
+                assert ws.cell(row=len(data) + 1, column=1).value == "合计", ws.title
+    cover = load_workbook(out / "会议材料.xlsx")["封面"]
+    texts = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
+    names = {"xingbin_sample.gpkg", "xingbin_sample.toml", "xingbin_sample_ledger.csv"}
+    names.add("xingbin_sample_landcover.tif")
+    for text in texts:
+        for name in names:
+            text = text.replace(name, "")
+        text = re.sub(r"\b[0-9a-f]{64}\b", "", text)  # the digests
+        text = re.sub(r"https?://\S+", "", text)  # the scheme's published source
+        text = re.sub(r"（[a-z0-9_]+）$", "", text)  # the scheme as landuse.toml names it
+        # No English key (tax_per_mu_wan, district, landcover): Latin words are names only.
+        allowed = {"landuse", "SHA", "EPSG", "README"}
+        assert set(re.findall(r"[A-Za-z_]{2,}", text)) <= allowed, text
+
+
+def test_widths_fit_ids_and_formatted_numbers(pack):
+    out, _ = pack
+    ws = load_workbook(out / "会议材料.xlsx")["三区三线冲突"]
+    # The 13-digit 地块编号 needs 13 characters plus a margin.
+    assert len(ws["A2"].value) == 13 and ws.column_dimensions["A"].width >= 15
+    sheet = load_workbook(out / "会议材料.xlsx")["冲突汇总"]
+    for col in range(2, sheet.max_column + 1):
+        values = [sheet.cell(row=r, column=col).value for r in range(2, sheet.max_row + 1)]
+        width = sheet.column_dimensions[get_column_letter(col)].width
+        # "4,033.57" with a thousands separator and two decimals, plus a margin.
+        longest = max(len(f"{v:,.2f}") if isinstance(v, float) else len(str(v)) for v in values)
+        assert width >= longest + 1, (col, width, longest)
+
+
+def _program(name: str) -> str:
+    """A program the print test needs (LibreOffice, pdftotext); CI must have it."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is missing; install it with: sh scripts/install-test-deps.sh"
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(message)  # CI must print the workbook
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def printed(pack, tmp_path_factory):
+    """会议材料.xlsx printed to PDF by LibreOffice Calc: each page's text and size (pt)."""
+    out, _ = pack
+    target = tmp_path_factory.mktemp("printed")
+    profile = (target / "profile").as_uri()  # its own profile: runs side by side
+    run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=300)
+    run(
+        [
+            _program("soffice"),
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(target),
+            str(out / "会议材料.xlsx"),
+        ]
+    )
+    pdf = target / "会议材料.pdf"
+    text = run([_program("pdftotext"), "-layout", str(pdf), "-"], text=True).stdout
+    sizes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in PdfReader(pdf).pages]
+    pages = text.split("\f")[: len(sizes)]  # a form feed ends each page
+    return pages, sizes
+
+
+def test_meeting_workbook_prints_in_at_most_40_pages_without_hashes(printed):
+    pages, sizes = printed
+    assert 10 <= len(pages) <= 40
+    assert not [i for i, text in enumerate(pages, 1) if "###" in text]
+    for number, (text, (width, height)) in enumerate(zip(pages, sizes, strict=True), 1):
+        assert f"第 {number} 页 共 {len(pages)} 页" in text
+        assert (width, height) == (pytest.approx(841.9, abs=1), pytest.approx(595.3, abs=1))
+        assert "数据截至 2025-12-31" in text and "来宾市兴宾区（示例数据） 会议材料" in text
+    # The cover is one page: the second page is the next sheet's.
+    assert "封面" in pages[0] and "地块汇总" in pages[1] and "封面" not in pages[1]
+    # The conflict list runs over several pages, each with the header row again.
+    listing = [t for t in pages if re.search(r"会议材料\s+三区三线冲突\s", t)]
+    assert len(listing) >= 2
+    assert all("地块编号" in t and "检查结论" in t for t in listing)
+
+
+# ------------------------------------------------------------ the other outputs
+
+
+def test_thematic_maps_are_a3_pdfs_whose_text_stays_text(pack):
+    out, _ = pack
+    names = ["三区三线冲突图", "可建设用地分布图", "闲置土地分布图", "亩均效益分类图", "用地预审图"]
+    for name in names:
+        pdf = PdfReader(out / "专题图" / f"{name}.pdf")
+        assert len(pdf.pages) == 1
+        box = pdf.pages[0].mediabox
+        mm = (float(box.width) * 25.4 / 72, float(box.height) * 25.4 / 72)
+        assert mm == (pytest.approx(420, abs=0.5), pytest.approx(297, abs=0.5))  # A3 landscape
+        text = pdf.pages[0].extract_text()
+        for wanted in (
+            f"来宾市兴宾区（示例数据）{name}",
+            "比例尺 1:",
+            "千米",
+            "示例数据",
+            "北",
+            "图\u3000例",
+            "坐标系：2000国家大地坐标系 高斯-克吕格投影 3度带 第36带（EPSG:4524）",
+            "数据截至：2025-12-31",
+            "制图单位：landuse 示例（模拟数据，非官方）",
+        ):
+            assert wanted in text, (name, wanted)
+        png = mpimg.imread(out / "专题图" / f"{name}.png")
+        assert png.shape[1] == pytest.approx(420 / 25.4 * 150, abs=2)  # 150 dpi on A3
+
+
+def test_charts_state_source_date_and_sample(pack, tmp_path):
+    from landuse.report import ChartMarks, trend_chart
+
+    _, result = pack
+    marks = ChartMarks("处置台账", "数据截至 2025-12-31", synthetic=True)
+    pdf = trend_chart(result.results["trend"], tmp_path / "趋势.pdf", marks=marks)
+    text = PdfReader(pdf).pages[0].extract_text()
+    assert "资料来源：处置台账" in text and "数据截至 2025-12-31" in text and "示例数据" in text
+    plain = trend_chart(result.results["trend"], tmp_path / "真实.pdf", marks=ChartMarks("台账"))
+    assert "示例数据" not in PdfReader(plain).pages[0].extract_text()
+
+
+def test_overview_map_has_a_north_arrow_and_a_metric_scale(pack, sample_data, tmp_path):
+    from landuse.pipeline import map_layers
+    from landuse.report import ChartMarks, overview_map
+
+    _, result = pack
+    layers = map_layers(sample_data, result.results)
+    pdf = overview_map(
+        layers, tmp_path / "总览.pdf", title="总览", synthetic=True, marks=ChartMarks("图层")
+    )
+    text = PdfReader(pdf).pages[0].extract_text()
+    assert "北" in text and "千米" in text and "资料来源：图层" in text
+    assert " km" not in text
+
+
+def test_word_report_headlines_equal_the_workbook(pack):
+    out, _ = pack
+    doc = Document(out / "汇报材料.docx")
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[0] == "来宾市兴宾区（示例数据） 土地利用情况汇报材料"
+    assert "数据截至 2025-12-31" in texts and any("示例数据" in t for t in texts)
+    headings = [t for t in texts if re.match(r"^[一二三四五六七八九十]、", t)]
+    assert [h[0] for h in headings] == list("一二三四五")
+    assert len(doc.inline_shapes) >= 8  # charts and thematic maps
+    assert sum(t.startswith("公式：") for t in texts) >= 5
+    assert sum(t.startswith("资料来源：") for t in texts) == len(headings)
+    # Each headline names its sheet, row and column; that cell holds the same figure.
+    wb = load_workbook(out / "会议材料.xlsx")
+    rows = [[c.text for c in row.cells] for row in doc.tables[0].rows]
+    assert rows[0] == ["序号", "指标", "数值", "单位", "来源"] and len(rows) > 20
+    for _, name, shown, unit, source in rows[1:]:
+        sheet, key, column = re.fullmatch(
+            r"《会议材料.xlsx》「(.+)」(.+)行「(.+)」", source
+        ).groups()
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == key)
+        value = row[header.index(column)]
+        number = float(shown.replace(",", ""))
+        if unit == "%":
+            assert number == pytest.approx(value * 100, abs=0.005 + 1e-9), name
+        elif unit in ("个", "宗", "块"):
+            assert number == value, name
+        else:
+            assert number == pytest.approx(value, abs=0.005 + 1e-9), name
+
+
+def test_summary_html_is_styled_and_complete(pack):
+    out, _ = pack
+    md = (out / "摘要.md").read_text(encoding="utf-8")
+    page = (out / "摘要.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "<script" not in page
+    # Every line of 摘要.md, the per-park lines and the formulas included, is on the page.
+    lines = [
+        re.sub(r"^\s*- ", "", line) for line in md.splitlines() if line.strip().startswith("- ")
+    ]
+    assert any("凤凰工业园：地均税收" in line for line in lines)
+    assert any(line.startswith("闲置土地处置率 =") for line in lines)
+    for line in lines:
+        assert html.escape(line) in page, line
+    assert "主要指标" in page and 'src="charts/' in page

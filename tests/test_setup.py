@@ -16,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 SCRIPT = ROOT / "scripts" / "install-test-deps.sh"
+#: What a bare Debian machine gets, in the script's order.
+EVERYTHING = "chromium postgresql postgis libreoffice-calc-nogui poppler-utils"
 
 
 def _readme_commands() -> dict[str, str]:
@@ -49,12 +51,21 @@ def _fake(folder: Path, name: str, body: str) -> None:
 
 @pytest.fixture
 def machine(tmp_path):
-    """Run the script on a fake machine: ``run(distro, uid, sudo=, chromium=, postgis=)``."""
+    """Run the script on a fake machine: ``run(distro, uid, sudo=, chromium=, postgis=, office=)``.
+
+    ``office``: LibreOffice (soffice) and poppler (pdftotext) are installed.
+    """
 
     def run(
-        distro: str, uid: int, *, sudo: bool = True, chromium: bool = False, postgis: bool = False
+        distro: str,
+        uid: int,
+        *,
+        sudo: bool = True,
+        chromium: bool = False,
+        postgis: bool = False,
+        office: bool = False,
     ):
-        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{postgis}"
+        bin_dir = tmp_path / f"bin-{distro}-{uid}-{sudo}-{chromium}-{postgis}-{office}"
         bin_dir.mkdir()
         sysroot = bin_dir / "root"  # where the script looks for PostgreSQL and PostGIS
         if postgis:
@@ -73,6 +84,9 @@ def machine(tmp_path):
             _fake(bin_dir, "sudo", f'{logged}\nexec "$@"')
         if chromium:
             _fake(bin_dir, "chromium", "true")
+        if office:
+            _fake(bin_dir, "soffice", "true")
+            _fake(bin_dir, "pdftotext", "true")
         os.symlink("/usr/bin/env", bin_dir / "env")
         os_release = bin_dir / "os-release"
         os_release.write_text(f'ID={distro}\nID_LIKE=""\n', encoding="utf-8")
@@ -97,7 +111,10 @@ def machine(tmp_path):
 def test_debian_as_root_without_sudo_runs_apt_get_itself(machine):
     proc, calls = machine("debian", 0, sudo=False)
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", "apt-get install -y -q chromium postgresql postgis"]
+    assert calls == [
+        "apt-get update -q",
+        f"apt-get install -y -q {EVERYTHING}",
+    ]
 
 
 def test_debian_normal_user_goes_through_sudo(machine):
@@ -106,33 +123,36 @@ def test_debian_normal_user_goes_through_sudo(machine):
     assert calls == [
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q",
         "apt-get update -q",
-        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql postgis",
-        "apt-get install -y -q chromium postgresql postgis",
+        f"sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q {EVERYTHING}",
+        f"apt-get install -y -q {EVERYTHING}",
     ]
 
 
 def test_debian_normal_user_without_sudo_is_told_what_to_run(machine):
     proc, calls = machine("debian", 1000, sudo=False)
     assert proc.returncode == 1 and calls == []
-    assert (
-        "as root run `apt-get update && apt-get install -y chromium postgresql postgis`"
-        in proc.stderr
-    )
+    assert f"as root run `apt-get update && apt-get install -y {EVERYTHING}`" in proc.stderr
 
 
 def test_everything_already_there_installs_nothing(machine):
-    proc, calls = machine("debian", 1000, chromium=True, postgis=True)
+    proc, calls = machine("debian", 1000, chromium=True, postgis=True, office=True)
     assert proc.returncode == 0 and calls == []
 
 
 def test_only_what_is_missing(machine):
-    proc, calls = machine("debian", 0, chromium=True)
+    proc, calls = machine("debian", 0, chromium=True, office=True)
     assert proc.returncode == 0, proc.stderr
     assert calls == ["apt-get update -q", "apt-get install -y -q postgresql postgis"]
+    proc, calls = machine("debian", 0, chromium=True, postgis=True)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [
+        "apt-get update -q",
+        "apt-get install -y -q libreoffice-calc-nogui poppler-utils",
+    ]
 
 
 def test_ubuntu_uses_playwrights_chromium(machine):
-    proc, calls = machine("ubuntu", 1000, postgis=True)
+    proc, calls = machine("ubuntu", 1000, postgis=True, office=True)
     assert proc.returncode == 0, proc.stderr
     assert calls == [
         "python -c import playwright",

@@ -1,4 +1,4 @@
-/* landuse map helpers: safe popups, search, measure, fullscreen, legend, title.
+/* landuse map helpers: safe popups, search, measure, fullscreen, print, legend, title.
  * Every attribute value reaches the page through textContent, never innerHTML,
  * so a parcel named like a script tag shows as plain text. */
 (function () {
@@ -14,10 +14,12 @@
   }
   LU.el = el;
 
-  /* Popup: a title and a two-column table of labels and properties._p values. */
+  /* Popup: a title and a two-column table of labels and properties._p values.
+   * Opened by LU's own click handler instead of bindPopup's, which stops the click
+   * from reaching the map: while measuring, a click on a feature adds a point. */
   LU.bind = function (layer, feature, title, labels) {
     var p = feature.properties || {};
-    layer.bindPopup(function () {
+    layer.luPopup = function () {
       var box = el("div", "lu-popup");
       box.appendChild(el("div", "lu-popup-title", title));
       var table = el("table");
@@ -29,15 +31,39 @@
       });
       box.appendChild(table);
       return box;
-    }, { maxWidth: 360 });
-    if (p._t !== undefined && p._t !== null) {
+    };
+    if (labels.length) {
+      layer.on("click", function (e) {
+        if (!LU.measuring) LU.openPopup(layer, e.latlng);
+      });
+    }
+    if (p._n !== undefined && p._n !== null) {
+      layer.bindTooltip(el("span", null, p._n), {
+        permanent: true, direction: "center", className: "lu-label", interactive: false,
+      });
+    } else if (p._t !== undefined && p._t !== null) {
       layer.bindTooltip(el("span", null, p._t), { sticky: true });
     }
   };
 
+  LU.openPopup = function (layer, latlng) {
+    return L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(layer.luPopup()).openOn(LU.map);
+  };
+
+  /* Layers are registered bottom to top; a layer switched back on returns to its place
+   * in that order (else it would cover the parcels and take their clicks). */
+  LU.order = [];
   LU.register = function (name, layer, map, searchable) {
+    if (!LU.map) {
+      map.on("overlayadd", function () {
+        LU.order.forEach(function (key) {
+          if (map.hasLayer(LU.layers[key].layer)) LU.layers[key].layer.bringToFront();
+        });
+      });
+    }
     LU.map = map;
     LU.layers[name] = { layer: layer, searchable: !!searchable };
+    LU.order.push(name);
   };
 
   /* Search parcels by id or name (properties._q), zoom and open the popup. */
@@ -56,7 +82,7 @@
     if (!found) return null;
     if (!LU.map.hasLayer(LU.layers[found.name].layer)) LU.layers[found.name].layer.addTo(LU.map);
     LU.map.fitBounds(found.layer.getBounds(), { maxZoom: 17 });
-    found.layer.openPopup(found.layer.getBounds().getCenter());
+    LU.openPopup(found.layer, found.layer.getBounds().getCenter());
     return found.layer;
   };
 
@@ -138,7 +164,9 @@
       L.DomEvent.on(a, "click", function (e) {
         L.DomEvent.preventDefault(e);
         active = !active;
+        LU.measuring = active;
         a.classList.toggle("lu-active", active);
+        if (active) map.closePopup();
         if (active) {
           points = [];
           out.textContent = "单击地图加点";
@@ -156,29 +184,79 @@
     },
   });
 
-  /* Legend from [[label, style], ...] per layer: {title, items}. */
+  function swatch(s) {
+    var node = el("span", "lu-swatch");
+    node.style.background = s.fill === false ? "transparent" : (s.fillColor || s.color);
+    node.style.opacity = s.fill === false ? 1 : Math.max(s.fillOpacity || 0.6, 0.35);
+    node.style.border = (s.weight || 1) + "px " + (s.dashArray ? "dashed " : "solid ") + s.color;
+    return node;
+  }
+
+  /* Legend: one collapsible group per layer ({key, title, items: [[label, style]]}); a
+   * one-style layer is a single row.  Groups of hidden layers fold up and grey out, so
+   * the legend of what is shown fits the screen. */
   LU.LegendControl = L.Control.extend({
     options: { position: "bottomright" },
     initialize: function (groups, options) { this.groups = groups; L.setOptions(this, options); },
-    onAdd: function () {
+    onAdd: function (map) {
       var box = el("div", "lu-legend");
       box.appendChild(el("div", "lu-legend-title", "图例"));
+      var groups = {};
       this.groups.forEach(function (group) {
-        box.appendChild(el("div", "lu-legend-group", group.title));
-        group.items.forEach(function (item) {
-          var row = el("div", "lu-legend-row");
-          var swatch = el("span", "lu-swatch");
-          var s = item[1];
-          swatch.style.background = s.fill === false ? "transparent" : (s.fillColor || s.color);
-          swatch.style.opacity = s.fill === false ? 1 : Math.max(s.fillOpacity || 0.6, 0.35);
-          swatch.style.border = (s.weight || 1) + "px " + (s.dashArray ? "dashed " : "solid ") + s.color;
-          row.appendChild(swatch);
-          row.appendChild(el("span", null, item[0]));
-          box.appendChild(row);
-        });
+        var node;
+        if (group.items.length === 1) {
+          node = el("div", "lu-legend-row lu-legend-single");
+          node.appendChild(swatch(group.items[0][1]));
+          node.appendChild(el("span", null, group.title));
+        } else {
+          node = el("details", "lu-legend-group");
+          node.open = true;
+          node.appendChild(el("summary", null, group.title));
+          group.items.forEach(function (item) {
+            var row = el("div", "lu-legend-row");
+            row.appendChild(swatch(item[1]));
+            row.appendChild(el("span", null, item[0]));
+            node.appendChild(row);
+          });
+        }
+        node.setAttribute("data-layer", group.key);
+        groups[group.key] = node;
+        box.appendChild(node);
       });
+      function sync() {
+        Object.keys(groups).forEach(function (key) {
+          var entry = LU.layers[key], shown = !!entry && map.hasLayer(entry.layer);
+          groups[key].classList.toggle("lu-hidden-layer", !shown);
+          if (groups[key].tagName === "DETAILS") groups[key].open = shown;
+        });
+      }
+      map.on("overlayadd overlayremove", sync);
+      sync();
+      L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
+    },
+  });
+
+  /* Print: the current view with its title and legend (the print style sheet hides
+   * the other controls). */
+  LU.PrintControl = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function (map) {
+      var bar = el("div", "leaflet-bar lu-print");
+      var a = el("a", "lu-button", "打印");
+      a.href = "#";
+      a.title = "打印当前视图（含标题与图例）";
+      a.setAttribute("role", "button");
+      L.DomEvent.on(a, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        window.print();
+      });
+      window.addEventListener("beforeprint", function () { map.invalidateSize(); });
+      window.addEventListener("afterprint", function () { map.invalidateSize(); });
+      bar.appendChild(a);
+      L.DomEvent.disableClickPropagation(bar);
+      return bar;
     },
   });
 
