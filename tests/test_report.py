@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from pypdf import PdfReader
 
+from landuse.config import LAYER_LABELS, sample_project
 from landuse.fonts import cjk_font_file
 from landuse.pipeline import run_report
 from landuse.report import Sheet, write_workbook
@@ -132,8 +133,13 @@ def test_workbook_values_match_independent_computation(pack):
     wb = load_workbook(out / "会议材料.xlsx")
     cover = {row[0].value: row[1].value for row in wb["封面"].iter_rows(min_row=2)}
     sha = hashlib.sha256(get_path("sample").read_bytes()).hexdigest()
-    # One row per input file, naming every layer read from it.
-    layers = "行政区、园区、地块、城镇开发边界、永久基本农田、生态保护红线、道路、企业表"
+    # One row per input file, naming every layer read from it, in the project's order.
+    project = sample_project()
+    layers = "、".join(
+        LAYER_LABELS.get(name, name)
+        for name, spec in project.layers.items()
+        if spec.path is not None and spec.path.name == "xingbin_sample.gpkg"
+    )
     assert cover[f"输入文件（{layers}）"] == f"xingbin_sample.gpkg  SHA-256 {sha}"
     assert cover["工具版本"].startswith("landuse ")
     # 2025 disposals straight from the ledger import file: sum of 处置完成 areas in 2025.
@@ -392,6 +398,8 @@ def test_totals_come_last_and_the_cover_is_chinese(pack):
     for book in ("会议材料", "附表"):
         wb = load_workbook(out / f"{book}.xlsx")
         for ws in wb.worksheets[1:]:
+            if ws.title == "地类面积汇总表":
+                continue  # 合计, then the 永久基本农田/城镇开发边界 lines (see test_redline)
             first = [r[0] for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None]
             data = first[: next((i for i, v in enumerate(first) if v == "合计"), len(first)) + 1]
             if "合计" in first:
@@ -401,7 +409,7 @@ def test_totals_come_last_and_the_cover_is_chinese(pack):
     cover = load_workbook(out / "会议材料.xlsx")["封面"]
     texts = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
     names = {"xingbin_sample.gpkg", "xingbin_sample.toml", "xingbin_sample_ledger.csv"}
-    names.add("xingbin_sample_landcover.tif")
+    names |= {"xingbin_sample_landcover.tif", "xingbin_sample_redline.txt"}
     for text in texts:
         for name in names:
             text = text.replace(name, "")
@@ -496,7 +504,7 @@ def test_thematic_maps_are_a3_pdfs_whose_text_stays_text(pack):
         for wanted in (
             f"来宾市兴宾区（示例数据）{name}",
             "比例尺 1:",
-            "千米",
+            "米" if name == "用地预审图" else "千米",  # a red line is drawn at a metre scale
             "示例数据",
             "北",
             "图\u3000例",
