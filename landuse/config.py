@@ -46,6 +46,7 @@ __all__ = [
     "find_project",
     "layers_dir",
     "load_project",
+    "read_toml",
     "sample_project",
 ]
 
@@ -405,6 +406,16 @@ def _parse_layer(src: Path, name: str, raw: Any) -> LayerSpec:
     )
 
 
+def read_toml(path: Path, *, missing: str, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a ConfigError naming it."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: {missing}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not {what} ({exc}).") from exc
+
+
 def load_project(path: str | Path) -> Project:
     """Read and check a project file.
 
@@ -424,15 +435,12 @@ def load_project(path: str | Path) -> Project:
         value of the wrong kind.  Each names the table and the valid choices.
     """
     src = Path(path).expanduser()
-    if not src.is_file():
-        raise ConfigError(
-            f"{src}: project file not found (项目文件不存在). Make one with "
-            "`landuse init 数据文件夹` or check the --project path."
-        )
-    try:
-        data = tomllib.loads(src.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{src}: not valid TOML ({exc}).") from exc
+    data = read_toml(
+        src,
+        missing="project file not found (项目文件不存在). Make one with "
+        "`landuse init 数据文件夹` or check the --project path.",
+        what="valid TOML",
+    )
     raw_layers = data.pop("layers", {})
     raw_rasters = data.pop("rasters", {})
     if not isinstance(raw_layers, dict) or not isinstance(raw_rasters, dict):

@@ -41,7 +41,6 @@ project's region class over one for every region.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from landuse.config import layers_dir
+from landuse.config import layers_dir, read_toml
 from landuse.errors import ConfigError
 from landuse.options import parse_options, suggest
 
@@ -449,15 +448,12 @@ def read_indicator_table(path: str | Path, *, rank: int = 0) -> IndicatorTable:
         a source; each names the file and the section.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(
-            f"{p}: indicator table not found (指标表不存在); check [indicators] tables in "
-            "landuse.toml (paths are relative to it)."
-        )
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not a valid TOML indicator table ({exc}).") from exc
+    raw = read_toml(
+        p,
+        missing="indicator table not found (指标表不存在); check [indicators] tables in "
+        "landuse.toml (paths are relative to it).",
+        what="a valid TOML indicator table",
+    )
     src = str(p)
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
