@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from landuse.buildable import BuildableOptions, find_buildable
-from landuse.config import FIELD_ALIASES
-from landuse.conflicts import _outside_pieces, check_conflicts
-from landuse.overlay import intersect_by_group
+from landuse.analysis.buildable import BuildableOptions, find_buildable
+from landuse.analysis.conflicts import _outside_pieces, check_conflicts
+from landuse.core.config import FIELD_ALIASES
+from landuse.core.overlay import intersect_by_group
+from landuse.core.validate import clean_geometries, standardize_fields
 from landuse.sample import generate_sample
-from landuse.validate import clean_geometries, standardize_fields
 
 LAYERS: dict[str, gpd.GeoDataFrame] = {}
 

@@ -17,9 +17,9 @@ import time
 
 from bench_check import LAYERS, _status_kb, load, measure
 
-from landuse.buildable import find_buildable
-from landuse.conflicts import check_conflicts
-from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
+from landuse.analysis.buildable import find_buildable
+from landuse.analysis.conflicts import check_conflicts
+from landuse.pipeline.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 
 
 def _check(**extra) -> dict:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from landuse.config import FIELD_ALIASES
-from landuse.conflicts import check_conflicts
-from landuse.crs import with_areas
-from landuse.maps import build_map, parcel_map_status, render_html
+from landuse.analysis.conflicts import check_conflicts
+from landuse.core.config import FIELD_ALIASES
+from landuse.core.crs import with_areas
+from landuse.core.validate import clean_geometries, standardize_fields
+from landuse.outputs.maps import build_map, parcel_map_status, render_html
 from landuse.sample import generate_sample
-from landuse.validate import clean_geometries, standardize_fields
 
 ARGS = [
     "--no-sandbox",

@@ -1,6 +1,6 @@
 """Command-line interface: parses arguments, calls the library, prints.
 
-Library errors (:class:`landuse.errors.LanduseError`) become one line on
+Library errors (:class:`landuse.core.errors.LanduseError`) become one line on
 stderr and exit status 2; ``--debug`` shows the traceback instead.  The
 library is imported inside each command, so ``landuse --help`` starts without
 loading pandas, GDAL, matplotlib or dask.
@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from landuse import __version__
-from landuse.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
+from landuse.core.errors import ConfigError, LanduseError, LanduseWarning, LedgerError
 
 if TYPE_CHECKING:
-    from landuse.config import LayerSpec, Project
+    from landuse.core.config import LayerSpec, Project
     from landuse.ledger import Ledger
     from landuse.pipeline import Engine, StepResult
 
@@ -252,7 +252,7 @@ def _run(
     **options: object,
 ) -> None:
     """Resolve the project, run one library step with a progress bar, print the result."""
-    from landuse.config import find_project
+    from landuse.core.config import find_project
 
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
@@ -320,7 +320,7 @@ def check(
     out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
-    from landuse.config import LayerSpec
+    from landuse.core.config import LayerSpec
 
     spec = None
     if parcels is not None:
@@ -363,7 +363,7 @@ def redline(
     stated-area check, TXT); with one, also against the project's DLTB and
     control lines (workbook 用地预审.xlsx with the 地类面积汇总表, map).
     """
-    from landuse.config import LayerSpec, Project, find_project
+    from landuse.core.config import LayerSpec, Project, find_project
 
     spec = LayerSpec("redline", path, layer=layer, crs=crs, encoding=encoding)
     if project_file is None and not sample and not Path("landuse.toml").is_file():
@@ -423,7 +423,7 @@ def idle(
 
 def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
     """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
-    from landuse.config import find_project
+    from landuse.core.config import find_project
     from landuse.ledger import Ledger
 
     if ledger is not None:
@@ -482,7 +482,7 @@ def ledger_import(
             "ledger import checks 地块编号 against the project's parcels: add "
             "--project landuse.toml (or --no-id-check to import unchecked; the batch records it)."
         )
-    from landuse.config import find_project
+    from landuse.core.config import find_project
     from landuse.pipeline import import_ledger
 
     target = _open_ledger(project_file, ledger, create=True)
@@ -539,7 +539,7 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
 @_ledger_option
 def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
     """地块处置记录（含更正）/ Every ledger row of one parcel."""
-    from landuse.labels import labelled
+    from landuse.core.labels import labelled
 
     rows = _open_ledger(project_file, ledger).history(parcel_id)
     if rows.empty:
@@ -561,8 +561,8 @@ def ledger_export(
     csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
 ) -> None:
     """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
+    from landuse.core.labels import labelled
     from landuse.io import write_table
-    from landuse.labels import labelled
 
     rows = _open_ledger(project_file, ledger).entries(effective=effective)
     write_table(labelled(rows), csv)
@@ -749,7 +749,7 @@ def init(path: Path, out: Path, force: bool) -> None:
 
     from rich.table import Table
 
-    from landuse.delivery import METHOD_LABELS, ROLE_LABELS, init_project
+    from landuse.io.delivery import METHOD_LABELS, ROLE_LABELS, init_project
 
     with console.status("扫描交付资料 scanning the delivery"):
         delivery = init_project(path, out, force=force)

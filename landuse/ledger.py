@@ -55,12 +55,12 @@ from typing import Literal, cast
 import pandas as pd
 import pyogrio
 
-from landuse.dates import parse_dates
-from landuse.errors import LayerNotFoundError, LayerReadError, LedgerError, SchemaError
+from landuse.core.dates import parse_dates
+from landuse.core.errors import LayerNotFoundError, LayerReadError, LedgerError, SchemaError
+from landuse.core.numbers import parse_amounts
+from landuse.core.tables import row_numbers
+from landuse.core.validate import standardize_fields
 from landuse.io import read_table
-from landuse.numbers import parse_amounts
-from landuse.tables import row_numbers
-from landuse.validate import standardize_fields
 
 __all__ = [
     "EVENTS",
@@ -98,7 +98,7 @@ HASHED_COLUMNS: tuple[str, ...] = (
 _BASE_COLUMNS = 11
 
 #: Event → meaning.  处置完成 ends a parcel's idle status; 撤销 withdraws a row.
-#: The procedure's deadlines are in :func:`landuse.idle.procedure_status`.
+#: The procedure's deadlines are in :func:`landuse.analysis.idle.procedure_status`.
 EVENTS: dict[str, str] = {
     "发现疑似闲置": "suspected idle land found (Art. 5: investigate within 30 days)",
     "认定闲置": "identified as idle land",

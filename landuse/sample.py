@@ -29,11 +29,11 @@ import rasterio
 import shapely
 from rasterio.features import rasterize
 
-from landuse.config import layers_dir
-from landuse.crs import area_ellipsoid_m2
+from landuse.core.config import layers_dir
+from landuse.core.crs import area_ellipsoid_m2
+from landuse.core.overlay import explode, polygonal
+from landuse.core.units import m2_to_mu
 from landuse.io import read_layer, write_boundary_txt, write_layers, write_table, write_text
-from landuse.overlay import explode, polygonal
-from landuse.units import m2_to_mu
 
 __all__ = [
     "DEFAULT_PARCELS",

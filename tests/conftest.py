@@ -37,7 +37,7 @@ def parcels_gdf() -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def sample_data():
     """The shipped sample project, loaded once (all layers in EPSG:4524)."""
-    from landuse.config import sample_project
+    from landuse.core.config import sample_project
     from landuse.io import load_project_data
 
     return load_project_data(sample_project())

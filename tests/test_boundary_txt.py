@@ -13,9 +13,9 @@ import pyproj
 import pytest
 import shapely
 
-from landuse.boundary_txt import format_boundary_txt, header_crs, parse_boundary_txt
-from landuse.errors import CRSError, LanduseWarning, LayerReadError
+from landuse.core.errors import CRSError, LanduseWarning, LayerReadError
 from landuse.io import read_layer, write_boundary_txt
+from landuse.io.boundary_txt import format_boundary_txt, header_crs, parse_boundary_txt
 
 from .conftest import X0, Y0
 

@@ -4,9 +4,14 @@ import pytest
 import rasterio
 import shapely
 
-from landuse.buildable import BuildableOptions, buildable_summary, find_buildable, steep_land
-from landuse.errors import ConfigError, SchemaError
-from landuse.options import parse_options
+from landuse.analysis.buildable import (
+    BuildableOptions,
+    buildable_summary,
+    find_buildable,
+    steep_land,
+)
+from landuse.core.errors import ConfigError, SchemaError
+from landuse.core.options import parse_options
 
 CRS = "EPSG:4545"
 

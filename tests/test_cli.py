@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from landuse.cli import main
-from landuse.errors import LayerNotFoundError
-from landuse.options import efficiency_schemes
+from landuse.core.errors import LayerNotFoundError
+from landuse.core.options import efficiency_schemes
 
 from .test_io import _shapefile
 

@@ -1,8 +1,8 @@
 import pytest
 
-from landuse.config import load_project, sample_project
-from landuse.errors import ConfigError
-from landuse.options import BuildableOptions
+from landuse.core.config import load_project, sample_project
+from landuse.core.errors import ConfigError
+from landuse.core.options import BuildableOptions
 
 
 def test_load_project_resolves_relative_paths(tmp_path):

@@ -6,9 +6,9 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landuse.conflicts import NoiseTolerance, certified_outside_udb, check_conflicts
-from landuse.errors import CRSError, CRSMismatchError, DuplicateIdError
-from landuse.options import CheckOptions
+from landuse.analysis.conflicts import NoiseTolerance, certified_outside_udb, check_conflicts
+from landuse.core.errors import CRSError, CRSMismatchError, DuplicateIdError
+from landuse.core.options import CheckOptions
 
 CRS = "EPSG:4545"  # CGCS2000 GK CM 108°E, no prefix: small local coordinates
 

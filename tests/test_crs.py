@@ -5,8 +5,8 @@ import pytest
 import shapely
 import shapely.affinity
 
-from landuse import crs as lcrs
-from landuse.errors import CRSError, CRSMismatchError
+from landuse.core import crs as lcrs
+from landuse.core.errors import CRSError, CRSMismatchError
 
 from .conftest import GK36, square
 

@@ -1,14 +1,14 @@
 import pandas as pd
 import pytest
 
-from landuse.dates import (
+from landuse.core.dates import (
     anniversary,
     day_period_end,
     full_years,
     parse_dates,
     period_complete_after,
 )
-from landuse.errors import SchemaError
+from landuse.core.errors import SchemaError
 
 
 def ts(*days):

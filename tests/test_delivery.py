@@ -11,10 +11,10 @@ import shapely
 from click.testing import CliRunner
 
 from landuse.cli import main
-from landuse.config import load_project
-from landuse.delivery import init_project, render_project, scan_delivery
-from landuse.errors import ConfigError
+from landuse.core.config import load_project
+from landuse.core.errors import ConfigError
 from landuse.io import load_layer
+from landuse.io.delivery import init_project, render_project, scan_delivery
 
 from .conftest import GK36, square
 from .test_io import _shapefile

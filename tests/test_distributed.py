@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 from distributed import LocalCluster
 
-from landuse.buildable import find_buildable
-from landuse.conflicts import check_conflicts
-from landuse.distributed import check_conflicts_dask, dask_client, find_buildable_dask
+from landuse.analysis.buildable import find_buildable
+from landuse.analysis.conflicts import check_conflicts
+from landuse.pipeline.distributed import check_conflicts_dask, dask_client, find_buildable_dask
 
 
 @pytest.fixture(scope="module")

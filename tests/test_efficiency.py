@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from landuse.efficiency import EfficiencyOptions, allocate_land, evaluate
-from landuse.errors import ConfigError, SchemaError
-from landuse.options import parse_options
+from landuse.analysis.efficiency import EfficiencyOptions, allocate_land, evaluate
+from landuse.core.errors import ConfigError, SchemaError
+from landuse.core.options import parse_options
 
 CRS = "EPSG:4545"
 
@@ -71,7 +71,7 @@ def table():
 
 def test_land_allocation_rules(parcels):
     t = table()
-    from landuse.efficiency import _enterprise_table
+    from landuse.analysis.efficiency import _enterprise_table
 
     links = allocate_land(parcels, _enterprise_table(t[t["year"] == "2024"]))
     land = links.groupby("enterprise_id")["land_mu"].sum()
@@ -332,7 +332,7 @@ def test_options_and_errors(parcels):
 
 
 def test_sample_efficiency(sample_data):
-    from landuse.crs import with_areas
+    from landuse.core.crs import with_areas
 
     p = with_areas(sample_data.layers["parcels"], sample_data.crs)
     r = evaluate(p, sample_data.tables["enterprises"])
@@ -455,7 +455,7 @@ def test_huaian_2024_preset_reproduces_the_published_rules():
 
 
 def test_sample_default_scheme_keeps_low_payers_out_of_class_a(sample_data):
-    from landuse.crs import with_areas
+    from landuse.core.crs import with_areas
 
     p = with_areas(sample_data.layers["parcels"], sample_data.crs)
 

@@ -24,9 +24,9 @@ import pytest
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
-from landuse.errors import FontError, LanduseError
-from landuse.fonts import CJK_FONTS, cjk_font, cjk_font_file, cjk_style
-from landuse.report import ChartMarks, ranking_chart
+from landuse.core.errors import FontError, LanduseError
+from landuse.outputs.fonts import CJK_FONTS, cjk_font, cjk_font_file, cjk_style
+from landuse.outputs.report import ChartMarks, ranking_chart
 
 # Run first in each subprocess, after the source of _has_chinese.
 HELPERS = textwrap.dedent(
@@ -106,7 +106,7 @@ def test_demo_charts_draw_chinese_without_any_system_font(tmp_path, stale_cache)
         from pathlib import Path
         from matplotlib.font_manager import FontProperties
         from pylopdf_fonts_zh_cn import sans_path
-        from landuse.fonts import cjk_font, cjk_font_file, cjk_style
+        from landuse.outputs.fonts import cjk_font, cjk_font_file, cjk_style
         from landuse.pipeline import run_demo
 
         # ... and fontconfig lists no font at all.
@@ -165,7 +165,7 @@ def test_system_font_hidden_by_a_stale_cache_is_preferred(tmp_path, stale_cache)
         from pathlib import Path
         from matplotlib.figure import Figure
         from pylopdf_fonts_zh_cn import sans_path
-        from landuse.fonts import cjk_font, cjk_font_file, cjk_style, glyphs_required
+        from landuse.outputs.fonts import cjk_font, cjk_font_file, cjk_style, glyphs_required
 
         assert cjk_font() == "WenQuanYi Zen Hei"
         assert cjk_font_file().path == Path({str(system / "fake-wqy.otf")!r})

@@ -6,8 +6,7 @@ import pytest
 import rasterio
 import shapely
 
-from landuse.errors import SchemaError
-from landuse.idle import (
+from landuse.analysis.idle import (
     NOT_STARTED,
     PROCEDURE_STEPS,
     SUSPENDED,
@@ -15,9 +14,10 @@ from landuse.idle import (
     find_idle,
     procedure_status,
 )
+from landuse.core.errors import SchemaError
+from landuse.core.options import IdleOptions
 from landuse.io import Raster
 from landuse.ledger import EVENTS
-from landuse.options import IdleOptions
 
 CRS = "EPSG:4545"
 

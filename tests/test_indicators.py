@@ -17,11 +17,8 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from landuse.cli import main
-from landuse.config import load_project, sample_project
-from landuse.errors import ConfigError, SchemaError
-from landuse.indicator_tables import INDICATORS, load_indicator_table, read_indicator_table
-from landuse.indicators import (
+from landuse.analysis.indicator_tables import INDICATORS, load_indicator_table, read_indicator_table
+from landuse.analysis.indicators import (
     building_coverage,
     check_indicators,
     floor_area,
@@ -30,9 +27,12 @@ from landuse.indicators import (
     office_share,
     plot_ratio,
 )
+from landuse.cli import main
+from landuse.core.config import load_project, sample_project
+from landuse.core.errors import ConfigError, SchemaError
+from landuse.core.options import IndicatorOptions, parse_options
 from landuse.io import load_project_data, write_layers
-from landuse.maps import build_map, render_html
-from landuse.options import IndicatorOptions, parse_options
+from landuse.outputs.maps import build_map, render_html
 from landuse.pipeline import indicators_project, map_layers, run_report
 
 from .conftest import GK36, X0, Y0, square

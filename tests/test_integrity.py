@@ -24,9 +24,9 @@ import pytest
 import shapely
 
 from landuse import io as lio
-from landuse.errors import EncodingError, LanduseWarning, LayerReadError
-from landuse.integrity import fid_ranges
-from landuse.validate import clean_geometries, intake_counts
+from landuse.core.errors import EncodingError, LanduseWarning, LayerReadError
+from landuse.core.validate import clean_geometries, intake_counts
+from landuse.io.integrity import fid_ranges
 
 from .conftest import GK36, X0, Y0, square
 

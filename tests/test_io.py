@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from landuse import io as lio
-from landuse.errors import CRSError, LanduseWarning, LayerNotFoundError, LayerReadError
+from landuse.core.errors import CRSError, LanduseWarning, LayerNotFoundError, LayerReadError
 
 from .conftest import GK36, square
 

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from landuse.errors import SchemaError
-from landuse.landclass import (
+from landuse.analysis.landclass import (
     GROUPS,
     apportion,
     crosswalk,
     landclass_summary,
     tabulate_landclass,
 )
-from landuse.redline import analyse_redline
+from landuse.analysis.redline import analyse_redline
+from landuse.core.errors import SchemaError
 
 from .conftest import GK36, X0, Y0, square
 

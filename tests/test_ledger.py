@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from landuse.cli import main
-from landuse.errors import LayerNotFoundError, LedgerError, SchemaError
+from landuse.core.errors import LayerNotFoundError, LedgerError, SchemaError
 from landuse.io import list_layers
 from landuse.ledger import HEAD_TABLE, TABLE, BrokenRow, Ledger, read_ledger_file
 from landuse.sample import get_path

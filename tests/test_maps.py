@@ -14,9 +14,9 @@ import pytest
 import shapely
 from pypdf import PdfReader
 
-from landuse.errors import ConfigError
-from landuse.fonts import cjk_font_file
-from landuse.maps import (
+from landuse.core.errors import ConfigError
+from landuse.outputs.fonts import cjk_font_file
+from landuse.outputs.maps import (
     LAYERS,
     build_map,
     gcj02_to_wgs84,
@@ -166,7 +166,7 @@ def test_amap_shifts_data_to_gcj02():
 def test_every_declared_layer_has_a_style():
     import tomllib
 
-    from landuse.config import layers_dir
+    from landuse.core.config import layers_dir
 
     styles = tomllib.loads((layers_dir() / "styles.toml").read_text(encoding="utf-8"))
     assert {spec.key for spec in LAYERS} <= set(styles)

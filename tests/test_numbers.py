@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from landuse.errors import SchemaError
-from landuse.numbers import parse_amounts, parse_flags, parse_shares
+from landuse.core.errors import SchemaError
+from landuse.core.numbers import parse_amounts, parse_flags, parse_shares
 
 
 def test_amounts_in_wan():

@@ -1,4 +1,4 @@
-"""Project options (landuse.options) and the input checks of a project's layers."""
+"""Project options (landuse.core.options) and the input checks of a project's layers."""
 
 import datetime as dt
 
@@ -9,12 +9,11 @@ import pyproj
 import pytest
 import shapely
 
-from landuse.config import load_project
-from landuse.crs import apply_datum_transform, cgcs2000_equivalent, local_datum
-from landuse.efficiency import _RATIOS
-from landuse.errors import ConfigError, CRSError
-from landuse.io import load_project_data, read_layer, write_table
-from landuse.options import (
+from landuse.analysis.efficiency import _RATIOS
+from landuse.core.config import load_project
+from landuse.core.crs import apply_datum_transform, cgcs2000_equivalent, local_datum
+from landuse.core.errors import ConfigError, CRSError
+from landuse.core.options import (
     EFFICIENCY_INDICATORS,
     SCHEME_RULES,
     EfficiencyOptions,
@@ -25,6 +24,7 @@ from landuse.options import (
     parse_day,
     parse_options,
 )
+from landuse.io import load_project_data, read_layer, write_table
 
 from .conftest import X0, Y0, square
 

@@ -12,10 +12,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from landuse import postgis
 from landuse.cli import main
-from landuse.config import layers_dir
-from landuse.errors import ConfigError, DatabaseError, LayerNotFoundError
+from landuse.core.config import layers_dir
+from landuse.core.errors import ConfigError, DatabaseError, LayerNotFoundError
+from landuse.io import postgis
 
 from . import pg_server
 from .conftest import GK36, square

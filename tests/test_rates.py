@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landuse.errors import SchemaError
-from landuse.rates import (
+from landuse.analysis.rates import (
     FORMULAS,
     approved_within,
     disposal_rates,
@@ -12,6 +11,7 @@ from landuse.rates import (
     unsupplied_batches,
     unsupplied_rates,
 )
+from landuse.core.errors import SchemaError
 
 # Ledger (effective rows):            identified   area   disposed
 #   A  park 甲                          2023-06-01   10     2024-05-01

@@ -17,10 +17,10 @@ import shapely
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from landuse.analysis.redline import analyse_redline
 from landuse.cli import main
-from landuse.config import sample_project
+from landuse.core.config import sample_project
 from landuse.io import load_project_data, read_layer
-from landuse.redline import analyse_redline
 from landuse.sample import get_path
 
 

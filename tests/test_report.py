@@ -21,10 +21,10 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from pypdf import PdfReader
 
-from landuse.config import LAYER_LABELS, sample_project
-from landuse.fonts import cjk_font_file
+from landuse.core.config import LAYER_LABELS, sample_project
+from landuse.outputs.fonts import cjk_font_file
+from landuse.outputs.report import Sheet, write_workbook
 from landuse.pipeline import run_report
-from landuse.report import Sheet, write_workbook
 from landuse.sample import get_path
 
 
@@ -518,7 +518,7 @@ def test_thematic_maps_are_a3_pdfs_whose_text_stays_text(pack):
 
 
 def test_charts_state_source_date_and_sample(pack, tmp_path):
-    from landuse.report import ChartMarks, trend_chart
+    from landuse.outputs.report import ChartMarks, trend_chart
 
     _, result = pack
     marks = ChartMarks("处置台账", "数据截至 2025-12-31", synthetic=True)
@@ -530,8 +530,8 @@ def test_charts_state_source_date_and_sample(pack, tmp_path):
 
 
 def test_overview_map_has_a_north_arrow_and_a_metric_scale(pack, sample_data, tmp_path):
+    from landuse.outputs.report import ChartMarks, overview_map
     from landuse.pipeline import map_layers
-    from landuse.report import ChartMarks, overview_map
 
     _, result = pack
     layers = map_layers(sample_data, result.results)

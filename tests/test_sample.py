@@ -6,8 +6,8 @@ import pytest
 import rasterio
 import shapely
 
-from landuse.config import sample_project
-from landuse.crs import with_areas
+from landuse.core.config import sample_project
+from landuse.core.crs import with_areas
 from landuse.io import load_project_data
 from landuse.sample import (
     DEFAULT_PARCELS,

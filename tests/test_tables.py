@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from landuse.analysis.efficiency import _enterprise_table
 from landuse.cli import main
-from landuse.config import FIELD_ALIASES
-from landuse.dates import parse_dates
-from landuse.efficiency import _enterprise_table
-from landuse.errors import LayerNotFoundError, SchemaError
+from landuse.core.config import FIELD_ALIASES
+from landuse.core.dates import parse_dates
+from landuse.core.errors import LayerNotFoundError, SchemaError
+from landuse.core.numbers import parse_amounts
+from landuse.core.tables import clean_table
+from landuse.core.validate import standardize_fields
 from landuse.io import read_table
 from landuse.ledger import read_ledger_file
-from landuse.numbers import parse_amounts
-from landuse.tables import clean_table
-from landuse.validate import standardize_fields
 
 from .conftest import square
 

@@ -9,10 +9,10 @@ import shapely
 from colorspacious import cspace_convert, deltaE
 from pypdf import PdfReader
 
-from landuse.errors import LanduseError
-from landuse.maps import map_styles
-from landuse.options import Options
-from landuse.thematic import (
+from landuse.core.errors import LanduseError
+from landuse.core.options import Options
+from landuse.outputs.maps import map_styles
+from landuse.outputs.thematic import (
     THEMATIC_MAPS,
     MapInfo,
     crs_label,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landuse import units
+from landuse.core import units
 
 
 def test_mu_definition():

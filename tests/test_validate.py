@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from landuse.errors import DuplicateIdError, SchemaError
-from landuse.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
+from landuse.core.errors import DuplicateIdError, SchemaError
+from landuse.core.validate import REPORT_COLUMNS, check_layer, clean_geometries, standardize_fields
 
 from .conftest import GK36, X0, Y0, square
 

@@ -1,0 +1,1 @@
+"""Analyses: functions on GeoDataFrames, one module per planning concept."""

@@ -1,0 +1,375 @@
+"""Three-control-line conflict check (三区三线): parcels against UDB, farmland, eco red line.
+
+For every parcel: the area inside and outside the urban development boundary
+(城镇开发边界), the area on permanent basic farmland (永久基本农田), on the
+ecological protection red line (生态保护红线) and on any further constraint
+layer, each in m², 亩 and as a share of the parcel, with a status.
+
+Overlapping features of one constraint layer are unioned per parcel first, so
+areas never double-count.  Every overlap is cut into connected *pieces* (one
+row per parcel × piece, with the parcel id and the ids of the constraint
+features it lies on); a piece that is small **and** a small share of the
+parcel, or thinner than a strip width, is *boundary noise* (边界误差) —
+digitising offsets between layers — rather than a conflict.  Noise pieces are
+still listed so nobody has to trust the tolerance blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from landuse.core.crs import check_same_crs
+from landuse.core.errors import CRSError, SchemaError
+from landuse.core.labels import sum_by
+from landuse.core.options import CheckOptions
+from landuse.core.overlay import explode, intersect_by_group
+from landuse.core.units import m2_to_mu
+from landuse.core.validate import check_layer
+
+__all__ = [
+    "CONSTRAINT_LABELS",
+    "ConflictResult",
+    "NoiseTolerance",
+    "certified_outside_udb",
+    "check_conflicts",
+    "conflict_summary",
+    "sort_pieces",
+]
+
+#: Layer name → (Chinese label, English label) of the conflict it causes.
+CONSTRAINT_LABELS: dict[str, tuple[str, str]] = {
+    "udb_outside": ("超出城镇开发边界", "outside urban development boundary"),
+    "farmland": ("占用永久基本农田", "occupies permanent basic farmland"),
+    "eco_redline": ("占用生态保护红线", "occupies ecological red line"),
+}
+NOISE_LABEL = ("边界误差", "boundary noise")
+COMPLIANT_LABEL = ("合规", "compliant")
+
+_ID_CANDIDATES = ("zone_id", "patch_id", "park_id")
+
+
+@dataclass(frozen=True)
+class NoiseTolerance:
+    """When an overlap piece counts as digitising noise rather than a conflict.
+
+    A piece is noise when it is smaller than ``area_m2`` **and** smaller than
+    ``share`` of its parcel, or when it is thinner than ``width_m`` everywhere.
+    The defaults are conservative (no official tolerance exists; practitioners
+    drop slivers under a few hundred m²): 50 m² and 0.5 %, or 0.5 m wide.
+    """
+
+    area_m2: float = 50.0
+    share: float = 0.005
+    width_m: float = 0.5
+
+    @classmethod
+    def from_options(cls, options: CheckOptions) -> NoiseTolerance:
+        """The tolerance set in a project's ``[check]`` table."""
+        return cls(options.noise_area_m2, options.noise_share, options.noise_width_m)
+
+
+@dataclass
+class ConflictResult:
+    """Per-parcel figures and the overlap pieces."""
+
+    parcels: gpd.GeoDataFrame
+    pieces: gpd.GeoDataFrame
+    tolerance: NoiseTolerance = field(default_factory=NoiseTolerance)
+
+
+def _feature_ids(gdf: gpd.GeoDataFrame, name: str) -> np.ndarray:
+    for col in _ID_CANDIDATES:
+        if col in gdf.columns:
+            return gdf[col].astype(str).to_numpy()
+    return np.array([f"{name}#{k}" for k in range(1, len(gdf) + 1)], dtype=object)
+
+
+def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    return np.asarray(gdf.geometry.array, dtype=object)
+
+
+def _occupation_pieces(parcels: np.ndarray, layer: gpd.GeoDataFrame, name: str) -> pd.DataFrame:
+    """Connected pieces of parcel ∩ layer, with the ids of the features under each."""
+    geoms = _geoms(layer)
+    hit, inside, pair_t, pair_l = intersect_by_group(parcels, geoms)
+    parts, owner = explode(inside)
+    parcel_of_part = hit[owner]
+    # Attribute each piece to the features it overlaps (pairs of the same parcel).
+    parts_df = pd.DataFrame({"part": np.arange(len(parts)), "parcel": parcel_of_part})
+    pairs_df = pd.DataFrame({"parcel": pair_t, "feature": pair_l})
+    link = parts_df.merge(pairs_df, on="parcel")
+    overlap = shapely.area(
+        shapely.intersection(parts[link["part"].to_numpy()], geoms[link["feature"].to_numpy()])
+    )
+    ids = _feature_ids(layer, name)
+    link = link.loc[overlap > 0].assign(fid=lambda d: ids[d["feature"].to_numpy()])
+    joined = (
+        link.sort_values(["part", "fid"])
+        .drop_duplicates(["part", "fid"])
+        .groupby("part")["fid"]
+        .agg(";".join)
+    )
+    return pd.DataFrame(
+        {
+            "parcel": parcel_of_part,
+            "constraint": name,
+            "constraint_ids": joined.reindex(np.arange(len(parts)), fill_value="").to_numpy(),
+            "geometry": parts,
+        }
+    )
+
+
+def _outside_pieces(parcels: np.ndarray, udb: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pieces of each parcel outside the UDB, and each parcel's inside area (m²)."""
+    hit, inside, _, _ = intersect_by_group(parcels, _geoms(udb))
+    inside_m2 = np.zeros(len(parcels))
+    inside_m2[hit] = shapely.area(inside)
+    outside = parcels.copy()
+    outside[hit] = shapely.difference(parcels[hit], inside)
+    parts, owner = explode(outside)
+    keep = shapely.area(parts) > 0
+    frame = pd.DataFrame(
+        {
+            "parcel": owner[keep],
+            "constraint": "udb_outside",
+            "constraint_ids": "",
+            "geometry": parts[keep],
+        }
+    )
+    return frame, inside_m2
+
+
+def _classify(pieces: pd.DataFrame, parcel_m2: np.ndarray, tol: NoiseTolerance) -> pd.DataFrame:
+    geoms = pieces["geometry"].to_numpy()
+    area = shapely.area(geoms)
+    share = area / parcel_m2[pieces["parcel"].to_numpy()]
+    thin = shapely.is_empty(shapely.buffer(geoms, -tol.width_m / 2, join_style="mitre"))
+    noise = thin | ((area < tol.area_m2) & (share < tol.share))
+    return pieces.assign(
+        area_m2=area,
+        area_mu=m2_to_mu(area),
+        share=share,
+        kind=np.where(noise, "noise", "conflict"),
+    )
+
+
+def check_conflicts(
+    parcels: gpd.GeoDataFrame,
+    *,
+    udb: gpd.GeoDataFrame,
+    farmland: gpd.GeoDataFrame | None = None,
+    eco_redline: gpd.GeoDataFrame | None = None,
+    others: Mapping[str, gpd.GeoDataFrame] | None = None,
+    labels: Mapping[str, tuple[str, str]] | None = None,
+    tolerance: NoiseTolerance | None = None,
+    id_field: str = "parcel_id",
+) -> ConflictResult:
+    """Check parcels against the three control lines and further constraint layers.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Parcels (or a proposed project's red-line drawing) with a unique
+        ``id_field``; a projected CRS shared by every layer.
+    udb : GeoDataFrame
+        Urban development boundary (城镇开发边界); overlapping polygons are fine.
+    farmland, eco_redline : GeoDataFrame, optional
+        Permanent basic farmland and ecological protection red line.
+    others : mapping of str to GeoDataFrame, optional
+        Further constraint layers (flood zones, water-source protection ...).
+    labels : mapping, optional
+        Layer name → (Chinese, English) conflict label for ``others``.
+    tolerance : NoiseTolerance, optional
+        When a piece is boundary noise; conservative defaults.
+    id_field : str
+        The parcel id column.
+
+    Returns
+    -------
+    ConflictResult
+        ``parcels``: the input rows in input order with, per constraint ``c``
+        (``udb_outside``, ``farmland``, ``eco_redline``, others): ``c_m2``,
+        ``c_mu``, ``c_share``, a flag (``outside_udb``, ``occupies_c``), plus
+        ``area_m2``, ``area_mu``, ``udb_inside_m2``, ``udb_inside_mu``,
+        ``noise_m2``, ``compliant``, ``status`` (Chinese) and ``status_en``.
+        ``pieces``: one row per connected overlap piece: ``parcel_id``,
+        ``constraint``, ``constraint_ids``, ``kind`` (``conflict``/``noise``),
+        ``area_m2``, ``area_mu``, ``share``.
+
+    Examples
+    --------
+    A 100 m square half inside the UDB: 5000 m² = 7.5 亩 in and out.
+
+    >>> import geopandas as gpd, shapely
+    >>> p = gpd.GeoDataFrame({"parcel_id": ["A"]}, geometry=[shapely.box(0, 0, 100, 100)],
+    ...                      crs="EPSG:4545")
+    >>> u = gpd.GeoDataFrame(geometry=[shapely.box(50, -10, 200, 110)], crs="EPSG:4545")
+    >>> r = check_conflicts(p, udb=u).parcels
+    >>> float(r["udb_inside_mu"].iloc[0]), float(r["udb_outside_mu"].iloc[0]), r["status"].iloc[0]
+    (7.5, 7.5, '超出城镇开发边界')
+    """
+    tol = tolerance or NoiseTolerance()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    if farmland is not None:
+        layers["farmland"] = farmland
+    if eco_redline is not None:
+        layers["eco_redline"] = eco_redline
+    layers.update(others or {})
+    all_labels = {**CONSTRAINT_LABELS, **(labels or {})}
+    for name in layers:
+        all_labels.setdefault(name, (f"占用{name}", f"occupies {name}"))
+    crs = check_same_crs({"parcels": parcels, "udb": udb, **layers})
+    if not crs.is_projected:
+        raise CRSError(
+            f"Conflict areas need a projected CRS, got {crs.name}; reproject all layers with "
+            ".to_crs(landuse.core.crs.analysis_crs(parcels))."
+        )
+    check_layer(parcels, layer_name="parcels", required=[id_field], id_field=id_field)
+    if parcels.geometry.isna().any() or parcels.geometry.is_empty.any():
+        raise SchemaError(
+            "Layer 'parcels' has null or empty geometries; clean it first with "
+            "landuse.core.validate.clean_geometries (the report lists what was dropped)."
+        )
+
+    geoms = _geoms(parcels)
+    parcel_m2 = shapely.area(geoms)
+    outside, inside_m2 = _outside_pieces(geoms, udb)
+    frames = [outside] + [_occupation_pieces(geoms, lyr, name) for name, lyr in layers.items()]
+    pieces = _classify(pd.concat(frames, ignore_index=True), parcel_m2, tol)
+
+    out = parcels.copy()
+    out["area_m2"] = parcel_m2
+    out["area_mu"] = m2_to_mu(parcel_m2)
+    out["udb_inside_m2"] = inside_m2
+    out["udb_inside_mu"] = m2_to_mu(inside_m2)
+    n = len(parcels)
+    conflict_any = np.zeros(n, dtype=bool)
+    status_zh = np.full(n, "", dtype=object)
+    status_en = np.full(n, "", dtype=object)
+    for name in ["udb_outside", *layers]:
+        sel = pieces["constraint"] == name
+        total = np.bincount(pieces.loc[sel, "parcel"], pieces.loc[sel, "area_m2"], minlength=n)
+        real = sel & (pieces["kind"] == "conflict")
+        flag = np.bincount(pieces.loc[real, "parcel"], minlength=n) > 0
+        out[f"{name}_m2"] = total
+        out[f"{name}_mu"] = m2_to_mu(total)
+        out[f"{name}_share"] = total / parcel_m2
+        out["outside_udb" if name == "udb_outside" else f"occupies_{name}"] = flag
+        zh, en = all_labels[name]
+        status_zh = np.where(flag, np.where(status_zh == "", zh, status_zh + "；" + zh), status_zh)
+        status_en = np.where(flag, np.where(status_en == "", en, status_en + "; " + en), status_en)
+        conflict_any |= flag
+    noise = pieces["kind"] == "noise"
+    out["noise_m2"] = np.bincount(
+        pieces.loc[noise, "parcel"], pieces.loc[noise, "area_m2"], minlength=n
+    )
+    has_noise = out["noise_m2"].to_numpy() > 0
+    out["compliant"] = ~conflict_any
+    out["status"] = np.where(
+        conflict_any, status_zh, np.where(has_noise, NOISE_LABEL[0], COMPLIANT_LABEL[0])
+    )
+    out["status_en"] = np.where(
+        conflict_any, status_en, np.where(has_noise, NOISE_LABEL[1], COMPLIANT_LABEL[1])
+    )
+    if "certificate_no" in out.columns:
+        cert = out["certificate_no"].fillna("").astype(str).str.strip() != ""
+        out["certified_outside_udb"] = cert.to_numpy() & out["outside_udb"].to_numpy()
+
+    ids = parcels[id_field].to_numpy()
+    piece_gdf = gpd.GeoDataFrame(
+        {
+            id_field: ids[pieces["parcel"].to_numpy()],
+            "constraint": pieces["constraint"].to_numpy(),
+            "constraint_label": [all_labels[c][0] for c in pieces["constraint"]],
+            "constraint_ids": pieces["constraint_ids"].to_numpy(),
+            "kind": pieces["kind"].to_numpy(),
+            "area_m2": pieces["area_m2"].to_numpy(),
+            "area_mu": pieces["area_mu"].to_numpy(),
+            "share": pieces["share"].to_numpy(),
+        },
+        geometry=pieces["geometry"].to_numpy(),
+        crs=crs,
+    )
+    return ConflictResult(
+        parcels=out, pieces=sort_pieces(piece_gdf, id_field=id_field), tolerance=tol
+    )
+
+
+def sort_pieces(pieces: gpd.GeoDataFrame, *, id_field: str = "parcel_id") -> gpd.GeoDataFrame:
+    """Pieces in report order: by parcel id, constraint, then largest first."""
+    order = np.lexsort(
+        (
+            -pieces["area_m2"].to_numpy(),
+            pieces["constraint"].to_numpy(),
+            pieces[id_field].astype(str).to_numpy(),
+        )
+    )
+    return pieces.iloc[order].reset_index(drop=True)
+
+
+def certified_outside_udb(result: ConflictResult, *, id_field: str = "parcel_id") -> pd.DataFrame:
+    """Parcels holding a land certificate that lie (partly) outside the UDB.
+
+    Such parcels cannot get a building permit (a real case from a park report).
+
+    Returns
+    -------
+    DataFrame
+        Id, name, park, enterprise, certificate and the outside area, largest first.
+    """
+    p = result.parcels
+    if "certified_outside_udb" not in p.columns:
+        raise SchemaError("Parcels have no certificate_no field; map it in landuse.toml.")
+    cols = [
+        c
+        for c in (
+            id_field,
+            "parcel_name",
+            "park",
+            "enterprise_name",
+            "certificate_no",
+            "area_mu",
+            "udb_outside_m2",
+            "udb_outside_mu",
+            "udb_outside_share",
+        )
+        if c in p.columns
+    ]
+    listed = p.loc[p["certified_outside_udb"], cols]
+    return pd.DataFrame(listed).sort_values("udb_outside_m2", ascending=False, ignore_index=True)
+
+
+def conflict_summary(result: ConflictResult) -> pd.DataFrame:
+    """Conflicts per park: parcels checked, in conflict, and per constraint parcels and 亩.
+
+    A parcel counts under a constraint only for a real conflict (not boundary
+    noise), and its area there is the parcel's area outside the UDB or on the
+    constraint layer; a parcel with several conflicts counts under each.
+
+    Returns
+    -------
+    DataFrame
+        ``park``, ``parcels``, ``conflict_parcels``, then ``<c>_parcels`` and
+        ``<c>_mu`` for ``udb_outside`` and each checked layer; the 合计 row last.
+    """
+    p = result.parcels
+    flags = {"udb_outside": "outside_udb"}
+    flags |= {c.removeprefix("occupies_"): c for c in p.columns if c.startswith("occupies_")}
+    frame = pd.DataFrame(
+        {
+            "park": p["park"] if "park" in p.columns else "全部",
+            "parcels": 1,
+            "conflict_parcels": (~p["compliant"]).astype(int),
+        },
+        index=p.index,
+    )
+    for name, flag in flags.items():
+        frame[f"{name}_parcels"] = p[flag].astype(int)
+        frame[f"{name}_mu"] = p[f"{name}_mu"].where(p[flag], 0.0)
+    return sum_by(frame, "park")

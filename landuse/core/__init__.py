@@ -1,0 +1,1 @@
+"""Core: options, project files, errors, units, coordinate systems, dates and labels."""

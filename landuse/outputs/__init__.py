@@ -1,0 +1,1 @@
+"""Outputs: web maps, printed maps, workbooks and the Word report."""
