@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from landuse.core.chunks import map_chunks, thread_count
 from landuse.core.crs import check_same_crs
 from landuse.core.errors import CRSError, SchemaError
 from landuse.core.labels import sum_by
@@ -94,45 +95,70 @@ def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.asarray(gdf.geometry.array, dtype=object)
 
 
-def _occupation_pieces(parcels: np.ndarray, layer: gpd.GeoDataFrame, name: str) -> pd.DataFrame:
+def _joined_ids(part: np.ndarray, feature: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Per part (``0 … n-1``), the distinct ids of its features, sorted and ``;``-joined."""
+    codes, names = pd.factorize(ids, sort=True)  # code order is id order
+    code = codes[feature]
+    order = np.lexsort((code, part))
+    part, code = part[order], code[order]
+    repeat = np.r_[False, (part[1:] == part[:-1]) & (code[1:] == code[:-1])][: len(part)]
+    part, code = part[~repeat], code[~repeat]
+    out = np.full(n, "", dtype=object)
+    single = np.bincount(part, minlength=n)[part] == 1
+    out[part[single]] = np.asarray(names, dtype=object)[code[single]]
+    if not single.all():  # only parts on several features need Python string joins
+        many = pd.Series(np.asarray(names, dtype=object)[code[~single]], dtype=object)
+        joined = many.groupby(part[~single], sort=True).agg(";".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _occupation_pieces(
+    parcels: np.ndarray, geoms: np.ndarray, ids: np.ndarray, name: str
+) -> pd.DataFrame:
     """Connected pieces of parcel ∩ layer, with the ids of the features under each."""
-    geoms = _geoms(layer)
-    hit, inside, pair_t, pair_l = intersect_by_group(parcels, geoms)
-    parts, owner = explode(inside)
-    parcel_of_part = hit[owner]
-    # Attribute each piece to the features it overlaps (pairs of the same parcel).
-    parts_df = pd.DataFrame({"part": np.arange(len(parts)), "parcel": parcel_of_part})
-    pairs_df = pd.DataFrame({"parcel": pair_t, "feature": pair_l})
-    link = parts_df.merge(pairs_df, on="parcel")
-    overlap = shapely.area(
-        shapely.intersection(parts[link["part"].to_numpy()], geoms[link["feature"].to_numpy()])
-    )
-    ids = _feature_ids(layer, name)
-    link = link.loc[overlap > 0].assign(fid=lambda d: ids[d["feature"].to_numpy()])
-    joined = (
-        link.sort_values(["part", "fid"])
-        .drop_duplicates(["part", "fid"])
-        .groupby("part")["fid"]
-        .agg(";".join)
+    found = intersect_by_group(parcels, geoms)
+    parts, owner = explode(found.inside)
+    parcel_of_part = found.hit[owner]
+    pair_t, pair_l = found.pair_target, found.pair_layer
+    # A parcel meeting one feature lies on it with every piece: no second intersection.
+    single = np.bincount(pair_t, minlength=len(parcels))[parcel_of_part] == 1
+    one = np.flatnonzero(single & (shapely.area(parts) > 0))
+    one_feature = pair_l[np.searchsorted(pair_t, parcel_of_part[one])]
+    # Pieces of parcels on several features: each feature under a piece (pairs of its parcel).
+    parts_df = pd.DataFrame({"part": np.flatnonzero(~single), "parcel": parcel_of_part[~single]})
+    link = parts_df.merge(pd.DataFrame({"parcel": pair_t, "feature": pair_l}), on="parcel")
+    part_idx, feature_idx = link["part"].to_numpy(), link["feature"].to_numpy()
+    on = shapely.area(shapely.intersection(parts[part_idx], geoms[feature_idx])) > 0
+    constraint_ids = _joined_ids(
+        np.concatenate([one, part_idx[on]]),
+        np.concatenate([one_feature, feature_idx[on]]),
+        ids,
+        len(parts),
     )
     return pd.DataFrame(
         {
             "parcel": parcel_of_part,
             "constraint": name,
-            "constraint_ids": joined.reindex(np.arange(len(parts)), fill_value="").to_numpy(),
+            "constraint_ids": constraint_ids,
             "geometry": parts,
         }
     )
 
 
-def _outside_pieces(parcels: np.ndarray, udb: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _outside_pieces(parcels: np.ndarray, udb: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """Pieces of each parcel outside the UDB, and each parcel's inside area (m²)."""
-    hit, inside, _, _ = intersect_by_group(parcels, _geoms(udb))
+    found = intersect_by_group(parcels, udb)
     inside_m2 = np.zeros(len(parcels))
-    inside_m2[hit] = shapely.area(inside)
+    inside_m2[found.hit] = shapely.area(found.inside)
     outside = parcels.copy()
-    outside[hit] = shapely.difference(parcels[hit], inside)
-    parts, owner = explode(outside)
+    part = found.hit[~found.covered]
+    outside[part] = shapely.difference(parcels[part], found.inside[~found.covered])
+    # A parcel inside a single UDB feature has nothing outside: no difference computed.
+    rest = np.ones(len(parcels), dtype=bool)
+    rest[found.hit[found.covered]] = False
+    parts, owner = explode(outside[rest])
+    owner = np.flatnonzero(rest)[owner]
     keep = shapely.area(parts) > 0
     frame = pd.DataFrame(
         {
@@ -143,6 +169,47 @@ def _outside_pieces(parcels: np.ndarray, udb: gpd.GeoDataFrame) -> tuple[pd.Data
         }
     )
     return frame, inside_m2
+
+
+def _chunk_pieces(
+    parcels: np.ndarray,
+    udb: np.ndarray,
+    layers: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    tol: NoiseTolerance,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Inside-UDB area (m²) and classified overlap pieces of some parcels."""
+    outside, inside_m2 = _outside_pieces(parcels, udb)
+    frames = [outside]
+    frames += [_occupation_pieces(parcels, g, ids, name) for name, (g, ids) in layers.items()]
+    pieces = _classify(pd.concat(frames, ignore_index=True), shapely.area(parcels), tol)
+    return inside_m2, pieces
+
+
+def _overlap_pieces(
+    parcels: np.ndarray,
+    udb: np.ndarray,
+    layers: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    tol: NoiseTolerance,
+    threads: int,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`_chunk_pieces` on spatial chunks of the parcels, ``threads`` at a time."""
+    names = list(layers)
+
+    def run(
+        rows: np.ndarray, near: list[np.ndarray], picks: list[np.ndarray]
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        local = {
+            name: (geoms, layers[name][1][pick])
+            for name, geoms, pick in zip(names, near[1:], picks[1:], strict=True)
+        }
+        inside_m2, pieces = _chunk_pieces(parcels[rows], near[0], local, tol)
+        return inside_m2, pieces.assign(parcel=rows[pieces["parcel"].to_numpy()])
+
+    done = map_chunks(run, parcels, [udb, *(g for g, _ in layers.values())], threads=threads)
+    inside_m2 = np.zeros(len(parcels))
+    for rows, (chunk_m2, _) in done:
+        inside_m2[rows] = chunk_m2
+    return inside_m2, pd.concat([pieces for _, (_, pieces) in done], ignore_index=True)
 
 
 def _classify(pieces: pd.DataFrame, parcel_m2: np.ndarray, tol: NoiseTolerance) -> pd.DataFrame:
@@ -169,6 +236,7 @@ def check_conflicts(
     labels: Mapping[str, tuple[str, str]] | None = None,
     tolerance: NoiseTolerance | None = None,
     id_field: str = "parcel_id",
+    threads: int | None = None,
 ) -> ConflictResult:
     """Check parcels against the three control lines and further constraint layers.
 
@@ -189,6 +257,9 @@ def check_conflicts(
         When a piece is boundary noise; conservative defaults.
     id_field : str
         The parcel id column.
+    threads : int, optional
+        Threads running spatial chunks of the parcels at once (default: every
+        core); the result is the same for any number.
 
     Returns
     -------
@@ -239,9 +310,8 @@ def check_conflicts(
 
     geoms = _geoms(parcels)
     parcel_m2 = shapely.area(geoms)
-    outside, inside_m2 = _outside_pieces(geoms, udb)
-    frames = [outside] + [_occupation_pieces(geoms, lyr, name) for name, lyr in layers.items()]
-    pieces = _classify(pd.concat(frames, ignore_index=True), parcel_m2, tol)
+    arrays = {name: (_geoms(lyr), _feature_ids(lyr, name)) for name, lyr in layers.items()}
+    inside_m2, pieces = _overlap_pieces(geoms, _geoms(udb), arrays, tol, thread_count(threads))
 
     out = parcels.copy()
     out["area_m2"] = parcel_m2

@@ -115,6 +115,7 @@ def _check_partition(
         farmland=layers.get("farmland"),
         eco_redline=layers.get("eco_redline"),
         others=others,
+        threads=1,  # a worker process runs one partition at a time
         **kwargs,
     )
 
