@@ -332,8 +332,9 @@ def check_conflicts(
         out[f"{name}_share"] = total / parcel_m2
         out["outside_udb" if name == "udb_outside" else f"occupies_{name}"] = flag
         zh, en = all_labels[name]
-        status_zh = np.where(flag, np.where(status_zh == "", zh, status_zh + "；" + zh), status_zh)
-        status_en = np.where(flag, np.where(status_en == "", en, status_en + "; " + en), status_en)
+        # String work only on the flagged parcels (a few in a county, many at scale).
+        status_zh[flag] = np.where(status_zh[flag] == "", zh, status_zh[flag] + "；" + zh)
+        status_en[flag] = np.where(status_en[flag] == "", en, status_en[flag] + "; " + en)
         conflict_any |= flag
     noise = pieces["kind"] == "noise"
     out["noise_m2"] = np.bincount(
@@ -356,7 +357,9 @@ def check_conflicts(
         {
             id_field: ids[pieces["parcel"].to_numpy()],
             "constraint": pieces["constraint"].to_numpy(),
-            "constraint_label": [all_labels[c][0] for c in pieces["constraint"]],
+            "constraint_label": pieces["constraint"]
+            .map({name: label[0] for name, label in all_labels.items()})
+            .to_numpy(),
             "constraint_ids": pieces["constraint_ids"].to_numpy(),
             "kind": pieces["kind"].to_numpy(),
             "area_m2": pieces["area_m2"].to_numpy(),

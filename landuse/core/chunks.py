@@ -67,11 +67,15 @@ def spatial_chunks(geoms: np.ndarray, n: int) -> list[np.ndarray]:
     """Positions of ``geoms`` split into ``n`` spatially compact chunks.
 
     Chunks follow the Hilbert order of the geometries' boxes (geopandas'
-    ``hilbert_distance``); positions within a chunk are ascending.
+    ``hilbert_distance``; missing and empty geometries last); positions within
+    a chunk are ascending.
     """
     if n <= 1 or len(geoms) <= 1:
         return [np.arange(len(geoms))]
-    distance = gpd.GeoSeries(geoms).hilbert_distance().to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    distance = np.full(len(geoms), np.iinfo(np.int64).max)
+    if present.any():
+        distance[present] = gpd.GeoSeries(geoms[present]).hilbert_distance().to_numpy()
     order = np.argsort(distance, kind="stable")
     return [np.sort(chunk) for chunk in np.array_split(order, n) if len(chunk)]
 
