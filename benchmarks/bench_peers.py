@@ -114,7 +114,8 @@ def overlay_figures() -> Callable[[], Figures]:
         p = LAYERS["parcels"][["parcel_id", "geometry"]]
         ids = p["parcel_id"]
         out = gpd.overlay(p, LAYERS["udb"][["geometry"]], how="difference", keep_geom_type=True)
-        outside = out.dissolve("parcel_id").area.reindex(ids, fill_value=0.0).to_numpy()
+        # One row per parcel (the UDB features it meets are unioned); none when covered.
+        outside = out.set_index("parcel_id").area.reindex(ids, fill_value=0.0).to_numpy()
         inter = gpd.overlay(
             p, LAYERS["farmland"][["geometry"]], how="intersection", keep_geom_type=True
         )

@@ -227,6 +227,34 @@ def test_check_and_buildable_on_user_files(runner, tmp_path, parcels_gdf):
     assert cands.area.sum() == pytest.approx(112_500)
 
 
+def test_threads_option(runner, tmp_path, parcels_gdf):
+    toml = _user_project(tmp_path, parcels_gdf)
+    tables = {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}"
+        args = ["check", "--project", str(toml), "--threads", threads, "--out", str(out)]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        tables[threads] = (out / "conflicts.csv").read_bytes()
+    assert tables["1"] == tables["2"]
+    out = str(tmp_path / "b")
+    result = runner.invoke(
+        main, ["buildable", "--project", str(toml), "--threads", "2", "--out", out]
+    )
+    assert result.exit_code == 0, result.output
+    for command in ("check", "buildable", "report"):
+        result = runner.invoke(main, [command, "--project", str(toml), "--threads", "0"])
+        assert result.exit_code == 2 and "--threads" in result.output
+    result = runner.invoke(
+        main, ["check", "--project", str(toml), "--engine", "dask", "--threads", "2"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "错误 Error: --threads applies to the local engine (--engine local); "
+        "with --engine dask use --workers."
+    ]
+
+
 def test_check_a_proposed_red_line(runner, tmp_path, parcels_gdf):
     toml = _user_project(tmp_path, parcels_gdf)
     proposal = tmp_path / "红线.gpkg"

@@ -54,7 +54,7 @@ from landuse.core.config import LAYER_LABELS, Project, sample_project
 from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError, LanduseError
 from landuse.core.labels import TOTAL, labelled, sum_by
-from landuse.core.options import IdleOptions, parse_day
+from landuse.core.options import IdleOptions, ProjectOptions, parse_day
 from landuse.io import (
     LayerIntake,
     ProjectData,
@@ -195,13 +195,20 @@ def run_load(data: ProjectData, out_dir: Path) -> StepResult:
 class Engine:
     """Where the overlay analyses run: ``local`` (this process) or ``dask``.
 
-    With ``dask``, ``scheduler`` is a running scheduler's address; without one a
-    local cluster of ``workers`` processes is started.
+    With ``local``, ``threads`` run spatial chunks at once (default ``[project]
+    threads``, else every core).  With ``dask``, ``scheduler`` is a running
+    scheduler's address; without one a local cluster of ``workers`` processes
+    is started.
     """
 
     kind: Literal["local", "dask"] = "local"
     scheduler: str | None = None
     workers: int = 2
+    threads: int | None = None
+
+    def local_threads(self, options: ProjectOptions) -> int | None:
+        """Threads of the local engine: ``threads``, else ``[project] threads``, else None."""
+        return self.threads if self.threads is not None else options.threads
 
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
@@ -216,8 +223,10 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         labels={name: (f"占用{label}", f"occupies {name}") for name, label in extra.items()},
         tolerance=NoiseTolerance.from_options(options),
     )
-    if engine is None or engine.kind == "local":
-        return check_conflicts(data.layer("parcels"), **args)
+    engine = engine or Engine()
+    if engine.kind == "local":
+        threads = engine.local_threads(data.project.options.project)
+        return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
@@ -306,8 +315,10 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         steep=steep,
         options=opts,
     )
-    if engine is None or engine.kind == "local":
-        return find_buildable(data.layer("parks"), data.layer("udb"), **args)
+    engine = engine or Engine()
+    if engine.kind == "local":
+        threads = engine.local_threads(data.project.options.project)
+        return find_buildable(data.layer("parks"), data.layer("udb"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 
@@ -1470,13 +1481,15 @@ def run_report(
     on_step: Callable[[str], None] | None = None,
     basemap: Basemap = "none",
     tianditu_token: str | None = None,
+    engine: Engine | None = None,
 ) -> StepResult:
     """Run every configured analysis and write the meeting pack into ``out_dir``.
 
     Analyses run when the project has what they need: the check always, buildable
     land with a parks layer, idle land with ``[idle] as_of``, rates with a ledger,
     the per-mu evaluation with an enterprise table, the control indicators with a
-    buildings layer or indicator fields on the parcels.
+    buildings layer or indicator fields on the parcels.  ``engine`` runs the
+    check and buildable land (default: local, ``[project] threads``).
     """
     step = on_step or (lambda _msg: None)
     _preflight(data)
@@ -1485,10 +1498,10 @@ def run_report(
     result = StepResult(out)
     result.extend(run_load(data, out))
     step("三区三线检查 conflict check")
-    result.extend(run_check(data, out))
+    result.extend(run_check(data, out, engine=engine))
     if "parks" in data.layers:
         step("可建设用地 buildable land")
-        result.extend(run_buildable(data, out))
+        result.extend(run_buildable(data, out, engine=engine))
     ledger = _ledger_for(data, out)
     if data.project.options.idle.as_of:
         step("闲置土地 idle land")
