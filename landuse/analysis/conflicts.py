@@ -95,29 +95,59 @@ def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.asarray(gdf.geometry.array, dtype=object)
 
 
-def _joined_ids(part: np.ndarray, feature: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+@dataclass(frozen=True)
+class _Layer:
+    """A constraint layer as arrays: geometries, and ids as codes in id order."""
+
+    geoms: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray  # names[codes] are the ids
+
+    @classmethod
+    def of(cls, gdf: gpd.GeoDataFrame, name: str) -> _Layer:
+        codes, names = pd.factorize(_feature_ids(gdf, name), sort=True)
+        return cls(_geoms(gdf), codes, np.asarray(names, dtype=object))
+
+    def near(self, geoms: np.ndarray, pick: np.ndarray) -> _Layer:
+        """The features at ``pick`` (their geometries given as ``geoms``)."""
+        return _Layer(geoms, self.codes[pick], self.names)
+
+
+#: Overlap pieces as columns: parcel (position), constraint, constraint_ids, geometry,
+#: then from _classify area_m2, area_mu, share, kind.
+_Pieces = dict[str, np.ndarray]
+
+
+def _joined_ids(part: np.ndarray, code: np.ndarray, names: np.ndarray, n: int) -> np.ndarray:
     """Per part (``0 … n-1``), the distinct ids of its features, sorted and ``;``-joined."""
-    codes, names = pd.factorize(ids, sort=True)  # code order is id order
-    code = codes[feature]
-    order = np.lexsort((code, part))
+    order = np.lexsort((code, part))  # code order is id order
     part, code = part[order], code[order]
     repeat = np.r_[False, (part[1:] == part[:-1]) & (code[1:] == code[:-1])][: len(part)]
     part, code = part[~repeat], code[~repeat]
     out = np.full(n, "", dtype=object)
     single = np.bincount(part, minlength=n)[part] == 1
-    out[part[single]] = np.asarray(names, dtype=object)[code[single]]
+    out[part[single]] = names[code[single]]
     if not single.all():  # only parts on several features need Python string joins
-        many = pd.Series(np.asarray(names, dtype=object)[code[~single]], dtype=object)
-        joined = many.groupby(part[~single], sort=True).agg(";".join)
+        joined = pd.Series(names[code[~single]], dtype=object).groupby(part[~single]).agg(";".join)
         out[joined.index.to_numpy()] = joined.to_numpy()
     return out
 
 
-def _occupation_pieces(
-    parcels: np.ndarray, geoms: np.ndarray, ids: np.ndarray, name: str
-) -> pd.DataFrame:
+def _pairs_of(parcel: np.ndarray, pair_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each entry of ``parcel``, the positions of its pairs in the sorted ``pair_t``.
+
+    Returns (entry, position), entries repeated once per pair.
+    """
+    start = np.searchsorted(pair_t, parcel, "left")
+    count = np.searchsorted(pair_t, parcel, "right") - start
+    entry = np.repeat(np.arange(len(parcel)), count)
+    position = np.arange(count.sum()) + np.repeat(start - np.cumsum(count) + count, count)
+    return entry, position
+
+
+def _occupation_pieces(parcels: np.ndarray, layer: _Layer, name: str) -> _Pieces:
     """Connected pieces of parcel ∩ layer, with the ids of the features under each."""
-    found = intersect_by_group(parcels, geoms)
+    found = intersect_by_group(parcels, layer.geoms)
     parts, owner = explode(found.inside)
     parcel_of_part = found.hit[owner]
     pair_t, pair_l = found.pair_target, found.pair_layer
@@ -125,28 +155,23 @@ def _occupation_pieces(
     single = np.bincount(pair_t, minlength=len(parcels))[parcel_of_part] == 1
     one = np.flatnonzero(single & (shapely.area(parts) > 0))
     one_feature = pair_l[np.searchsorted(pair_t, parcel_of_part[one])]
-    # Pieces of parcels on several features: each feature under a piece (pairs of its parcel).
-    parts_df = pd.DataFrame({"part": np.flatnonzero(~single), "parcel": parcel_of_part[~single]})
-    link = parts_df.merge(pd.DataFrame({"parcel": pair_t, "feature": pair_l}), on="parcel")
-    part_idx, feature_idx = link["part"].to_numpy(), link["feature"].to_numpy()
-    on = shapely.area(shapely.intersection(parts[part_idx], geoms[feature_idx])) > 0
-    constraint_ids = _joined_ids(
-        np.concatenate([one, part_idx[on]]),
-        np.concatenate([one_feature, feature_idx[on]]),
-        ids,
-        len(parts),
-    )
-    return pd.DataFrame(
-        {
-            "parcel": parcel_of_part,
-            "constraint": name,
-            "constraint_ids": constraint_ids,
-            "geometry": parts,
-        }
-    )
+    # Pieces of parcels on several features: test each feature their parcel meets.
+    multi = np.flatnonzero(~single)
+    entry, position = _pairs_of(parcel_of_part[multi], pair_t)
+    part_idx, feature_idx = multi[entry], pair_l[position]
+    on = shapely.area(shapely.intersection(parts[part_idx], layer.geoms[feature_idx])) > 0
+    features = np.concatenate([one_feature, feature_idx[on]])
+    return {
+        "parcel": parcel_of_part,
+        "constraint": np.full(len(parts), name, dtype=object),
+        "constraint_ids": _joined_ids(
+            np.concatenate([one, part_idx[on]]), layer.codes[features], layer.names, len(parts)
+        ),
+        "geometry": parts,
+    }
 
 
-def _outside_pieces(parcels: np.ndarray, udb: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _outside_pieces(parcels: np.ndarray, udb: np.ndarray) -> tuple[_Pieces, np.ndarray]:
     """Pieces of each parcel outside the UDB, and each parcel's inside area (m²)."""
     found = intersect_by_group(parcels, udb)
     inside_m2 = np.zeros(len(parcels))
@@ -160,70 +185,68 @@ def _outside_pieces(parcels: np.ndarray, udb: np.ndarray) -> tuple[pd.DataFrame,
     parts, owner = explode(outside[rest])
     owner = np.flatnonzero(rest)[owner]
     keep = shapely.area(parts) > 0
-    frame = pd.DataFrame(
-        {
-            "parcel": owner[keep],
-            "constraint": "udb_outside",
-            "constraint_ids": "",
-            "geometry": parts[keep],
-        }
-    )
-    return frame, inside_m2
+    pieces = {
+        "parcel": owner[keep],
+        "constraint": np.full(int(keep.sum()), "udb_outside", dtype=object),
+        "constraint_ids": np.full(int(keep.sum()), "", dtype=object),
+        "geometry": parts[keep],
+    }
+    return pieces, inside_m2
+
+
+def _concat(pieces: list[_Pieces]) -> _Pieces:
+    return {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
 
 
 def _chunk_pieces(
-    parcels: np.ndarray,
-    udb: np.ndarray,
-    layers: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    tol: NoiseTolerance,
-) -> tuple[np.ndarray, pd.DataFrame]:
+    parcels: np.ndarray, udb: np.ndarray, layers: Mapping[str, _Layer], tol: NoiseTolerance
+) -> tuple[np.ndarray, _Pieces]:
     """Inside-UDB area (m²) and classified overlap pieces of some parcels."""
     outside, inside_m2 = _outside_pieces(parcels, udb)
-    frames = [outside]
-    frames += [_occupation_pieces(parcels, g, ids, name) for name, (g, ids) in layers.items()]
-    pieces = _classify(pd.concat(frames, ignore_index=True), shapely.area(parcels), tol)
-    return inside_m2, pieces
+    pieces = [outside] + [_occupation_pieces(parcels, lyr, name) for name, lyr in layers.items()]
+    return inside_m2, _classify(_concat(pieces), shapely.area(parcels), tol)
 
 
 def _overlap_pieces(
     parcels: np.ndarray,
     udb: np.ndarray,
-    layers: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    layers: Mapping[str, _Layer],
     tol: NoiseTolerance,
     threads: int,
-) -> tuple[np.ndarray, pd.DataFrame]:
+) -> tuple[np.ndarray, _Pieces]:
     """:func:`_chunk_pieces` on spatial chunks of the parcels, ``threads`` at a time."""
-    names = list(layers)
 
     def run(
         rows: np.ndarray, near: list[np.ndarray], picks: list[np.ndarray]
-    ) -> tuple[np.ndarray, pd.DataFrame]:
+    ) -> tuple[np.ndarray, _Pieces]:
         local = {
-            name: (geoms, layers[name][1][pick])
-            for name, geoms, pick in zip(names, near[1:], picks[1:], strict=True)
+            name: layer.near(geoms, pick)
+            for (name, layer), geoms, pick in zip(layers.items(), near[1:], picks[1:], strict=True)
         }
         inside_m2, pieces = _chunk_pieces(parcels[rows], near[0], local, tol)
-        return inside_m2, pieces.assign(parcel=rows[pieces["parcel"].to_numpy()])
+        pieces["parcel"] = rows[pieces["parcel"]]
+        return inside_m2, pieces
 
-    done = map_chunks(run, parcels, [udb, *(g for g, _ in layers.values())], threads=threads)
+    geoms = [udb, *(layer.geoms for layer in layers.values())]
+    done = map_chunks(run, parcels, geoms, threads=threads)
     inside_m2 = np.zeros(len(parcels))
     for rows, (chunk_m2, _) in done:
         inside_m2[rows] = chunk_m2
-    return inside_m2, pd.concat([pieces for _, (_, pieces) in done], ignore_index=True)
+    return inside_m2, _concat([pieces for _, (_, pieces) in done])
 
 
-def _classify(pieces: pd.DataFrame, parcel_m2: np.ndarray, tol: NoiseTolerance) -> pd.DataFrame:
-    geoms = pieces["geometry"].to_numpy()
+def _classify(pieces: _Pieces, parcel_m2: np.ndarray, tol: NoiseTolerance) -> _Pieces:
+    geoms = pieces["geometry"]
     area = shapely.area(geoms)
-    share = area / parcel_m2[pieces["parcel"].to_numpy()]
+    share = area / parcel_m2[pieces["parcel"]]
     thin = shapely.is_empty(shapely.buffer(geoms, -tol.width_m / 2, join_style="mitre"))
     noise = thin | ((area < tol.area_m2) & (share < tol.share))
-    return pieces.assign(
-        area_m2=area,
-        area_mu=m2_to_mu(area),
-        share=share,
-        kind=np.where(noise, "noise", "conflict"),
-    )
+    return pieces | {
+        "area_m2": area,
+        "area_mu": m2_to_mu(area),
+        "share": share,
+        "kind": np.where(noise, "noise", "conflict").astype(object),
+    }
 
 
 def check_conflicts(
@@ -310,8 +333,9 @@ def check_conflicts(
 
     geoms = _geoms(parcels)
     parcel_m2 = shapely.area(geoms)
-    arrays = {name: (_geoms(lyr), _feature_ids(lyr, name)) for name, lyr in layers.items()}
-    inside_m2, pieces = _overlap_pieces(geoms, _geoms(udb), arrays, tol, thread_count(threads))
+    arrays = {name: _Layer.of(lyr, name) for name, lyr in layers.items()}
+    inside_m2, found = _overlap_pieces(geoms, _geoms(udb), arrays, tol, thread_count(threads))
+    pieces = pd.DataFrame(found)
 
     out = parcels.copy()
     out["area_m2"] = parcel_m2
