@@ -1,0 +1,151 @@
+"""Industrial land control indicators (用地控制指标, 标准地) as a step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+
+from landuse.analysis.efficiency import EfficiencyResult
+from landuse.analysis.indicator_tables import INDICATORS, IndicatorTable, load_indicator_table
+from landuse.analysis.indicators import (
+    FIRM_TARGETS,
+    TARGETS,
+    check_indicators,
+    resolve_rules,
+)
+from landuse.core.crs import with_areas
+from landuse.core.labels import labelled
+from landuse.core.options import parse_day
+from landuse.io import (
+    ProjectData,
+    write_layers,
+    write_table,
+)
+from landuse.pipeline.efficiency import efficiency_project
+from landuse.pipeline.result import StepResult
+
+#: Parcel fields any of which makes the indicator check worth running.
+_INDICATOR_FIELDS = (
+    "industry_code",
+    "investment_wan",
+    "floor_area_m2",
+    "building_base_m2",
+    "office_land_m2",
+    "green_m2",
+    *TARGETS,
+)
+
+
+def _has_indicator_inputs(data: ProjectData) -> bool:
+    """A buildings layer, or parcels with a control-indicator or 标准地 field."""
+    parcels = data.layers.get("parcels")
+    return "buildings" in data.layers or (
+        parcels is not None and any(c in parcels.columns for c in _INDICATOR_FIELDS)
+    )
+
+
+def indicator_table(data: ProjectData) -> IndicatorTable:
+    """The national table of ``[indicators] edition`` with the project's own tables."""
+    opts = data.project.options.indicators
+    return load_indicator_table(opts.edition, [data.project.path(t) for t in opts.tables])
+
+
+def indicators_project(
+    data: ProjectData,
+    *,
+    year: int | None = None,
+    as_of: str | None = None,
+    efficiency: EfficiencyResult | None = None,
+) -> tuple[gpd.GeoDataFrame, IndicatorTable]:
+    """Run :func:`check_indicators` with the project's layers, tables and ``[indicators]``.
+
+    The 标准地 actual figures are the per-firm figures of the per-mu evaluation
+    (``efficiency`` when it is for the wanted year, else evaluated here).
+    """
+    opts = data.project.options.indicators
+    table = indicator_table(data)
+    parcels = with_areas(data.layer("parcels"), data.crs)
+    wanted = year if year is not None else opts.year
+    firms, firm_year = None, wanted
+    if "enterprises" in data.tables and any(t in parcels.columns for t in FIRM_TARGETS):
+        fit = efficiency is not None and wanted in (None, efficiency.year)
+        result = (
+            efficiency if fit and efficiency is not None else efficiency_project(data, year=wanted)
+        )
+        firms, firm_year = result.enterprises, result.year
+    checked = check_indicators(
+        parcels,
+        data.layers.get("buildings"),
+        table=table,
+        options=opts,
+        firms=firms,
+        year=firm_year,
+        as_of=parse_day(as_of, what="--as-of") if as_of else None,
+    )
+    return checked, table
+
+
+def _indicator_basis(table: IndicatorTable, data: ProjectData) -> str:
+    """The tables and rules the check used, in one line of Chinese."""
+    opts = data.project.options.indicators
+    height, included = resolve_rules(table, opts, data.layer("parcels"))
+    rule = {True: "含地价", False: "不含地价", None: "未计算"}[included]
+    return (
+        f"{'；'.join(table.titles)}；投资强度{rule}；层高超过 {height:g} 米的楼层面积加倍计入容积率"
+    )
+
+
+def _indicator_lines(
+    checked: gpd.GeoDataFrame, table: IndicatorTable, data: ProjectData
+) -> list[str]:
+    """Headline lines: failures per check, what was not judged, 标准地, the rules used."""
+    controls = checked[[f"{name}_ok" for name in INDICATORS]]
+    judged = controls.notna().any(axis=1)
+    failed = controls.eq(False).any(axis=1)
+    per_check = "、".join(
+        f"{spec.label} {int(checked[f'{name}_ok'].eq(False).sum())}"
+        for name, spec in INDICATORS.items()
+    )
+    lines = [
+        f"工业用地控制指标：已供工业用地 {len(checked)} 宗，核验 {int(judged.sum())} 宗，"
+        f"不符合 {int(failed.sum())} 宗（不达标宗数：{per_check}），未核验 "
+        f"{int((~judged).sum())} 宗（未竣工或缺少数据，见 indicators.csv 核验说明）"
+    ]
+    targets = [t for t in TARGETS if t in checked.columns]
+    if targets:
+        due = checked["targets_due"]
+        missed = checked[[f"{t}_ok" for t in targets]].eq(False).any(axis=1)
+        lines.append(
+            f"标准地：已过约定达产日期 {int(due.sum())} 宗，其中未达约定指标 "
+            f"{int(missed.sum())} 宗（"
+            + "、".join(
+                f"{TARGETS[t][1]} {int(checked[f'{t}_ok'].eq(False).sum())}" for t in targets
+            )
+            + "）"
+        )
+    unverified = sum(not t.verified for t in table.thresholds)
+    lines.append(
+        f"  依据：{_indicator_basis(table, data)}；指标值 {len(table.thresholds)} 项，"
+        f"其中未核实 {unverified} 项"
+    )
+    return lines
+
+
+def run_indicators(
+    data: ProjectData,
+    out_dir: Path,
+    *,
+    year: int | None = None,
+    as_of: str | None = None,
+    efficiency: EfficiencyResult | None = None,
+) -> StepResult:
+    """Control indicators and 标准地 targets: GeoPackage layer, CSV table, headline lines."""
+    res = StepResult(out_dir)
+    checked, table = indicators_project(data, year=year, as_of=as_of, efficiency=efficiency)
+    res.results["indicators"] = checked
+    res.results["indicator_table"] = table
+    res.files.append(write_layers({"indicators": checked}, out_dir / "indicators.gpkg"))
+    res.files.append(write_table(labelled(checked), out_dir / "indicators.csv"))
+    res.lines += _indicator_lines(checked, table, data)
+    return res
