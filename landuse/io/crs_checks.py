@@ -18,10 +18,7 @@ from landuse.core.crs import (
     infer_crs_from_bounds,
     local_datum,
 )
-from landuse.core.errors import (
-    CRSError,
-    LanduseWarning,
-)
+from landuse.core.errors import CRSError, LanduseWarning
 
 
 class ZoneUnknownError(CRSError):

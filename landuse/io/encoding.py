@@ -17,9 +17,7 @@ import pyogrio.raw
 import shapely
 import shapely.errors
 
-from landuse.core.errors import (
-    EncodingError,
-)
+from landuse.core.errors import EncodingError
 from landuse.io.paths import PathLike, _existing
 
 # DBF rows sampled for encoding detection; enough to meet Chinese text in real layers.

@@ -12,11 +12,7 @@ import pyogrio._io
 import pyogrio.raw
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from landuse.core.errors import (
-    LanduseWarning,
-    LayerNotFoundError,
-    LayerReadError,
-)
+from landuse.core.errors import LanduseWarning, LayerNotFoundError, LayerReadError
 from landuse.io.boundary_txt import parse_boundary_txt
 from landuse.io.encoding import (
     TextEncoding,

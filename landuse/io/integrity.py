@@ -41,10 +41,7 @@ import shapely
 import shapely.errors
 from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
-from landuse.core.errors import (
-    LanduseWarning,
-    LayerReadError,
-)
+from landuse.core.errors import LanduseWarning, LayerReadError
 from landuse.io.encoding import _undecodable, _undecodable_text
 from landuse.io.paths import _gdal_path, _zip_folder
 

@@ -6,10 +6,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from landuse.core.errors import (
-    LayerNotFoundError,
-    LayerReadError,
-)
+from landuse.core.errors import LayerNotFoundError, LayerReadError
 
 PathLike = str | os.PathLike[str]
 

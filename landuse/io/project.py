@@ -19,16 +19,8 @@ from landuse.core.config import (
     REQUIRED_FIELDS,
     Project,
 )
-from landuse.core.crs import (
-    CGCS2000,
-    analysis_crs,
-    centre_lon,
-    to_analysis_crs,
-)
-from landuse.core.errors import (
-    ConfigError,
-    LayerReadError,
-)
+from landuse.core.crs import CGCS2000, analysis_crs, centre_lon, to_analysis_crs
+from landuse.core.errors import ConfigError, LayerReadError
 from landuse.core.tables import DROPPED_COLUMNS
 from landuse.core.validate import (
     REPORT_COLUMNS,

@@ -23,9 +23,7 @@ import rasterio.errors
 import shapely
 import shapely.errors
 
-from landuse.core.config import (
-    FIELD_ALIASES,
-)
+from landuse.core.config import FIELD_ALIASES
 from landuse.core.errors import (
     CRSError,
     EncodingError,

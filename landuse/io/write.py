@@ -15,9 +15,7 @@ import pyogrio
 import pyogrio._io
 import pyogrio.raw
 
-from landuse.core.errors import (
-    LayerReadError,
-)
+from landuse.core.errors import LayerReadError
 from landuse.io.boundary_txt import format_boundary_txt
 from landuse.io.paths import _SHP_SIDECARS, PathLike
 

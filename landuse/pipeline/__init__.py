@@ -12,27 +12,32 @@ from landuse.pipeline.buildable import run_buildable
 from landuse.pipeline.check import run_check
 from landuse.pipeline.efficiency import run_efficiency
 from landuse.pipeline.engine import Engine
-from landuse.pipeline.idle import import_ledger, run_idle
+from landuse.pipeline.idle import run_idle
 from landuse.pipeline.indicators import indicators_project, run_indicators
+from landuse.pipeline.ledger import import_ledger, project_ledger
 from landuse.pipeline.load import parcel_area_summary, run_intake, run_load
 from landuse.pipeline.map import map_layers, run_map
 from landuse.pipeline.pack import meeting_sheets, run_pack
 from landuse.pipeline.rates import run_rates
 from landuse.pipeline.redline import run_redline
+from landuse.pipeline.registry import ANALYSES
 from landuse.pipeline.report import run_report
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.run import STEP_LABELS, STEPS, run_demo, run_project
+from landuse.pipeline.run import STEPS, run_demo, run_project
+from landuse.pipeline.step import Step
 
 __all__ = [
+    "ANALYSES",
     "STEPS",
-    "STEP_LABELS",
     "Engine",
+    "Step",
     "StepResult",
     "import_ledger",
     "indicators_project",
     "map_layers",
     "meeting_sheets",
     "parcel_area_summary",
+    "project_ledger",
     "run_buildable",
     "run_check",
     "run_demo",

@@ -6,18 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from landuse.analysis.buildable import buildable_summary, buildable_udb, find_buildable, steep_land
 from landuse.core.labels import labelled
-from landuse.io import (
-    ProjectData,
-    read_raster,
-    write_layers,
-    write_table,
-)
+from landuse.io import ProjectData, read_raster, write_layers, write_table
+from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step
 
 
 def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
@@ -69,3 +67,51 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
         + "）"
     )
     return res
+
+
+#: Rows of the meeting workbook's list of candidates; all of them are in 附表.xlsx.
+TOP_CANDIDATES = 30
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    if "buildable" not in results:
+        return [], []
+    cands = pd.DataFrame(results["buildable"])
+    largest = cands.nlargest(TOP_CANDIDATES, "area_mu")
+    meeting = [
+        Sheet("可建设用地汇总", buildable_summary(results["buildable"])),
+        Sheet(
+            f"可建设用地（前{TOP_CANDIDATES}块）",
+            largest,
+            f"按面积排序的前 {TOP_CANDIDATES} 块；"
+            f"全部 {len(cands)} 块见《附表.xlsx》「可建设用地」。",
+        ),
+    ]
+    return meeting, [Sheet("可建设用地", cands)]
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    opts = data.project.options.buildable
+    return [
+        (
+            "可建设用地参数",
+            f"单块 ≥ {opts.min_area_mu:g} 亩，宽度 ≥ {opts.min_width_m:g} 米，"
+            f"坡度 ≤ {opts.max_slope_deg:g}°（有数字高程模型时）",
+        )
+    ]
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    if results.get("buildable") is not None:
+        layers["buildable"] = results["buildable"]
+
+
+STEP = Step(
+    "buildable",
+    "可建设用地 finding buildable land",
+    run_buildable,
+    in_report=lambda data: "parks" in data.layers,
+    sheets=_sheets,
+    cover=_cover,
+    map_layers=_map_layers,
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from landuse.analysis.conflicts import (
@@ -11,16 +12,15 @@ from landuse.analysis.conflicts import (
     NoiseTolerance,
     certified_outside_udb,
     check_conflicts,
+    conflict_summary,
 )
 from landuse.core.labels import labelled
-from landuse.io import (
-    ProjectData,
-    write_layers,
-    write_table,
-)
+from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import check_conflicts_dask, dask_client
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step, pick
 
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
@@ -103,3 +103,74 @@ def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None)
             f"边界外面积 {listed['udb_outside_mu'].sum():,.1f} 亩"
         )
     return res
+
+
+_MEETING_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "area_mu",
+    "udb_outside_mu",
+    "farmland_mu",
+    "eco_redline_mu",
+    "status",
+]
+
+
+def _preflight(data: ProjectData) -> list[str]:
+    return [] if "udb" in data.layers else ["the conflict check needs [layers.udb] (城镇开发边界)"]
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    c = results.get("conflicts")
+    if c is None:
+        return [], []
+    conflicts = c.parcels[~c.parcels["compliant"]]
+    flagged = c.parcels[~c.parcels["compliant"] | (c.parcels["noise_m2"] > 0)]
+    meeting = [
+        Sheet("冲突汇总", conflict_summary(c)),
+        Sheet(
+            "三区三线冲突",
+            pick(conflicts, _MEETING_COLUMNS),
+            "边界误差地块、冲突图斑与有证无法建设地块见《附表.xlsx》。",
+        ),
+    ]
+    appendix = [
+        Sheet("三区三线检查", pick(flagged, _CHECK_COLUMNS)),
+        Sheet("冲突图斑", pd.DataFrame(c.pieces.drop(columns="constraint"))),
+    ]
+    if "certified_outside_udb" in c.parcels:
+        appendix.append(Sheet("有证无法建设", certified_outside_udb(c)))
+    return meeting, appendix
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    if "conflicts" not in results:
+        return []
+    tol = results["conflicts"].tolerance
+    return [
+        (
+            "边界误差容差",
+            f"面积 < {tol.area_m2:g} 平方米且占地块 < {tol.share:.1%}，或宽度 < {tol.width_m:g} 米",
+        )
+    ]
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    conflicts = results.get("conflicts")
+    if conflicts is not None:  # the checked parcels carry the status every popup shows
+        layers["parcels"] = conflicts.parcels
+        layers["conflicts"] = conflicts.pieces
+
+
+STEP = Step(
+    "check",
+    "三区三线检查 checking",
+    run_check,
+    in_report=lambda data: True,
+    preflight=_preflight,
+    sheets=_sheets,
+    cover=_cover,
+    map_layers=_map_layers,
+)

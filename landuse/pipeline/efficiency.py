@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from landuse.analysis.efficiency import EfficiencyResult, describe_scheme, evaluate
 from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError
 from landuse.core.labels import labelled
-from landuse.io import (
-    ProjectData,
-    write_layers,
-    write_table,
-)
+from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.report import Sheet
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step, pick
 
 
 def efficiency_project(
@@ -138,3 +137,67 @@ def run_efficiency(
             + (f"，同比 {yoy:+.1%}" if pd.notna(yoy) else "")
         )
     return res
+
+
+#: Firms per rank group in the meeting workbook; all of them are in 附表.xlsx.
+TOP_FIRMS = 20
+
+_MEETING_COLUMNS = [
+    "rank_group",
+    "score_rank",
+    "enterprise_name",
+    "land_mu",
+    "tax_wan",
+    "tax_per_mu_wan",
+    "score",
+    "grade",
+    "policy",
+]
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    e = results.get("efficiency")
+    if e is None:
+        return [], []
+    firms = _firm_table(e)
+    top = firms[e.enterprises.loc[firms.index, "scored"]]
+    top = top.groupby("rank_group", sort=False).head(TOP_FIRMS)
+    meeting = [
+        Sheet(
+            "亩均效益排名",
+            pick(top, _MEETING_COLUMNS),
+            f"各排名组前 {TOP_FIRMS} 名；全部 {len(firms)} 家企业的评价见"
+            "《附表.xlsx》「亩均效益评价」。",
+        ),
+        Sheet("亩均评价基准值", e.benchmarks),
+        Sheet("园区汇总", e.parks),
+    ]
+    return meeting, [Sheet("亩均效益评价", firms)]
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    efficiency = results.get("efficiency")
+    options = data.project.options.efficiency
+    return describe_scheme(efficiency.scheme if efficiency is not None else options.resolved())
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    efficiency = results.get("efficiency")
+    if efficiency is not None:
+        per_mu = efficiency.parcels.set_index("parcel_id")
+        parcels = layers["parcels"].copy()
+        for col in ("tax_per_mu_wan", "grade"):
+            parcels[col] = parcels["parcel_id"].map(per_mu[col])
+        layers["parcels"] = parcels
+        layers["efficiency"] = efficiency.parcels
+
+
+STEP = Step(
+    "tax",
+    "亩均效益 per-mu efficiency",
+    run_efficiency,
+    in_report=lambda data: "enterprises" in data.tables,
+    sheets=_sheets,
+    cover=_cover,
+    map_layers=_map_layers,
+)

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
-from landuse.analysis.idle import find_idle, procedure_status
-from landuse.core.config import Project
+from landuse.analysis.idle import IDLE_REQUIRED, find_idle, idle_summary, procedure_status
 from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError
 from landuse.core.labels import labelled
 from landuse.core.options import IdleOptions, parse_day
-from landuse.io import (
-    LayerIntake,
-    ProjectData,
-    layer_intake,
-    load_layer,
-    read_raster,
-    table_report,
-    write_layers,
-    write_table,
-)
-from landuse.ledger import Ledger, read_ledger_file
-from landuse.outputs.report import (
-    file_sha256,
-)
+from landuse.io import ProjectData, read_raster, write_layers, write_table
+from landuse.ledger import Ledger
+from landuse.outputs.report import Sheet
+from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step, pick
 
 
 def run_idle(
@@ -54,7 +44,7 @@ def run_idle(
     raster = read_raster(raster_path) if raster_path else None
     parcels = with_areas(data.layer("parcels"), data.crs)
     out = find_idle(parcels, day.isoformat(), landcover=raster, options=options)
-    ledger = ledger if ledger is not None else _ledger_for(data, out_dir)
+    ledger = ledger if ledger is not None else project_ledger(data, out_dir)
     procedure = None
     if ledger is not None:
         procedure = procedure_status(
@@ -197,76 +187,84 @@ _IDLE_COLUMNS = [
 ]
 
 
-def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
-    """The project's ledger ([idle] ledger), or a fresh one filled from ledger_import.
+_MEETING_COLUMNS = [
+    "parcel_id",
+    "parcel_name",
+    "park",
+    "enterprise_name",
+    "area_mu",
+    "idle_type",
+    "idle_since",
+    "idle_days",
+    "gov_caused",
+    "idle_fee_wan",
+    "consequence",
+    "suspect_idle",
+]
 
-    None when the project names neither.
-    """
-    options = data.project.options.idle
-    if options.ledger:
-        return Ledger(data.project.path(options.ledger), create=False)
-    if not options.ledger_import:
-        return None
-    source = data.project.path(options.ledger_import)
-    digest = file_sha256(source)
-    path = out_dir / "idle_ledger.gpkg"
-    ledger = Ledger(path)
-    batches = ledger.entries()["batch"]
-    if not batches.empty and not batches.str.contains(f" sha256:{digest} ", regex=False).all():
-        # Left by an earlier run from other content: this copy is ours to rebuild.
-        path.unlink()
-        ledger = Ledger(path)
-    if ledger.entries().empty:
-        ledger.append(
-            read_ledger_file(source),
-            source=source.name,
-            parcel_ids=data.layer("parcels")["parcel_id"],
-            content_sha256=digest,
+
+def _preflight(data: ProjectData) -> list[str]:
+    if data.project.options.idle.as_of is None:
+        return []
+    lacking = [c for c in IDLE_REQUIRED if c not in data.layer("parcels").columns]
+    if not lacking:
+        return []
+    return [
+        f"[idle] as_of is set but the parcels lack {', '.join(lacking)} (约定动工日期); "
+        'map it in [layers.parcels.fields] (e.g. agreed_start_date = "约定动工日期") '
+        "or remove [idle] as_of"
+    ]
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    meeting: list[Sheet] = []
+    appendix: list[Sheet] = []
+    if "idle" in results:
+        idle = results["idle"]
+        shown = idle[_idle_rows(idle)]
+        meeting += [
+            Sheet("闲置土地汇总", idle_summary(idle)),
+            Sheet(
+                "闲置土地",
+                pick(shown, _MEETING_COLUMNS),
+                "出让价款、约定与实际动工日期、文书与期限、影像建设覆盖率见《附表.xlsx》「闲置土地」。",
+            ),
+        ]
+        appendix.append(Sheet("闲置土地", pick(shown, _IDLE_COLUMNS)))
+    if "procedure" in results:
+        appendix.append(Sheet("处置进度", results["procedure"]))
+    return meeting, appendix
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    rows = [("闲置土地判定日", results["as_of"])] if "as_of" in results else []
+    idle = data.project.options.idle
+    rows.append(
+        (
+            "处置程序期限",
+            f"发现疑似闲置后 {idle.investigation_days} 日内调查（第五条）；决定书送达后 "
+            f"{idle.payment_days} 日内缴纳闲置费或交回土地（第十七条）；首日不计入"
+            + ("，末日为法定休假日的顺延（民法典第二百零三条）" if idle.holiday_rollover else ""),
         )
-    return ledger
-
-
-def import_ledger(
-    ledger: Ledger,
-    file: Path,
-    project: Project | None,
-    *,
-    sheet: str | None = None,
-    on_row: Callable[[int], None] | None = None,
-) -> tuple[int, LayerIntake, pd.DataFrame]:
-    """Import a CSV/Excel of ledger rows, checking 地块编号 against the project's parcels.
-
-    Parameters
-    ----------
-    ledger : Ledger
-        The ledger to append to.
-    file : Path
-        The import file (see :func:`landuse.ledger.read_ledger_file`).
-    project : Project or None
-        Its parcels are the known ids; None imports unchecked (the batch says so).
-    sheet : str, optional
-        Excel sheet (default the first).
-    on_row : callable, optional
-        Progress callback with the number of rows written.
-
-    Returns
-    -------
-    count : int
-        Rows imported.
-    intake : LayerIntake
-        Rows read = imported + left out (合计, blank, units rows).
-    left_out : DataFrame
-        The rows left out, with the reason (report rows).
-    """
-    rows = read_ledger_file(file, sheet=sheet)
-    left_out = table_report("ledger_import", rows)
-    intake = layer_intake("ledger_import", rows, left_out)
-    parcel_ids = None if project is None else load_layer(project, "parcels")[0]["parcel_id"]
-    count = ledger.append(
-        rows,
-        source=file.name,
-        parcel_ids=parcel_ids,
-        content_sha256=file_sha256(file),
-        on_row=on_row,
     )
-    return count, intake, left_out
+    return rows
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    idle = results.get("idle")
+    if idle is not None:
+        extra = [c for c in ("idle", "suspect_idle", "idle_days", "consequence") if c in idle]
+        layers["parcels"] = layers["parcels"].join(idle[extra])
+
+
+STEP = Step(
+    "idle",
+    "闲置土地 idle land",
+    run_idle,
+    in_report=lambda data: data.project.options.idle.as_of is not None,
+    report_options=lambda data, out_dir, results: {"ledger": project_ledger(data, out_dir)},
+    preflight=_preflight,
+    sheets=_sheets,
+    cover=_cover,
+    map_layers=_map_layers,
+)

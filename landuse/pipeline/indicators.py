@@ -5,25 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from landuse.analysis.efficiency import EfficiencyResult
 from landuse.analysis.indicator_tables import INDICATORS, IndicatorTable, load_indicator_table
 from landuse.analysis.indicators import (
     FIRM_TARGETS,
+    INDICATOR_COLUMNS,
     TARGETS,
     check_indicators,
     resolve_rules,
 )
 from landuse.core.crs import with_areas
+from landuse.core.errors import LanduseError
 from landuse.core.labels import labelled
 from landuse.core.options import parse_day
-from landuse.io import (
-    ProjectData,
-    write_layers,
-    write_table,
-)
+from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.report import Sheet
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step
 
 #: Parcel fields any of which makes the indicator check worth running.
 _INDICATOR_FIELDS = (
@@ -149,3 +150,50 @@ def run_indicators(
     res.files.append(write_table(labelled(checked), out_dir / "indicators.csv"))
     res.lines += _indicator_lines(checked, table, data)
     return res
+
+
+def _preflight(data: ProjectData) -> list[str]:
+    if not _has_indicator_inputs(data):
+        return []
+    try:
+        options = data.project.options.indicators
+        resolve_rules(indicator_table(data), options, data.layer("parcels"))
+    except LanduseError as exc:
+        return [f"the indicator check: {str(exc).rstrip('.')}"]
+    return []
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    if "indicators" not in results:
+        return [], []
+    checked = results["indicators"]
+    table = pd.DataFrame(checked[[c for c in INDICATOR_COLUMNS if c in checked.columns]])
+    note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
+    ok = [c for c in table.columns if str(c).endswith("_ok")]
+    failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
+    meeting = [Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")]
+    return meeting, [Sheet("用地控制指标（全部）", table, note)]
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    if "indicator_table" not in results:
+        return []
+    return [("用地控制指标", _indicator_basis(results["indicator_table"], data))]
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    if results.get("indicators") is not None:
+        layers["indicators"] = results["indicators"]
+
+
+STEP = Step(
+    "indicators",
+    "用地控制指标 land-use indicators",
+    run_indicators,
+    in_report=_has_indicator_inputs,
+    report_options=lambda data, out_dir, results: {"efficiency": results.get("efficiency")},
+    preflight=_preflight,
+    sheets=_sheets,
+    cover=_cover,
+    map_layers=_map_layers,
+)

@@ -9,11 +9,7 @@ import pandas as pd
 
 from landuse.core.crs import with_areas
 from landuse.core.labels import labelled, sum_by
-from landuse.io import (
-    ProjectData,
-    write_layers,
-    write_table,
-)
+from landuse.io import ProjectData, write_layers, write_table
 from landuse.pipeline.result import StepResult
 
 

@@ -9,17 +9,15 @@ from typing import Any
 import geopandas as gpd
 
 from landuse.core.crs import with_areas
-from landuse.io import (
-    ProjectData,
-    write_text,
-)
+from landuse.io import ProjectData, write_text
 from landuse.outputs.maps import Basemap, build_map, parcel_map_status, render_html
 from landuse.pipeline.buildable import buildable_project
 from landuse.pipeline.check import check_project
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.indicators import _has_indicator_inputs, indicators_project
-from landuse.pipeline.redline import _redline_map
+from landuse.pipeline.registry import ANALYSES
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Step
 
 
 def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.GeoDataFrame]:
@@ -33,31 +31,10 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
         for k in ("district", "parks", "udb", "farmland", "eco_redline")
         if k in data.layers
     }
-    parcels = with_areas(data.layer("parcels"), data.crs)
-    conflicts = results.get("conflicts")
-    if conflicts is not None:
-        parcels = conflicts.parcels
-        layers["conflicts"] = conflicts.pieces
-    idle = results.get("idle")
-    if idle is not None:
-        extra = [c for c in ("idle", "suspect_idle", "idle_days", "consequence") if c in idle]
-        parcels = parcels.join(idle[extra])
-    efficiency = results.get("efficiency")
-    if efficiency is not None:
-        per_mu = efficiency.parcels.set_index("parcel_id")
-        for col in ("tax_per_mu_wan", "grade"):
-            parcels[col] = parcels["parcel_id"].map(per_mu[col])
-        layers["efficiency"] = efficiency.parcels
-    parcels["map_status"] = parcel_map_status(parcels)
-    layers["parcels"] = parcels
-    redline = results.get("redline")
-    if redline is not None:
-        context = _redline_map(data, redline)
-        layers.update({k: v for k, v in context.items() if k in ("dltb", "udb_zones", "redline")})
-    if results.get("indicators") is not None:
-        layers["indicators"] = results["indicators"]
-    if results.get("buildable") is not None:
-        layers["buildable"] = results["buildable"]
+    layers["parcels"] = with_areas(data.layer("parcels"), data.crs)
+    for step in ANALYSES:
+        step.map_layers(data, results, layers)
+    layers["parcels"] = layers["parcels"].assign(map_status=parcel_map_status(layers["parcels"]))
     return layers
 
 
@@ -95,3 +72,6 @@ def run_map(
     mode = "离线（不联网）" if basemap == "none" else f"底图 {basemap}"
     res.lines.append(f"会议地图：{path.name}，{path.stat().st_size / 1e6:.1f} MB，{mode}")
     return res
+
+
+STEP = Step("map", "会议地图 map", run_map)

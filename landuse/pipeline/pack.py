@@ -6,28 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from landuse import __version__
-from landuse.analysis.buildable import buildable_summary
-from landuse.analysis.conflicts import (
-    certified_outside_udb,
-    conflict_summary,
-)
-from landuse.analysis.efficiency import describe_scheme
-from landuse.analysis.idle import idle_summary
-from landuse.analysis.indicators import (
-    INDICATOR_COLUMNS,
-)
-from landuse.analysis.rates import (
-    FORMULAS,
-)
 from landuse.core.config import LAYER_LABELS
-from landuse.io import (
-    ProjectData,
-    postgis,
-    write_text,
-)
+from landuse.io import ProjectData, postgis, write_text
 from landuse.outputs.briefing import (
     briefing_sections,
     summary_html,
@@ -45,12 +26,8 @@ from landuse.outputs.report import (
     write_workbook,
 )
 from landuse.outputs.thematic import MapInfo, crs_label, write_thematic_maps
-from landuse.pipeline.check import _CHECK_COLUMNS
-from landuse.pipeline.efficiency import _firm_table
-from landuse.pipeline.idle import _IDLE_COLUMNS, _idle_rows
-from landuse.pipeline.indicators import _indicator_basis
 from landuse.pipeline.map import map_layers
-from landuse.pipeline.redline import _FOUR_DECIMALS, _landclass_note
+from landuse.pipeline.registry import ANALYSES
 from landuse.pipeline.result import StepResult, data_date
 
 
@@ -69,44 +46,8 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
         rows.append(("制图单位", project.options.project.mapping_unit))
     if project.source is not None:
         rows.append(("项目文件", f"{project.source.name}  SHA-256 {file_sha256(project.source)}"))
-    if "as_of" in results:
-        rows.append(("闲置土地判定日", results["as_of"]))
-    if "period" in results:
-        rows.append(("处置率统计期", " 至 ".join(results["period"])))
-    if "conflicts" in results:
-        tol = results["conflicts"].tolerance
-        rows.append(
-            (
-                "边界误差容差",
-                f"面积 < {tol.area_m2:g} 平方米且占地块 < {tol.share:.1%}，"
-                f"或宽度 < {tol.width_m:g} 米",
-            )
-        )
-    opts = project.options.buildable
-    rows.append(
-        (
-            "可建设用地参数",
-            f"单块 ≥ {opts.min_area_mu:g} 亩，宽度 ≥ {opts.min_width_m:g} 米，"
-            f"坡度 ≤ {opts.max_slope_deg:g}°（有数字高程模型时）",
-        )
-    )
-    efficiency = results.get("efficiency")
-    scheme = efficiency.scheme if efficiency is not None else project.options.efficiency.resolved()
-    rows += describe_scheme(scheme)
-    idle = project.options.idle
-    rows.append(
-        (
-            "处置程序期限",
-            f"发现疑似闲置后 {idle.investigation_days} 日内调查（第五条）；决定书送达后 "
-            f"{idle.payment_days} 日内缴纳闲置费或交回土地（第十七条）；首日不计入"
-            + ("，末日为法定休假日的顺延（民法典第二百零三条）" if idle.holiday_rollover else ""),
-        )
-    )
-    if "indicator_table" in results:
-        rows.append(("用地控制指标", _indicator_basis(results["indicator_table"], data)))
-    keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
-    for key in (*keys, "supply_rate"):
-        rows.append(("公式", FORMULAS[key]))
+    for step in ANALYSES:
+        rows += step.cover(data, results)
     names = {**LAYER_LABELS, **project.options.check.extra_constraints}
     seen: set[Path] = set()
     for name, spec in project.layers.items():
@@ -133,59 +74,6 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
     return rows
 
 
-#: Rows of the meeting workbook's longer lists; the full tables are in 附表.xlsx.
-TOP_CANDIDATES = 30
-
-
-TOP_FIRMS = 20
-
-
-_MEETING_CONFLICT_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
-    "udb_outside_mu",
-    "farmland_mu",
-    "eco_redline_mu",
-    "status",
-]
-
-
-_MEETING_IDLE_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
-    "idle_type",
-    "idle_since",
-    "idle_days",
-    "gov_caused",
-    "idle_fee_wan",
-    "consequence",
-    "suspect_idle",
-]
-
-
-_MEETING_FIRM_COLUMNS = [
-    "rank_group",
-    "score_rank",
-    "enterprise_name",
-    "land_mu",
-    "tax_wan",
-    "tax_per_mu_wan",
-    "score",
-    "grade",
-    "policy",
-]
-
-
-def _pick(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame(table[[c for c in columns if c in table.columns]])
-
-
 def meeting_sheets(
     data: ProjectData, results: Mapping[str, Any]
 ) -> tuple[list[Sheet], list[Sheet]]:
@@ -193,8 +81,8 @@ def meeting_sheets(
 
     The meeting workbook holds summaries by park and the lists a meeting
     decides on (conflicts, idle land, the largest candidates, the top firms);
-    every per-parcel and per-firm table in full goes to the appendix.  A new
-    analysis adds its summary to the first list and its full table to the second.
+    every per-parcel and per-firm table in full goes to the appendix.  Each
+    analysis gives its own (:attr:`~landuse.pipeline.step.Step.sheets`).
 
     Returns
     -------
@@ -204,93 +92,10 @@ def meeting_sheets(
     appendix = [Sheet("几何修复记录", data.report)]
     if "parcel_summary" in results:
         meeting.append(Sheet("地块汇总", results["parcel_summary"]))
-    if "conflicts" in results:
-        c = results["conflicts"]
-        conflicts = c.parcels[~c.parcels["compliant"]]
-        flagged = c.parcels[~c.parcels["compliant"] | (c.parcels["noise_m2"] > 0)]
-        meeting += [
-            Sheet("冲突汇总", conflict_summary(c)),
-            Sheet(
-                "三区三线冲突",
-                _pick(conflicts, _MEETING_CONFLICT_COLUMNS),
-                "边界误差地块、冲突图斑与有证无法建设地块见《附表.xlsx》。",
-            ),
-        ]
-        appendix += [
-            Sheet("三区三线检查", _pick(flagged, _CHECK_COLUMNS)),
-            Sheet("冲突图斑", pd.DataFrame(c.pieces.drop(columns="constraint"))),
-        ]
-        if "certified_outside_udb" in c.parcels:
-            appendix.append(Sheet("有证无法建设", certified_outside_udb(c)))
-    if "buildable" in results:
-        cands = pd.DataFrame(results["buildable"])
-        largest = cands.nlargest(TOP_CANDIDATES, "area_mu")
-        meeting += [
-            Sheet("可建设用地汇总", buildable_summary(results["buildable"])),
-            Sheet(
-                f"可建设用地（前{TOP_CANDIDATES}块）",
-                largest,
-                f"按面积排序的前 {TOP_CANDIDATES} 块；"
-                f"全部 {len(cands)} 块见《附表.xlsx》「可建设用地」。",
-            ),
-        ]
-        appendix.append(Sheet("可建设用地", cands))
-    if "idle" in results:
-        idle = results["idle"]
-        shown = idle[_idle_rows(idle)]
-        meeting += [
-            Sheet("闲置土地汇总", idle_summary(idle)),
-            Sheet(
-                "闲置土地",
-                _pick(shown, _MEETING_IDLE_COLUMNS),
-                "出让价款、约定与实际动工日期、文书与期限、影像建设覆盖率见《附表.xlsx》「闲置土地」。",
-            ),
-        ]
-        appendix.append(Sheet("闲置土地", _pick(shown, _IDLE_COLUMNS)))
-    if "procedure" in results:
-        appendix.append(Sheet("处置进度", results["procedure"]))
-    if "rates" in results:
-        note = "；".join(FORMULAS.values())
-        meeting += [
-            Sheet("处置率", results["rates"], note),
-            Sheet("处置趋势", results["trend"]),
-            Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]),
-        ]
-        if "batches" in results:
-            appendix.append(
-                Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"])
-            )
-    if "efficiency" in results:
-        e = results["efficiency"]
-        firms = _firm_table(e)
-        top = firms[e.enterprises.loc[firms.index, "scored"]]
-        top = top.groupby("rank_group", sort=False).head(TOP_FIRMS)
-        meeting += [
-            Sheet(
-                "亩均效益排名",
-                _pick(top, _MEETING_FIRM_COLUMNS),
-                f"各排名组前 {TOP_FIRMS} 名；全部 {len(firms)} 家企业的评价见"
-                "《附表.xlsx》「亩均效益评价」。",
-            ),
-            Sheet("亩均评价基准值", e.benchmarks),
-            Sheet("园区汇总", e.parks),
-        ]
-        appendix.append(Sheet("亩均效益评价", firms))
-    redline = results.get("redline")
-    if redline is not None and redline.landclass is not None:
-        meeting.append(
-            Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
-        )
-    if "indicators" in results:
-        checked = results["indicators"]
-        table = pd.DataFrame(checked[[c for c in INDICATOR_COLUMNS if c in checked.columns]])
-        note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
-        ok = [c for c in table.columns if str(c).endswith("_ok")]
-        failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
-        meeting.append(
-            Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")
-        )
-        appendix.append(Sheet("用地控制指标（全部）", table, note))
+    for step in ANALYSES:
+        more, full = step.sheets(data, results)
+        meeting += more
+        appendix += full
     return meeting, appendix
 
 

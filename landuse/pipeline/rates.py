@@ -22,12 +22,12 @@ from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError
 from landuse.core.labels import TOTAL, labelled
 from landuse.core.options import parse_day
-from landuse.io import (
-    ProjectData,
-    write_table,
-)
+from landuse.io import ProjectData, write_table
 from landuse.ledger import Ledger
+from landuse.outputs.report import Sheet
+from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Results, Step
 
 
 def _period(data: ProjectData, start: str | None, end: str | None) -> tuple[str, str]:
@@ -106,6 +106,8 @@ def run_rates(
     inside = approved_within(parcels, lo, hi) if windowed else pd.Series(True, parcels.index)
     stock = parcels[inside.to_numpy()]
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
+    if ledger.path.parent == out_dir:  # built here from [idle] ledger_import: an output
+        res.files.append(ledger.path)
     periods = idle_periods(ledger.entries(effective=True))
     if windowed:
         periods = periods[periods["parcel_id"].isin(stock["parcel_id"].astype(str))]
@@ -212,3 +214,52 @@ def disposal_trend(
         for y in range(last_year - years + 1, last_year + 1)
     ]
     return pd.DataFrame(rows).rename_axis("year").reset_index()
+
+
+def _has_ledger(data: ProjectData) -> bool:
+    options = data.project.options.idle
+    return bool(options.ledger or options.ledger_import)
+
+
+def _preflight(data: ProjectData) -> list[str]:
+    options = data.project.options
+    problems = []
+    if _has_ledger(data) and options.rates.period is None:
+        problems.append("a ledger is configured but [rates] period is not (统计期)")
+    for key in ("ledger", "ledger_import"):
+        name = getattr(options.idle, key)
+        if name and not data.project.path(name).exists():
+            problems.append(f"[idle] {key} = {name!r}: no such file")
+    return problems
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    if "rates" not in results:
+        return [], []
+    meeting = [
+        Sheet("处置率", results["rates"], "；".join(FORMULAS.values())),
+        Sheet("处置趋势", results["trend"]),
+        Sheet("近五年供地率", results["supply"], FORMULAS["supply_rate"]),
+    ]
+    appendix = []
+    if "batches" in results:
+        appendix.append(Sheet("批而未供批次", results["batches"], FORMULAS["unsupplied_batches"]))
+    return meeting, appendix
+
+
+def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    rows = [("处置率统计期", " 至 ".join(results["period"]))] if "period" in results else []
+    keys = ("disposal_rate", "net_reduction_rate", "unsupplied_rate", "revitalised_mu")
+    return rows + [("公式", FORMULAS[key]) for key in (*keys, "supply_rate")]
+
+
+STEP = Step(
+    "rates",
+    "处置率 rates",
+    run_rates,
+    in_report=_has_ledger,
+    report_options=lambda data, out_dir, results: {"ledger": project_ledger(data, out_dir)},
+    preflight=_preflight,
+    sheets=_sheets,
+    cover=_cover,
+)

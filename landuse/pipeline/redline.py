@@ -8,27 +8,16 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__
-from landuse.analysis.conflicts import (
-    NoiseTolerance,
-)
+from landuse.analysis.conflicts import NoiseTolerance
 from landuse.analysis.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.analysis.redline import RedlineResult, analyse_redline
 from landuse.core.labels import labelled
-from landuse.io import (
-    ProjectData,
-    write_boundary_txt,
-    write_layers,
-    write_table,
-    write_text,
-)
+from landuse.io import ProjectData, write_boundary_txt, write_layers, write_table, write_text
 from landuse.outputs.maps import build_map, render_html
-from landuse.outputs.report import (
-    Sheet,
-    file_sha256,
-    write_workbook,
-)
+from landuse.outputs.report import Sheet, file_sha256, write_workbook
 from landuse.outputs.thematic import crs_label
 from landuse.pipeline.result import StepResult, data_date
+from landuse.pipeline.step import Results, Step
 
 
 def redline_project(data: ProjectData) -> RedlineResult:
@@ -233,3 +222,28 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
         )
         res.files.append(write_text(render_html(m, offline=True), out_dir / "redline_map.html"))
     return res
+
+
+def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
+    redline = results.get("redline")
+    if redline is None or redline.landclass is None:
+        return [], []
+    sheet = Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
+    return [sheet], []
+
+
+def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    redline = results.get("redline")
+    if redline is not None:
+        context = _redline_map(data, redline)
+        layers.update({k: v for k, v in context.items() if k in ("dltb", "udb_zones", "redline")})
+
+
+STEP = Step(
+    "redline",
+    "项目红线 red line",
+    run_redline,
+    in_report=lambda data: "redline" in data.layers,
+    sheets=_sheets,
+    map_layers=_map_layers,
+)

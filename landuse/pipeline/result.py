@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landuse.io import (
-    ProjectData,
-)
+from landuse.io import ProjectData
 
 
 @dataclass

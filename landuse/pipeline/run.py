@@ -10,22 +10,13 @@ from typing import Any
 
 from landuse.core.config import Project, sample_project
 from landuse.core.errors import ConfigError
-from landuse.io import (
-    load_project_data,
-    postgis,
-    read_result_layers,
-)
-from landuse.pipeline.buildable import run_buildable
-from landuse.pipeline.check import run_check
-from landuse.pipeline.efficiency import run_efficiency
-from landuse.pipeline.idle import run_idle
-from landuse.pipeline.indicators import run_indicators
+from landuse.io import load_project_data, postgis, read_result_layers
 from landuse.pipeline.load import run_intake
-from landuse.pipeline.map import run_map
-from landuse.pipeline.rates import run_rates
-from landuse.pipeline.redline import run_redline
-from landuse.pipeline.report import run_report
+from landuse.pipeline.map import STEP as MAP_STEP
+from landuse.pipeline.registry import ANALYSES
+from landuse.pipeline.report import STEP as REPORT_STEP
 from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Step
 
 
 def run_demo(
@@ -52,18 +43,8 @@ def run_demo(
     return run_project("report", project or sample_project(), out_dir, on_step=on_step)
 
 
-#: Command → analysis step; each takes ``(data, out_dir, **options)``.
-STEPS: dict[str, Callable[..., StepResult]] = {
-    "check": run_check,
-    "buildable": run_buildable,
-    "idle": run_idle,
-    "rates": run_rates,
-    "tax": run_efficiency,
-    "indicators": run_indicators,
-    "map": run_map,
-    "redline": run_redline,
-    "report": run_report,
-}
+#: Command → step: every analysis, the meeting map and the whole report.
+STEPS: dict[str, Step] = {step.command: step for step in (*ANALYSES, MAP_STEP, REPORT_STEP)}
 
 
 def run_project(
@@ -116,10 +97,10 @@ def run_project(
             out.mkdir(parents=True, exist_ok=True)
         data = load_project_data(project, on_step=on_step, area_of=area_of)
         if on_step is not None:
-            on_step(STEP_LABELS[step])
+            on_step(STEPS[step].label)
         if step == "report":
             options["on_step"] = on_step
-        done = STEPS[step](data, out, **options)  # may stop before writing (report's checks)
+        done = STEPS[step].run(data, out, **options)  # may stop before writing (report's checks)
         result = run_intake(data, out)
         result.extend(done)
         if database is not None:
@@ -137,16 +118,3 @@ def run_project(
 def data_url(project: Project) -> str | None:
     """``[output] database``: where result layers also go (None: the folder only)."""
     return project.options.output.database
-
-
-STEP_LABELS = {
-    "check": "三区三线检查 checking",
-    "buildable": "可建设用地 finding buildable land",
-    "idle": "闲置土地 idle land",
-    "rates": "处置率 rates",
-    "tax": "亩均效益 per-mu efficiency",
-    "indicators": "用地控制指标 land-use indicators",
-    "map": "会议地图 map",
-    "redline": "项目红线 red line",
-    "report": "会议材料 meeting pack",
-}
