@@ -15,7 +15,7 @@ from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step
+from landuse.pipeline.step import Results, Step, result_layer
 
 
 def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
@@ -101,11 +101,6 @@ def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
     ]
 
 
-def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    if results.get("buildable") is not None:
-        layers["buildable"] = results["buildable"]
-
-
 STEP = Step(
     "buildable",
     "可建设用地 finding buildable land",
@@ -113,5 +108,5 @@ STEP = Step(
     in_report=lambda data: "parks" in data.layers,
     sheets=_sheets,
     cover=_cover,
-    map_layers=_map_layers,
+    map_layers=result_layer("buildable"),
 )

@@ -20,7 +20,7 @@ from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import check_conflicts_dask, dask_client
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step, pick
+from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
 
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
@@ -106,11 +106,7 @@ def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None)
 
 
 _MEETING_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
+    *PARCEL_COLUMNS,
     "udb_outside_mu",
     "farmland_mu",
     "eco_redline_mu",

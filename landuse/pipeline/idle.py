@@ -18,7 +18,7 @@ from landuse.ledger import Ledger
 from landuse.outputs.report import Sheet
 from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step, pick
+from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
 
 
 def run_idle(
@@ -188,11 +188,7 @@ _IDLE_COLUMNS = [
 
 
 _MEETING_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
+    *PARCEL_COLUMNS,
     "idle_type",
     "idle_since",
     "idle_days",

@@ -24,7 +24,7 @@ from landuse.io import ProjectData, write_layers, write_table
 from landuse.outputs.report import Sheet
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step
+from landuse.pipeline.step import Results, Step, result_layer
 
 #: Parcel fields any of which makes the indicator check worth running.
 _INDICATOR_FIELDS = (
@@ -181,11 +181,6 @@ def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
     return [("用地控制指标", _indicator_basis(results["indicator_table"], data))]
 
 
-def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    if results.get("indicators") is not None:
-        layers["indicators"] = results["indicators"]
-
-
 STEP = Step(
     "indicators",
     "用地控制指标 land-use indicators",
@@ -195,5 +190,5 @@ STEP = Step(
     preflight=_preflight,
     sheets=_sheets,
     cover=_cover,
-    map_layers=_map_layers,
+    map_layers=result_layer("indicators"),
 )

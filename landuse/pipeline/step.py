@@ -90,3 +90,17 @@ class Step:
 def pick(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The ``columns`` of ``table`` that it has, in that order (a sheet's columns)."""
     return pd.DataFrame(table[[c for c in columns if c in table.columns]])
+
+
+def result_layer(key: str) -> Callable[[ProjectData, Results, dict[str, gpd.GeoDataFrame]], None]:
+    """A :attr:`Step.map_layers` that shows the result ``key`` as the map layer ``key``."""
+
+    def add(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        if results.get(key) is not None:
+            layers[key] = results[key]
+
+    return add
+
+
+#: The columns that name a parcel in every list a meeting reads.
+PARCEL_COLUMNS = ["parcel_id", "parcel_name", "park", "enterprise_name", "area_mu"]
