@@ -11,6 +11,7 @@ import pandas as pd
 from landuse.analysis.buildable import buildable_summary, buildable_udb, find_buildable, steep_land
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, read_raster, write_layers, write_table
+from landuse.outputs.briefing import buildable_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
@@ -109,4 +110,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=result_layer("buildable"),
+    briefing=buildable_section,
 )

@@ -16,6 +16,7 @@ from landuse.analysis.conflicts import (
 )
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.briefing import conflict_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import check_conflicts_dask, dask_client
 from landuse.pipeline.engine import Engine
@@ -169,4 +170,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=_map_layers,
+    briefing=conflict_section,
 )

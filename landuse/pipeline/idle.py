@@ -15,6 +15,7 @@ from landuse.core.labels import labelled
 from landuse.core.options import IdleOptions, parse_day
 from landuse.io import ProjectData, read_raster, write_layers, write_table
 from landuse.ledger import Ledger
+from landuse.outputs.briefing import idle_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
@@ -263,4 +264,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=_map_layers,
+    briefing=idle_section,
 )

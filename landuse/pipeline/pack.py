@@ -10,7 +10,7 @@ from landuse import __version__
 from landuse.core.config import LAYER_LABELS
 from landuse.io import ProjectData, postgis, write_text
 from landuse.outputs.briefing import (
-    briefing_sections,
+    parcel_section,
     summary_html,
     summary_markdown,
     write_briefing,
@@ -168,7 +168,9 @@ def run_pack(
     res.files += maps
     images |= {f.stem: f for f in maps if f.suffix == ".png"}
     title = f"{project.name} 土地利用情况摘要"
-    sections = briefing_sections(results, images, project.options)
+    sections = parcel_section(results, images, project.options) + [
+        section for step in ANALYSES for section in step.briefing(results, images, project.options)
+    ]
     res.files.append(
         write_briefing(
             out_dir / "汇报材料.docx",

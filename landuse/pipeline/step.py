@@ -16,7 +16,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from landuse.core.options import Options
 from landuse.io import ProjectData
+from landuse.outputs.briefing import Section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.result import StepResult
 
@@ -37,6 +39,10 @@ def _no_sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[S
 
 
 def _no_rows(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    return []
+
+
+def _no_sections(results: Results, images: Mapping[str, Path], options: Options) -> list[Section]:
     return []
 
 
@@ -74,6 +80,9 @@ class Step:
     map_layers : callable
         ``(data, results, layers) -> None``: adds its layers to the meeting map's
         ``layers``, or joins its columns onto ``layers["parcels"]``.
+    briefing : callable
+        ``(results, images, options) -> sections``: its sections of the Word
+        report (a :data:`landuse.outputs.briefing.SectionBuilder`).
     """
 
     command: str
@@ -85,6 +94,7 @@ class Step:
     sheets: Callable[[ProjectData, Results], tuple[list[Sheet], list[Sheet]]] = _no_sheets
     cover: Callable[[ProjectData, Results], list[tuple[str, str]]] = _no_rows
     map_layers: Callable[[ProjectData, Results, dict[str, gpd.GeoDataFrame]], None] = _no_layers
+    briefing: Callable[[Results, Mapping[str, Path], Options], list[Section]] = _no_sections
 
 
 def pick(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
