@@ -130,8 +130,9 @@ def test_demo_command_writes_outputs(runner, tmp_path):
     assert "工业用地控制指标：已供工业用地" in result.output
     assert "用地控制指标" in load_workbook(tmp_path / "demo" / "会议材料.xlsx").sheetnames
     assert "工业用地控制指标核验" in (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
-    for line in ("地块总面积", "三区三线检查", "可建设用地", "闲置土地（截至", "处置率", "会议材料"):
+    for line in ("地块总面积", "三区三线检查", "可建设用地", "闲置土地（截至", "处置率"):
         assert line in result.output
+    assert "会议材料" in result.output
     assert len(list((tmp_path / "demo" / "charts").glob("*.png"))) == 4
 
 
