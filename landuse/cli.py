@@ -255,6 +255,7 @@ def _run(
     out: str | None,
     *,
     parcels: LayerSpec | None = None,
+    threads: int | None = None,
     stages: int = 10,
     **options: object,
 ) -> None:
@@ -264,6 +265,9 @@ def _run(
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
+    if threads is not None:  # --threads overrides [project] threads
+        settings = replace(project.options.project, threads=threads)
+        project = replace(project, options=replace(project.options, project=settings))
     area_of = "parcels" if parcels is not None else None
     _run_on(step, project, out, stages=stages, area_of=area_of, **options)
 
@@ -339,7 +343,7 @@ def check(
             "layers set layer/crs/encoding in its [layers.<name>] table."
         )
     run_on = _engine(engine, scheduler, workers, threads)
-    _run("check", project_file, sample, out, parcels=spec, engine=run_on)
+    _run("check", project_file, sample, out, parcels=spec, threads=threads, engine=run_on)
 
 
 def _engine(kind: str, scheduler: str | None, workers: int, threads: int | None) -> Engine:
@@ -350,7 +354,7 @@ def _engine(kind: str, scheduler: str | None, workers: int, threads: int | None)
             "--threads applies to the local engine (--engine local); "
             "with --engine dask use --workers."
         )
-    return Engine("dask" if kind == "dask" else "local", scheduler, workers, threads)
+    return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
 @main.command()
@@ -402,7 +406,7 @@ def buildable(
 ) -> None:
     """可建设用地 / Buildable land inside the parks."""
     run_on = _engine(engine, scheduler, workers, threads)
-    _run("buildable", project_file, sample, out, engine=run_on)
+    _run("buildable", project_file, sample, out, threads=threads, engine=run_on)
 
 
 @main.command()
@@ -728,7 +732,7 @@ def report(
         stages=20,
         basemap=basemap,
         tianditu_token=tianditu_token,
-        engine=_engine("local", None, 1, threads),
+        threads=threads,
     )
 
 

@@ -3,8 +3,6 @@ import pytest
 import shapely
 
 from landuse.core.chunks import MAX_CHUNK, chunk_count, map_chunks, spatial_chunks, thread_count
-from landuse.core.options import ProjectOptions
-from landuse.pipeline import Engine
 
 
 def test_thread_count():
@@ -58,9 +56,3 @@ def test_map_chunks_hands_each_chunk_every_feature_its_targets_meet(threads):
     done = map_chunks(run, targets, [layer], threads=threads)
     assert len(done) == chunk_count(300, threads)
     assert sum(n for _, n in done) == 300
-
-
-def test_engine_threads_override_the_project():
-    assert Engine(threads=1).local_threads(ProjectOptions(threads=3)) == 1
-    assert Engine().local_threads(ProjectOptions(threads=3)) == 3
-    assert Engine().local_threads(ProjectOptions()) is None  # every core
