@@ -130,14 +130,16 @@ def _child(setup: Callable[[], Callable[[], Figures]], conn) -> None:
     run = setup()
     loaded = time.perf_counter() - t0
     base = _status_kb("VmRSS:")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     figures = run()
-    seconds = time.perf_counter() - t0
-    conn.send((seconds, loaded, (_status_kb("VmHWM:") - base) / 1024, figures))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    conn.send((seconds, cpu, loaded, (_status_kb("VmHWM:") - base) / 1024, figures))
 
 
-def measure(setup: Callable[[], Callable[[], Figures]]) -> tuple[float, float, float, Figures]:
-    """Seconds, setup seconds, extra peak MiB and figures of one run in a forked child."""
+def measure(
+    setup: Callable[[], Callable[[], Figures]],
+) -> tuple[float, float, float, float, Figures]:
+    """Wall and CPU seconds, setup seconds, extra peak MiB and figures of a forked run."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(setup, child))
@@ -171,6 +173,7 @@ def main() -> None:
     if not args.no_overlay:
         contenders["geopandas.overlay (1 thread)"] = overlay_figures
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     setup_s: dict[str, float] = {}
     peak: dict[str, float] = {}
     figures: dict[str, Figures] = {}
@@ -178,16 +181,17 @@ def main() -> None:
         for name, setup in contenders.items():
             if name.startswith("geopandas") and k > 0:
                 continue  # one run: it takes ten times longer than the rest
-            seconds, loaded, mib, figures[name] = measure(setup)
+            seconds, cpu_s, loaded, mib, figures[name] = measure(setup)
             times[name].append(seconds)
+            cpu[name].append(cpu_s)
             setup_s[name] = loaded
             peak[name] = max(peak.get(name, 0.0), mib)
-            print(f"  round {k + 1}: {name:<30} {seconds:7.2f} s", flush=True)
+            print(f"  round {k + 1}: {name:<30} {seconds:7.2f} s (CPU {cpu_s:.2f} s)", flush=True)
     reference = figures["landuse, 1 thread"]
     parcel_m2 = LAYERS["parcels"].area.to_numpy()
     print()
     print(
-        f"{'contender':<30} {'best s':>7} {'median s':>9} {'peak MiB':>9} "
+        f"{'contender':<30} {'best s':>7} {'median s':>9} {'CPU s':>6} {'peak MiB':>9} "
         f"{'load s':>7} {'max |Δ| outside m²':>19} {'max |Δ| farmland m²':>20}"
     )
     failed = []
@@ -200,7 +204,7 @@ def main() -> None:
         loaded = f"{setup_s[name]:7.2f}" if name.startswith("DuckDB") else f"{'—':>7}"
         print(
             f"{name:<30} {min(times[name]):7.2f} {statistics.median(times[name]):9.2f} "
-            f"{peak[name]:9.0f} {loaded} {d_out:19.2e} {d_farm:20.2e}"
+            f"{min(cpu[name]):6.2f} {peak[name]:9.0f} {loaded} {d_out:19.2e} {d_farm:20.2e}"
         )
     print(
         f"(parcels: {parcel_m2.sum() / 1e6:,.1f} km²; outside the UDB "
