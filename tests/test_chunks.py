@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import shapely
@@ -56,3 +58,17 @@ def test_map_chunks_hands_each_chunk_every_feature_its_targets_meet(threads):
     done = map_chunks(run, targets, [layer], threads=threads)
     assert len(done) == chunk_count(300, threads)
     assert sum(n for _, n in done) == 300
+
+
+def test_an_error_in_one_chunk_stops_the_rest():
+    targets = shapely.box(np.arange(100.0), 0, np.arange(100.0) + 1, 1)
+    started = []
+
+    def run(rows, near, picks):
+        started.append(rows[0])
+        time.sleep(0.05)  # the error reaches the caller while chunks are still queued
+        raise RuntimeError("bad chunk")
+
+    with pytest.raises(RuntimeError, match="bad chunk"):
+        map_chunks(run, targets, [], threads=2)
+    assert len(started) < chunk_count(100, 2)  # queued chunks were cancelled

@@ -137,6 +137,9 @@ def map_chunks(
     if threads == 1:
         results = [run(k) for k in range(len(chunks))]
     else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="landuse") as pool:
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="landuse")
+        try:
             results = list(pool.map(run, range(len(chunks))))
+        finally:  # after an error or Ctrl-C, chunks not yet started never start
+            pool.shutdown(cancel_futures=True)
     return list(zip(chunks, results, strict=True))
