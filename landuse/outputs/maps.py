@@ -637,7 +637,7 @@ def _layer_page(
     keys = list(styles)
     if spec.style_by and spec.style_by in gdf.columns and len(keys) > 1:
         value = gdf[spec.style_by].astype("string").fillna("")
-        style = pd.Categorical(value, categories=keys).codes.astype(np.int64)
+        style = pd.Index(keys).get_indexer(value).astype(np.int64)
         style[style < 0] = len(keys) - 1  # an unknown value takes the last style (其他)
     else:
         style = np.zeros(len(gdf), dtype=np.int64)
