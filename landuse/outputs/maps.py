@@ -524,10 +524,11 @@ def _encode_columns(columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dic
         }
     # One string and the lengths (UTF-16 units, as JavaScript counts): far quicker for a
     # browser to parse than an array of 300,000 strings.
-    texts = pd.Series(strings, dtype=object)
-    lengths = texts.str.len() + texts.str.count("[\U00010000-\U0010ffff]")
+    distinct = pd.Series(strings, dtype=object)
+    lengths = distinct.str.len() + distinct.str.count("[\U00010000-\U0010ffff]")
+    text = "".join(distinct)
     return {
-        "strings": {"n": len(texts), "text": "".join(texts), "lengths": _varints(lengths)},
+        "strings": {"n": len(distinct), "text": text, "lengths": _varints(lengths.to_numpy())},
         "columns": out,
     }
 
@@ -696,6 +697,17 @@ def _font_css(chars: str) -> str:
     )
 
 
+class _Raw(Element):
+    """HTML put in the page as it is: not a Jinja template (Leaflet's code, the font)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
 class _Map(folium.Map):
     """folium.Map without CDN assets: Leaflet and landuse's controls are inlined."""
 
@@ -828,7 +840,7 @@ def build_map(
     )
     root = cast(Figure, m.get_root())
     assets = _leaflet_assets()
-    root.header.add_child(Element(assets), name="landuse_assets", index=0)
+    root.header.add_child(_Raw(assets), name="landuse_assets", index=0)
     root.title = html.escape(title)
     _add_basemap(m, basemap, tianditu_token)
     notes = []
@@ -896,7 +908,7 @@ def build_map(
     )
     root.html.add_child(controls)
     texts += [assets, legend_js, info_js, _script_json(pages)]
-    root.header.add_child(Element(_font_face(texts)), name="landuse_font")
+    root.header.add_child(_Raw(_font_face(texts)), name="landuse_font")
     return m
 
 
