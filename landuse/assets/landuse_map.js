@@ -199,7 +199,7 @@
     return scratch;
   }
 
-  /* One map layer (or a view restyling another layer's source), drawn on LU's canvas. */
+  /* One map layer (or a view restyling another layer's source), drawn on LU's tiles. */
   LU.FeatureLayer = L.Layer.extend({
     initialize: function (source, spec) {
       this.source = source;

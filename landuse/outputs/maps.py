@@ -605,7 +605,7 @@ def _view_rows(base: _Source | None, gdf: gpd.GeoDataFrame) -> np.ndarray | None
 
 
 class _FeatureLayer(folium.map.Layer):
-    """A layer drawn by ``LU.FeatureLayer`` on its own canvas, from a shared source."""
+    """A layer drawn by ``LU.FeatureLayer`` on the map's canvas tiles, from a shared source."""
 
     _template = Template(
         """
@@ -827,8 +827,9 @@ def build_map(
     -----
     The page is built for 100,000 parcels: each layer's geometry and popup values
     are sent once (a view such as 亩均税收分类 restyles the parcels' own features),
-    as integers (:func:`_encode_polygons`, :func:`_encode_codes`); the page draws
-    them on canvases and builds a popup only when a feature is clicked.
+    coordinates as quantized integer differences and popup values as a dictionary
+    per column with integer codes; the page draws them on canvas tiles and builds a
+    popup only when a feature is clicked.
     """
     if basemap not in get_args(Basemap):
         raise ConfigError(
