@@ -70,7 +70,7 @@ from landuse.io import (
     write_table,
     write_text,
 )
-from landuse.ledger import Ledger, read_ledger_file
+from landuse.ledger import Ledger, project_ledger, read_ledger_file
 from landuse.outputs.briefing import (
     briefing_sections,
     summary_html,
@@ -997,7 +997,7 @@ def _ledger_for(data: ProjectData, out_dir: Path) -> Ledger | None:
     """
     options = data.project.options.idle
     if options.ledger:
-        return Ledger(data.project.path(options.ledger), create=False)
+        return project_ledger(data.project)
     if not options.ledger_import:
         return None
     source = data.project.path(options.ledger_import)
@@ -1448,7 +1448,7 @@ def _preflight(data: ProjectData) -> None:
         problems.append("a ledger is configured but [rates] period is not (统计期)")
     for key in ("ledger", "ledger_import"):
         name = getattr(options.idle, key)
-        if name and not data.project.path(name).exists():
+        if name and not postgis.is_database_url(name) and not data.project.path(name).exists():
             problems.append(f"[idle] {key} = {name!r}: no such file")
     if _has_indicator_inputs(data):
         try:
@@ -1495,7 +1495,8 @@ def run_report(
         result.extend(run_idle(data, out, ledger=ledger))
     if ledger is not None:
         step("处置台账与处置率 ledger and rates")
-        result.files.append(ledger.path)
+        if ledger.path is not None:  # a database ledger is no file of the pack
+            result.files.append(ledger.path)
         result.extend(run_rates(data, out, ledger=ledger))
     if "enterprises" in data.tables:
         step("亩均效益 per-mu efficiency")
