@@ -424,7 +424,7 @@ def idle(
 def _open_ledger(project_file: Path | None, ledger: str | None, *, create: bool = False) -> Ledger:
     """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
     from landuse.core.config import find_project
-    from landuse.ledger import Ledger, project_ledger
+    from landuse.ledger import Ledger, named_ledger
 
     if ledger is not None:
         return Ledger(ledger, create=create)
@@ -433,7 +433,7 @@ def _open_ledger(project_file: Path | None, ledger: str | None, *, create: bool 
             "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
             "with [idle] ledger."
         )
-    found = project_ledger(find_project(project_file), create=create)
+    found = named_ledger(find_project(project_file), create=create)
     if found is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
     return found

@@ -59,7 +59,7 @@ from landuse.ledger.core import (
     BrokenRow,
     Ledger,
     VerifyReport,
-    project_ledger,
+    named_ledger,
     read_ledger_file,
 )
 
@@ -73,6 +73,6 @@ __all__ = [
     "BrokenRow",
     "Ledger",
     "VerifyReport",
-    "project_ledger",
+    "named_ledger",
     "read_ledger_file",
 ]

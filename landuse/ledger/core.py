@@ -45,7 +45,7 @@ __all__ = [
     "Session",
     "Store",
     "VerifyReport",
-    "project_ledger",
+    "named_ledger",
     "read_ledger_file",
 ]
 
@@ -792,7 +792,7 @@ class Ledger:
         return df[df["parcel_id"] == str(parcel_id)].reset_index(drop=True)
 
 
-def project_ledger(project: Project, *, create: bool = False) -> Ledger | None:
+def named_ledger(project: Project, *, create: bool = False) -> Ledger | None:
     """The ledger ``[idle] ledger`` names: a file beside landuse.toml or a ``postgresql://`` URL.
 
     None when the project names none.
