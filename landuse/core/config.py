@@ -143,6 +143,8 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         # 工业项目建设用地控制指标 and 标准地 targets (landuse.analysis.indicators); areas in m²,
         # money in 万元; industry_code is the 国民经济行业分类 code (2 or more digits).
         "industry_code": ("HYDM", "行业代码", "GMJJHYDM", "国民经济行业代码", "行业分类代码"),
+        # The parcel's 地区分类 as the indicator tables name it (over [indicators] region_class).
+        "region_class": ("地区分类",),
         "investment_wan": ("GDZCTZ", "固定资产投资", "固定资产投资额", "固定资产总投资"),
         "floor_area_m2": ("JRJZMJ", "计容建筑面积"),
         "building_base_m2": ("JZJDMJ", "建筑基底面积", "建筑物基底面积"),
