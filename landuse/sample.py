@@ -33,7 +33,14 @@ from landuse.core.config import layers_dir
 from landuse.core.crs import area_ellipsoid_m2
 from landuse.core.overlay import explode, polygonal
 from landuse.core.units import m2_to_mu
-from landuse.io import read_layer, write_boundary_txt, write_layers, write_table, write_text
+from landuse.io import (
+    read_layer,
+    write_boundary_txt,
+    write_layers,
+    write_raster,
+    write_table,
+    write_text,
+)
 
 __all__ = [
     "DEFAULT_PARCELS",
@@ -1553,44 +1560,30 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
     meta = {"DESCRIPTION": SYNTHETIC_NOTE, "SYNTHETIC": "yes"}
     write_layers(layers, gpkg, metadata=dict.fromkeys(layers, meta))
     tif = gpkg.with_name(f"{gpkg.stem}_landcover.tif")
-    tmp = tif.with_name(f".{tif.name}.tmp")
-    height, width = sample.landcover.shape
-    with rasterio.open(
-        tmp,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=1,
-        dtype="uint8",
+    write_raster(
+        sample.landcover,
+        tif,
         crs=SAMPLE_CRS,
         transform=sample.landcover_transform,
-        compress="deflate",
-        tiled=True,
         nodata=0,
-    ) as dst:
-        dst.write(sample.landcover, 1)
-        dst.update_tags(
-            DESCRIPTION=SYNTHETIC_NOTE,
-            SYNTHETIC="yes",
-            CLASSES="; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
-        )
-    tmp.replace(tif)
+        tags={
+            "DESCRIPTION": SYNTHETIC_NOTE,
+            "SYNTHETIC": "yes",
+            "CLASSES": "; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
+        },
+    )
     ledger = gpkg.with_name(f"{gpkg.stem}_ledger.csv")
     write_table(sample.ledger, ledger)
     indicators = write_text(_INDICATOR_TABLE, gpkg.with_name(f"{gpkg.stem}_indicators.toml"))
     redline = gpkg.with_name(f"{gpkg.stem}_redline.txt")
     if sample.redline is not None:
         write_boundary_txt(sample.redline, redline)
-    project = gpkg.with_suffix(".toml")
-    tmp = project.with_name(f".{project.name}.tmp")
     text = _PROJECT_TEMPLATE.format(
         gpkg=gpkg.name, tif=tif.name, ledger=ledger.name, indicators=indicators.name
     )
     if sample.redline is not None:
         text += _REDLINE_TEMPLATE.format(gpkg=gpkg.name, redline=redline.name)
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(project)
+    write_text(text, gpkg.with_suffix(".toml"))
     return gpkg, tif
 
 

@@ -26,6 +26,7 @@ import shapely
 from landuse import io as lio
 from landuse.core.errors import EncodingError, LanduseWarning, LayerReadError
 from landuse.core.validate import clean_geometries, intake_counts
+from landuse.io import integrity
 from landuse.io.integrity import fid_ranges
 
 from .conftest import GK36, X0, Y0, square
@@ -120,7 +121,7 @@ def test_garbage_in_part_counts_is_a_gdal_error(shp):
 
 def test_undecodable_record_caught_without_gdal_messages(shp, monkeypatch):
     # Where landuse cannot reach GDAL's error handler, the .shp still says a shape was there.
-    monkeypatch.setattr(lio, "_libgdal", lambda: None)
+    monkeypatch.setattr(integrity, "_libgdal", lambda: None)
     _patch(shp, _record(40) + 8 + 40, struct.pack("<i", 65_535))
     _read_error(shp, "parcels.shp", "(FID) 40", "cannot be decoded")
 
@@ -254,7 +255,7 @@ def test_gbk_field_names_with_ascii_values(tmp_path):
 def test_undeclared_non_utf8_text_is_read_as_gbk_with_a_warning(tmp_path):
     shp = _gbk_without_cpg(_chinese_names_ascii_values(), tmp_path / "n.shp")
     with pytest.warns(LanduseWarning, match="GB18030.*--encoding"):
-        gdf, enc = lio._read_features(shp, "n", None, "ESRI Shapefile")
+        gdf, enc = integrity._read_features(shp, "n", None, "ESRI Shapefile")
     assert enc == "GB18030" and "地块编号" in gdf.columns
 
 

@@ -25,13 +25,7 @@ import shapely
 from landuse.core.crs import check_same_crs
 from landuse.core.errors import CRSError, SchemaError
 from landuse.core.options import BuildableOptions
-from landuse.core.overlay import (
-    explode,
-    intersect_by_group,
-    polygonal,
-    query_pairs,
-    union_by_group,
-)
+from landuse.core.overlay import explode, intersect_by_group, polygonal, query_pairs, union_by_group
 from landuse.core.units import m2_to_ha, m2_to_mu, mu_to_m2
 
 __all__ = [

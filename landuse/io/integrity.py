@@ -8,21 +8,42 @@ record index with each other and with the file sizes (ESRI Shapefile Technical
 Description, 1998), vectorised over the ``.shx`` so that a 100 000-feature
 layer costs milliseconds.
 
-The functions take bytes, never paths (:mod:`landuse.io` opens the files);
-every failure is a :class:`~landuse.core.errors.LayerReadError` whose message names
+The byte checks take bytes; the read wrappers below them open the files, run
+GDAL with its error messages captured (pyogrio drops them while reading
+features) and compare what came back with what the files declare.  Every
+failure is a :class:`~landuse.core.errors.LayerReadError` whose message names
 the file, the features (by FID, GDAL's 0-based feature number) and the fix.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import os
+import re
 import struct
-from collections.abc import Mapping
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pyogrio
+import pyogrio._io
+import pyogrio.raw
 import shapely
+import shapely.errors
+from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
-from landuse.core.errors import LayerReadError
+from landuse.core.errors import LanduseWarning, LayerReadError
+from landuse.io.encoding import _undecodable, _undecodable_text
+from landuse.io.paths import _gdal_path, _zip_folder
 
 __all__ = [
     "DAMAGED_FIX",
@@ -275,3 +296,210 @@ def check_read_geometries(index: ShapefileIndex, geoms: np.ndarray, *, name: str
             f"in the file header (x {xmin:.3f}–{xmax:.3f}, y {ymin:.3f}–{ymax:.3f}): "
             f"garbage bytes in the records. {DAMAGED_FIX}"
         )
+
+
+def _shapefile_sources(p: Path) -> dict[str, dict[str, str]]:
+    """Shapefiles at ``p``: layer name → extension → file path (or zip member)."""
+    suffix = p.suffix.lower()
+    if suffix == ".zip":
+        folder = _zip_folder(p) or "."
+        with zipfile.ZipFile(p) as zf:
+            names = [n for n in zf.namelist() if str(Path(n).parent) == folder]
+    elif suffix == ".shp":
+        names = [str(f) for f in p.parent.iterdir() if f.stem == p.stem]
+    elif p.is_dir() and suffix != ".gdb":
+        names = [str(f) for f in p.iterdir()]
+    else:
+        return {}
+    groups: dict[str, dict[str, str]] = {}
+    for n in names:
+        stem, ext = os.path.splitext(n)
+        groups.setdefault(Path(stem).name, {})[ext.lower()] = n
+    return {stem: parts for stem, parts in groups.items() if ".shp" in parts}
+
+
+def _check_shapefiles(p: Path, layer: str | None) -> dict[str, tuple[ShapefileIndex, str]]:
+    """Check each shapefile that may be read from ``p`` before GDAL opens it.
+
+    GDAL cannot list a shapefile without its ``.shx`` and reads one without its
+    ``.dbf`` as a layer without attributes, so this runs first.  Returns layer
+    name → (what its ``.shp`` declares, the ``.shp`` as named in messages).
+    """
+    sources = _shapefile_sources(p)
+    if layer is not None and p.suffix.lower() != ".shp":
+        sources = {k: v for k, v in sources.items() if k == layer}
+    in_zip = p.suffix.lower() == ".zip"
+    indexes = {}
+    for stem, parts in sources.items():
+        shown = {ext: f"{p}/{m}" if in_zip else m for ext, m in parts.items()}
+        for ext, role in ((".shx", "索引 index"), (".dbf", "属性表 attribute table")):
+            if ext not in parts:
+                raise LayerReadError(
+                    f"{shown['.shp']}: 缺少{role} file {stem}{ext}; a shapefile needs its .shp, "
+                    f".shx and .dbf side by side. Copy {stem}{ext} along with the .shp or "
+                    "export the layer again."
+                )
+        if in_zip:
+            with zipfile.ZipFile(p) as zf:
+                shp = np.frombuffer(zf.read(parts[".shp"]), dtype=np.uint8)
+                shx = zf.read(parts[".shx"])
+                with zf.open(parts[".dbf"]) as f:
+                    dbf_head = f.read(32)
+                dbf_size = zf.getinfo(parts[".dbf"]).file_size
+        else:
+            shp_path = Path(parts[".shp"])
+            shp = (
+                np.memmap(shp_path, dtype=np.uint8, mode="r")
+                if shp_path.stat().st_size
+                else np.zeros(0, dtype=np.uint8)
+            )
+            shx = Path(parts[".shx"]).read_bytes()
+            with open(parts[".dbf"], "rb") as f:
+                dbf_head = f.read(32)
+            dbf_size = Path(parts[".dbf"]).stat().st_size
+        index = check_shapefile(shp, shx, dbf_head, dbf_size, names=shown)
+        indexes[stem] = (index, shown[".shp"])
+        del shp  # release the memory map before GDAL opens the file
+    return indexes
+
+
+_CE_WARNING, _CE_FAILURE = 2, 3  # GDAL CPLErr classes
+
+
+_FIRST_SENTENCE = re.compile(r"\.\s+(?=[A-Z])")
+
+
+_CPL_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_char_p)
+
+
+@functools.cache
+def _libgdal() -> ctypes.CDLL | None:
+    """The GDAL library pyogrio runs on, for its error-handler API (None if not found)."""
+    # dlsym through pyogrio's extension module finds the libgdal it links (ELF, Mach-O);
+    # wheels for Windows ship it in pyogrio.libs, conda uses the system's.
+    here = Path(pyogrio.__file__).parent
+    candidates = [
+        pyogrio._io.__file__,
+        *map(str, sorted(here.parent.glob("pyogrio.libs/*gdal*"))),
+        *map(str, sorted(here.glob(".dylibs/*gdal*"))),
+        ctypes.util.find_library("gdal"),
+    ]
+    for candidate in filter(None, candidates):
+        try:
+            lib = ctypes.CDLL(candidate)
+            lib.CPLPushErrorHandler.argtypes = [_CPL_HANDLER]
+            lib.CPLPopErrorHandler.argtypes = []
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+@contextlib.contextmanager
+def _gdal_messages() -> Iterator[list[tuple[int, str]]]:
+    """Collect the errors and warnings GDAL reports in this thread meanwhile.
+
+    pyogrio turns only the GDAL errors of a failed call into exceptions; while
+    reading features it drops them, so a record GDAL cannot decode comes back
+    without geometry and nobody hears of it.  Yields a list that fills with
+    ``(class, message)`` pairs (class 2 = warning, 3 = error).
+    """
+    messages: list[tuple[int, str]] = []
+    lib = _libgdal()
+    if lib is None:
+        yield messages
+        return
+
+    @_CPL_HANDLER
+    def handler(err_class: int, _err_no: int, msg: bytes | None) -> None:
+        text = (msg or b"").decode("utf-8", "replace")
+        # Keep what happened, not GDAL's advice on config options no landuse user can set.
+        messages.append((err_class, _FIRST_SENTENCE.split(text, maxsplit=1)[0].rstrip(".")))
+
+    lib.CPLPushErrorHandler(handler)  # thread-local: other threads keep their handlers
+    try:
+        yield messages
+    finally:
+        lib.CPLPopErrorHandler()
+
+
+_FEATURE_IN_MESSAGE = re.compile(r"\b(?:shape|feature|fid)\s*[#:=]?\s*(\d+)", re.IGNORECASE)
+
+
+def _gdal_failure(p: Path, name: str, failures: list[str]) -> LayerReadError:
+    fids = sorted({int(m) for msg in failures for m in _FEATURE_IN_MESSAGE.findall(msg)})
+    where = f" (FID) {fid_ranges(np.array(fids))}" if fids else ""
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return LayerReadError(
+        f"{p}: 图层 '{name}' 读取出错 GDAL could not read features{where}: "
+        f"{failures[0]}{more}. {DAMAGED_FIX}"
+    )
+
+
+def _layer_info(p: Path, name: str, enc: str | None) -> dict[str, Any]:
+    """Return pyogrio's layer info, with the feature count even where it costs a pass."""
+    try:
+        info = pyogrio.read_info(_gdal_path(p), layer=name, encoding=enc)
+        if info["features"] < 0:  # the driver cannot count without reading
+            info = pyogrio.read_info(
+                _gdal_path(p), layer=name, encoding=enc, force_feature_count=True
+            )
+    except UnicodeError as exc:
+        raise _undecodable_text(p, name, enc, exc) from exc
+    return info
+
+
+def _read_features(
+    p: Path, name: str, enc: str | None, driver: str
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Read a layer with Arrow where pyogrio allows it; any GDAL error is an error.
+
+    Returns the layer and the encoding it was read with.
+    """
+    src = _gdal_path(p)
+    shapefile = driver == "ESRI Shapefile"
+    utf8 = enc is None or codecs.lookup(enc).name == "utf-8"
+    # pyogrio's Arrow path refuses non-UTF-8 text except in shapefiles, whose
+    # encoding it hands to GDAL (SHAPE_ENCODING) to recode; elsewhere it decodes
+    # on its non-Arrow path.
+    use_arrow = shapefile or utf8
+    with _gdal_messages() as messages:
+        try:
+            try:
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=use_arrow)
+            except DataSourceError as exc:
+                # Undeclared non-UTF-8 text Arrow cannot take (e.g. GBK field names over
+                # ASCII values, which encoding detection does not see).  Chinese DBFs
+                # without .cpg are GBK (GB18030 is its superset).
+                if not (shapefile and enc is None and isinstance(exc.__cause__, UnicodeError)):
+                    raise
+                enc = "GB18030"
+                warnings.warn(
+                    f"{p}: 图层 '{name}' 的文字不是 UTF-8 且未声明编码，按 GB18030 (GBK) 读取 "
+                    "text is not UTF-8 and no .cpg names its encoding: read as GB18030. If "
+                    "names look wrong, pass the right one with --encoding.",
+                    LanduseWarning,
+                    stacklevel=3,
+                )
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=True)
+        except UnicodeError as exc:
+            raise _undecodable_text(p, name, enc, exc) from exc
+        except (DataSourceError, DataLayerError, FeatureError) as exc:
+            raise LayerReadError(
+                f"{p}: 无法读取图层 cannot read layer '{name}' ({exc}). {DAMAGED_FIX}"
+            ) from exc
+        except shapely.errors.GEOSException as exc:
+            said = "".join(f"; GDAL: {m}" for _, m in messages)
+            bad = _undecodable(src, name, enc, use_arrow)
+            where = f" (FID) {fid_ranges(bad)}" if len(bad) else ""
+            raise LayerReadError(
+                f"{p}: 图层 '{name}' 几何无法构建 features{where} cannot be built into shapes "
+                f"({exc}{said}). {DAMAGED_FIX}"
+            ) from exc
+    failures = [m for cls, m in messages if cls >= _CE_FAILURE]
+    if failures:
+        raise _gdal_failure(p, name, failures)
+    for cls, m in messages:
+        if cls == _CE_WARNING:
+            warnings.warn(f"{p}: GDAL: {m}", LanduseWarning, stacklevel=3)
+    return gdf, enc

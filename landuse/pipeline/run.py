@@ -1,0 +1,120 @@
+"""Running a step on a project: load, report what was read, run, write (files or PostGIS)."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from landuse.core.config import Project, sample_project
+from landuse.core.errors import ConfigError
+from landuse.io import load_project_data, postgis, read_result_layers
+from landuse.pipeline.load import run_intake
+from landuse.pipeline.map import STEP as MAP_STEP
+from landuse.pipeline.registry import ANALYSES
+from landuse.pipeline.report import STEP as REPORT_STEP
+from landuse.pipeline.result import StepResult
+from landuse.pipeline.step import Step
+
+
+def run_demo(
+    out_dir: str | Path,
+    *,
+    project: Project | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> StepResult:
+    """Run the whole pipeline and the meeting pack on the shipped sample (or a project).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the outputs; created if needed.
+    project : Project, optional
+        Defaults to :func:`landuse.core.config.sample_project`.
+    on_step : callable, optional
+        Called with a short description before each step.
+
+    Returns
+    -------
+    StepResult
+    """
+    return run_project("report", project or sample_project(), out_dir, on_step=on_step)
+
+
+#: Command → step: every analysis, the meeting map and the whole report.
+STEPS: dict[str, Step] = {step.command: step for step in (*ANALYSES, MAP_STEP, REPORT_STEP)}
+
+
+def run_project(
+    step: str,
+    project: Project,
+    out_dir: str | Path,
+    *,
+    on_step: Callable[[str], None] | None = None,
+    area_of: str | None = None,
+    **options: Any,
+) -> StepResult:
+    """Load a project, report what was read, run one step and write its outputs.
+
+    Parameters
+    ----------
+    step : str
+        A key of :data:`STEPS` (``check``, ``buildable``, ``idle``, ``rates``,
+        ``tax``, ``indicators``, ``map``, ``report``).
+    project : Project
+        The project (``landuse.core.config.load_project``).
+    out_dir : str or Path
+        Output folder, created if needed; or a ``postgresql://…[?schema=s]`` URL:
+        the result layers then go only there, as tables, in one transaction.
+        With ``[output] database`` they go to the folder and the database.
+    on_step : callable, optional
+        Progress callback, called with a short description before each stage.
+    area_of : str, optional
+        The layer covering the only area analysed (``parcels`` for a red line):
+        database tables are read within its bounding box.
+    **options
+        The step's own keyword arguments (``as_of``, ``year``, ``engine`` ...).
+
+    Returns
+    -------
+    StepResult
+        The intake lines first, then the step's lines and files.
+    """
+    only_database = postgis.is_database_url(out_dir)
+    if only_database and step in ("report", "map"):
+        raise ConfigError(
+            f"'{step}' writes files for people (workbook, map): give --out a folder, and set "
+            "[output] database to also write the result layers to the database."
+        )
+    database = str(out_dir) if only_database else data_url(project)
+    with contextlib.ExitStack() as stack:
+        if only_database:  # the files are only a stage on the way to the tables
+            out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="landuse-")))
+        else:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+        data = load_project_data(project, on_step=on_step, area_of=area_of)
+        if on_step is not None:
+            on_step(STEPS[step].label)
+        if step == "report":
+            options["on_step"] = on_step
+        done = STEPS[step].run(data, out, **options)  # may stop before writing (report's checks)
+        result = run_intake(data, out)
+        result.extend(done)
+        if database is not None:
+            url, schema = postgis.split_schema(database)
+            layers = read_result_layers(f for f in result.files if f.suffix == ".gpkg")
+            tables = postgis.write_tables(url, layers, schema=schema)
+            result.lines.append(
+                f"结果已写入数据库 Written to {postgis.redact(url)}：{', '.join(tables)}"
+            )
+        if only_database:
+            result.files, result.database = [], postgis.redact(str(out_dir))
+    return result
+
+
+def data_url(project: Project) -> str | None:
+    """``[output] database``: where result layers also go (None: the folder only)."""
+    return project.options.output.database
