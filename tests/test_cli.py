@@ -130,23 +130,26 @@ def test_demo_command_writes_outputs(runner, tmp_path):
     assert "工业用地控制指标：已供工业用地" in result.output
     assert "用地控制指标" in load_workbook(tmp_path / "demo" / "会议材料.xlsx").sheetnames
     assert "工业用地控制指标核验" in (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
+    for line in ("地块总面积", "三区三线检查", "可建设用地", "闲置土地（截至", "处置率"):
+        assert line in result.output
+    assert "会议材料" in result.output
+    assert len(list((tmp_path / "demo" / "charts").glob("*.png"))) == 4
 
 
 def test_entry_point_runs_as_a_module(tmp_path):
+    # The whole demo runs in test_demo_command_writes_outputs; here only the entry point.
     done = subprocess.run(
-        [sys.executable, "-m", "landuse.cli", "demo", "--out", str(tmp_path / "d")],
+        [sys.executable, "-m", "landuse.cli", "check", "--sample", "--out", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "地块总面积" in done.stdout
-    assert "三区三线检查" in done.stdout and "可建设用地" in done.stdout
-    assert "闲置土地（截至" in done.stdout and "处置率" in done.stdout
-    assert "会议材料" in done.stdout
-    assert (tmp_path / "d" / "会议材料.xlsx").exists() and (tmp_path / "d" / "map.html").exists()
-    assert len(list((tmp_path / "d" / "charts").glob("*.png"))) == 4
+    assert "示例数据" in done.stdout and "三区三线检查：2000 个地块中" in done.stdout
+    assert (tmp_path / "d" / "conflicts.gpkg").exists() and (
+        tmp_path / "d" / "conflicts.csv"
+    ).exists()
 
 
 def _user_project(tmp_path, parcels_gdf):
