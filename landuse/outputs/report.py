@@ -460,17 +460,15 @@ def firm_labels(firms: pd.DataFrame) -> tuple[pd.Series, str]:
         Empty when every firm has a name, else the Chinese line saying which
         firms are shown by their 统一社会信用代码 instead.
     """
-    ids = firms["enterprise_id"].astype("string")
     if "enterprise_name" not in firms.columns:
-        return ids.astype(str), "企业表无企业名称字段，图中企业以统一社会信用代码标注"
+        ids = firms["enterprise_id"].astype(str)
+        return ids, "企业表无企业名称字段，图中企业以统一社会信用代码标注"
     names = firms["enterprise_name"].astype("string").str.strip()
     unnamed = names.isna() | (names == "")
-    note = (
-        f"{int(unnamed.sum())} 家企业无企业名称，图中以统一社会信用代码标注"
-        if unnamed.any()
-        else ""
-    )
-    return names.where(~unnamed, ids).astype(str), note
+    if not unnamed.any():
+        return names.astype(str), ""
+    note = f"{int(unnamed.sum())} 家企业无企业名称，图中以统一社会信用代码标注"
+    return names.where(~unnamed, firms["enterprise_id"].astype("string")).astype(str), note
 
 
 @_with_cjk
