@@ -209,10 +209,17 @@ _engine_options = [
         help="本地 dask 进程数 Workers of the local dask cluster.",
     ),
 ]
+_threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="本地引擎线程数 Threads of the local engine "
+    "(default: [project] threads, else every core; results are the same for any number).",
+)
 
 
 def _engine_option(func: Callable) -> Callable:
-    for option in reversed(_engine_options):
+    for option in reversed([*_engine_options, _threads_option]):
         func = option(func)
     return func
 
@@ -248,6 +255,7 @@ def _run(
     out: str | None,
     *,
     parcels: LayerSpec | None = None,
+    threads: int | None = None,
     stages: int = 10,
     **options: object,
 ) -> None:
@@ -257,6 +265,9 @@ def _run(
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
+    if threads is not None:  # --threads overrides [project] threads
+        settings = replace(project.options.project, threads=threads)
+        project = replace(project, options=replace(project.options, project=settings))
     area_of = "parcels" if parcels is not None else None
     _run_on(step, project, out, stages=stages, area_of=area_of, **options)
 
@@ -317,6 +328,7 @@ def check(
     engine: str,
     scheduler: str | None,
     workers: int,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
@@ -330,14 +342,18 @@ def check(
             "--layer/--crs/--encoding apply to the file given with --parcels; for the project's "
             "layers set layer/crs/encoding in its [layers.<name>] table."
         )
-    _run(
-        "check", project_file, sample, out, parcels=spec, engine=_engine(engine, scheduler, workers)
-    )
+    run_on = _engine(engine, scheduler, workers, threads)
+    _run("check", project_file, sample, out, parcels=spec, threads=threads, engine=run_on)
 
 
-def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
+def _engine(kind: str, scheduler: str | None, workers: int, threads: int | None) -> Engine:
     from landuse.pipeline import Engine
 
+    if kind == "dask" and threads is not None:
+        raise ConfigError(
+            "--threads applies to the local engine (--engine local); "
+            "with --engine dask use --workers."
+        )
     return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
@@ -385,10 +401,12 @@ def buildable(
     engine: str,
     scheduler: str | None,
     workers: int,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """可建设用地 / Buildable land inside the parks."""
-    _run("buildable", project_file, sample, out, engine=_engine(engine, scheduler, workers))
+    run_on = _engine(engine, scheduler, workers, threads)
+    _run("buildable", project_file, sample, out, threads=threads, engine=run_on)
 
 
 @main.command()
@@ -736,12 +754,14 @@ _token_option = click.option(
 @_project_options
 @_basemap_option
 @_token_option
+@_threads_option
 @_out_option
 def report(
     project_file: Path | None,
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """会议材料：全部分析、地图、工作簿、图表、摘要 / The meeting pack."""
@@ -753,6 +773,7 @@ def report(
         stages=20,
         basemap=basemap,
         tianditu_token=tianditu_token,
+        threads=threads,
     )
 
 
