@@ -40,7 +40,8 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         options=opts,
     )
     if engine is None or engine.kind == "local":
-        return find_buildable(data.layer("parks"), data.layer("udb"), **args)
+        threads = data.project.options.project.threads
+        return find_buildable(data.layer("parks"), data.layer("udb"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 

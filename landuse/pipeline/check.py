@@ -37,7 +37,8 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         tolerance=NoiseTolerance.from_options(options),
     )
     if engine is None or engine.kind == "local":
-        return check_conflicts(data.layer("parcels"), **args)
+        threads = data.project.options.project.threads
+        return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 

@@ -20,6 +20,7 @@ from landuse.outputs.report import (
     Sheet,
     class_chart,
     file_sha256,
+    firm_labels,
     overview_map,
     ranking_chart,
     trend_chart,
@@ -138,6 +139,8 @@ def run_pack(
         images["亩均税收排名"] = ranking_chart(
             e.enterprises, charts / "亩均税收排名.png", year=e.year, marks=marks(source)
         )
+        if unnamed := firm_labels(e.enterprises[e.enterprises["scored"]])[1]:
+            res.lines.append(unnamed)
         images["分类分布"] = class_chart(
             e.enterprises, charts / "分类分布.png", year=e.year, marks=marks(source)
         )
