@@ -431,3 +431,37 @@ def test_report_without_firm_names_labels_the_ranking_by_credit_code(tmp_path):
     assert result.exit_code == 0, result.output
     assert "企业表无企业名称字段，图中企业以统一社会信用代码标注" in result.output.splitlines()
     assert (out / "charts" / "亩均税收排名.png").stat().st_size > 0
+
+
+def test_a_step_reads_only_what_it_needs(tmp_path):
+    # The enterprise workbook is damaged: the check never reads it, the per-mu evaluation does.
+    toml = _project(tmp_path, _parcels())
+    (tmp_path / "data" / "企业.xlsx").write_bytes(b"not a workbook")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["check", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    read = [m["layer"] for m in map(INTAKE.match, result.output.splitlines()) if m]
+    assert read == ["地块", "城镇开发边界"]  # [layers.enterprises] not read, not listed
+    result = CliRunner().invoke(main, ["tax", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 2 and "企业.xlsx" in result.output, result.output
+
+
+def test_what_each_step_reads_of_the_sample():
+    from landuse.core.config import sample_project
+    from landuse.pipeline import STEPS
+
+    project = sample_project()
+    assert set(STEPS["check"].needs(project)) == {"parcels", "udb", "farmland", "eco_redline"}
+    assert set(STEPS["buildable"].needs(project)) == {
+        "parks",
+        "udb",
+        "farmland",
+        "eco_redline",
+        "parcels",
+        "roads",
+    }
+    assert set(STEPS["idle"].needs(project)) == {"parcels"}
+    # The red line needs the parcels only for the analysis CRS (no [project] analysis_crs).
+    assert "parcels" in STEPS["redline"].needs(project)
+    # The sample names no layer that no analysis uses: the meeting pack reads them all.
+    assert set(STEPS["report"].needs(project)) == set(project.layers)

@@ -188,6 +188,8 @@ STEP = Step(
     "indicators",
     "用地控制指标 land-use indicators",
     run_indicators,
+    # The 标准地 figures come from the per-mu evaluation (its parcels, parks, enterprises).
+    needs=lambda project: {"parcels", "buildings", "parks", "enterprises"},
     in_report=_has_indicator_inputs,
     report_options=lambda data, out_dir, results: {"efficiency": results.get("efficiency")},
     preflight=_preflight,

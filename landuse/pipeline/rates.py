@@ -258,6 +258,7 @@ STEP = Step(
     "rates",
     "处置率 rates",
     run_rates,
+    needs=lambda project: {"parcels"},  # the ledger is read by the step
     in_report=_has_ledger,
     report_options=lambda data, out_dir, results: {"ledger": project_ledger(data, out_dir)},
     preflight=_preflight,
