@@ -3,10 +3,21 @@
 Run by hand (not a test):
 
     python benchmarks/bench_check.py --sizes 10000 100000 1000000 --overlay-max 100000
+    python benchmarks/bench_check.py --files 1000000 --data /tmp/sample-1m
 
-For each size a sample is generated in memory; every measurement then runs in a
-forked child so its time and extra peak memory (VmHWM − VmRSS at start) are its
-own.  Steps:
+In memory (``--sizes``): for each size a sample is generated in memory; every
+measurement then runs in a forked child so its time and extra peak memory
+(VmHWM − VmRSS at start) are its own.
+
+From files (``--files N``): a project of N parcels is generated once into
+``--data`` (kept and reused when given, else a temporary folder), then
+``landuse check`` and ``landuse buildable`` (``--commands``) each run as a
+subprocess, as a user runs them.  Reported: wall time, peak RSS of the
+subprocess, and where the time went (imports, reading each layer, the
+analysis, GeoPackage and CSV writing, the rest), measured by timers wrapped
+around those functions inside the subprocess.
+
+In-memory steps:
 
 - intersection: parcels ∩ farmland, one area per parcel (overlapping patches
   unioned), one thread.  landuse: ``intersect_by_group``; overlay: ``gpd.overlay(...,
@@ -22,9 +33,15 @@ own.  Steps:
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -154,9 +171,59 @@ def ours_full_buildable(threads: int) -> Callable[[], object]:
     return lambda: _buildable(threads=threads)
 
 
+def run_command(args: list[str], log: Path) -> tuple[float, float, dict[str, float], int]:
+    """Wall seconds, peak RSS (MiB), phase seconds and exit code of one landuse command."""
+    times = log.with_suffix(".json")
+    script = Path(__file__).with_name("cli_phases.py")
+    t0 = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, str(script), str(times), *args], stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    phases = json.loads(times.read_text(encoding="utf-8"))["phases"] if times.exists() else {}
+    return wall, usage.ru_maxrss / 1024, phases, os.waitstatus_to_exitcode(status)
+
+
+def from_files(n: int, data: Path | None, commands: list[str], out: Path | None) -> None:
+    """Generate an n-parcel project once, then time each command on it as a subprocess."""
+    folder = data or Path(tempfile.mkdtemp(prefix=f"landuse-bench-{n}-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    project = folder / "sample.toml"
+    if not project.exists():
+        t0 = time.perf_counter()
+        subprocess.run(
+            ["landuse", "sample", "--parcels", str(n), "--out", str(folder / "sample.gpkg")],
+            check=True,
+        )
+        print(f"[{n:,} parcels] project written to {folder} in {time.perf_counter() - t0:.0f} s")
+    outputs = out or folder
+    outputs.mkdir(parents=True, exist_ok=True)
+    for command in commands:
+        target = outputs / f"out_{command}"
+        args = [command, "--project", str(project), "--out", str(target)]
+        wall, peak, phases, code = run_command(args, outputs / f"{command}.log")
+        print(
+            f"landuse {command}: {wall:.1f} s wall, peak RSS {peak / 1024:.2f} GiB"
+            + (f", EXIT {code} (see {outputs / f'{command}.log'})" if code else ""),
+            flush=True,
+        )
+        for phase, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):
+            print(f"  {phase:<28} {seconds:7.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument(
+        "--files",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time the CLI on an N-parcel project from files instead of the in-memory steps",
+    )
+    ap.add_argument("--data", type=Path, default=None, help="project folder to reuse or fill")
+    ap.add_argument("--commands", nargs="+", default=["check", "buildable"])
+    ap.add_argument("--out", type=Path, default=None, help="where outputs and logs go")
     ap.add_argument(
         "--overlay-max",
         type=int,
@@ -171,6 +238,9 @@ def main() -> None:
         help="threads of the full check and buildable runs",
     )
     args = ap.parse_args()
+    if args.files is not None:
+        from_files(args.files, args.data, args.commands, args.out)
+        return
     rows = []
     pairs = [
         ("intersection", ours_intersection, overlay_intersection),

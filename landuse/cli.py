@@ -419,17 +419,17 @@ def buildable(
 )
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="L.gpkg|postgresql://…?table=…",
     default=None,
-    help="处置台账 Ledger GeoPackage for the procedure's next steps and deadlines "
-    "(default: [idle] ledger or ledger_import of the project).",
+    help="处置台账 Ledger (GeoPackage or postgresql:// URL) for the procedure's next steps "
+    "and deadlines (default: [idle] ledger or ledger_import of the project).",
 )
 @_out_option
 def idle(
     project_file: Path | None,
     sample: bool,
     as_of: str | None,
-    ledger: Path | None,
+    ledger: str | None,
     out: str | None,
 ) -> None:
     """闲置土地认定与处置程序 / Idle land by the legal rules, and the procedure's deadlines."""
@@ -439,10 +439,10 @@ def idle(
     _run("idle", project_file, sample, out, as_of=as_of, ledger=led)
 
 
-def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
+def _open_ledger(project_file: Path | None, ledger: str | None, *, create: bool = False) -> Ledger:
     """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
     from landuse.core.config import find_project
-    from landuse.ledger import Ledger
+    from landuse.ledger import Ledger, named_ledger
 
     if ledger is not None:
         return Ledger(ledger, create=create)
@@ -451,10 +451,10 @@ def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool
             "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
             "with [idle] ledger."
         )
-    project = find_project(project_file)
-    if project.options.idle.ledger is None:
+    found = named_ledger(find_project(project_file), create=create)
+    if found is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
-    return Ledger(project.path(project.options.idle.ledger), create=create)
+    return found
 
 
 _project_option = click.option(
@@ -466,9 +466,10 @@ _project_option = click.option(
 )
 _ledger_option = click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="L.gpkg|postgresql://…?table=…",
     default=None,
-    help="台账文件 Ledger GeoPackage (default: [idle] ledger of the project).",
+    help="台账 Ledger: a GeoPackage, or postgresql://user@host/db?table=schema.name "
+    "(default: [idle] ledger of the project).",
 )
 
 
@@ -490,7 +491,7 @@ def ledger() -> None:
 def ledger_import(
     file: Path,
     project_file: Path | None,
-    ledger: Path | None,
+    ledger: str | None,
     sheet: str | None,
     no_id_check: bool,
 ) -> None:
@@ -517,7 +518,7 @@ def ledger_import(
     click.echo(intake.line(report=None))
     for row in left_out.itertuples():
         click.echo(f"  {row.feature_id}：{row.detail}")
-    click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
+    click.echo(f"已导入 Imported {count} 条记录 into {target.location}")
 
 
 @ledger.command("verify")
@@ -529,13 +530,13 @@ def ledger_import(
     help="升级旧台账 First add the hash chain to a ledger from an older landuse (its rows "
     "hashed as they are now) and restore missing append-only triggers.",
 )
-def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
+def ledger_verify(project_file: Path | None, ledger: str | None, upgrade: bool) -> None:
     """校验台账：完整性、只增触发器、哈希链 / Verify the ledger's integrity and chain."""
     target = _open_ledger(project_file, ledger)
     if upgrade and (hashed := target.upgrade()):
         click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
     report = target.verify()
-    click.echo(f"台账 Ledger: {report.path} ({report.rows} 条记录 rows)")
+    click.echo(f"台账 Ledger: {report.location} ({report.rows} 条记录 rows)")
     for passed, text in report.checks():
         click.echo(f"  {'✓' if passed else '✗'} {text}")
     if report.upgraded_rows:
@@ -546,16 +547,56 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
     if not report.ok:
         failed = sum(not passed for passed, _ in report.checks())
         raise LedgerError(
-            f"{report.path}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
+            f"{report.location}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
             "compare the ledger with a backup copy before relying on it."
         )
+
+
+@ledger.command("init-db")
+@click.option(
+    "--ledger",
+    required=True,
+    metavar="postgresql://…?table=…",
+    help="数据库台账 The ledger to set up: postgresql://owner@host/db?table=schema.name; "
+    "connect as the role that is to own the table.",
+)
+@click.option(
+    "--writer",
+    default=None,
+    help="写入角色 The insert-only role staff log in through (default <table>_writer).",
+)
+@click.option(
+    "--sql",
+    "print_sql",
+    is_flag=True,
+    help="只打印 SQL Print the set-up SQL (for psql) instead of running it.",
+)
+def ledger_init_db(ledger: str, writer: str | None, print_sql: bool) -> None:
+    """建数据库台账（只增）/ Set up a PostGIS ledger: table, triggers, insert-only role."""
+    from landuse.io.postgis import is_database_url, redact
+    from landuse.ledger.postgis import init_database, setup_sql
+
+    if not is_database_url(ledger):
+        raise ConfigError(
+            f"{ledger}: init-db sets up a database ledger (--ledger postgresql://…?table=…); "
+            "a GeoPackage ledger is created by its first `landuse ledger import`."
+        )
+    if print_sql:
+        click.echo(setup_sql(ledger, writer=writer), nl=False)
+        return
+    role = init_database(ledger, writer=writer)
+    click.echo(
+        f"已建台账 Ledger ready: {redact(ledger)} — 只增触发器 append-only triggers in place; "
+        f"角色 {role} 仅可查询和追加 may only SELECT and INSERT. Staff log in as members: "
+        f"GRANT {role} TO <login>;"
+    )
 
 
 @ledger.command("history")
 @click.argument("parcel_id")
 @_project_option
 @_ledger_option
-def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
+def ledger_history(parcel_id: str, project_file: Path | None, ledger: str | None) -> None:
     """地块处置记录（含更正）/ Every ledger row of one parcel."""
     from landuse.core.labels import labelled
 
@@ -576,7 +617,7 @@ def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | Non
 @_project_option
 @_ledger_option
 def ledger_export(
-    csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
+    csv: Path, effective: bool, project_file: Path | None, ledger: str | None
 ) -> None:
     """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
     from landuse.core.labels import labelled
@@ -620,7 +661,7 @@ def ledger_export(
 def rates(
     project_file: Path | None,
     sample: bool,
-    ledger: Path | None,
+    ledger: str | None,
     start: str | None,
     end: str | None,
     by: str | None,

@@ -240,7 +240,8 @@ class IdleOptions:
     as_of : date or None
         Day the idle rules are judged for (``--as-of`` overrides).
     ledger : str or None
-        The bureau's append-only ledger GeoPackage, relative to landuse.toml.
+        The bureau's append-only ledger: a GeoPackage relative to landuse.toml,
+        or ``postgresql://user@host/db?table=schema.name`` for a shared one.
     ledger_import : str or None
         A CSV/Excel of ledger rows imported into a fresh ledger by ``report``
         (the sample uses it; a bureau keeps ``ledger`` instead).

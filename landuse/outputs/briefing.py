@@ -152,17 +152,24 @@ def parcel_section(
     table = results["parcel_summary"]
     t = _total(table)
     sheet = "地块汇总"
+    headlines = [
+        Headline("地块数", t["parcels"], "个", sheet, TOTAL, "parcels"),
+        Headline("地块面积", t["area_mu"], "亩", sheet, TOTAL, "area_mu"),
+    ]
+    text = f"纳入分析的工业地块共 {t['parcels']:,.0f} 个，面积 {t['area_mu']:,.2f} 亩"
+    if "supplied_mu" in table.columns:
+        text += f"，其中已供 {t['supplied_mu']:,.2f} 亩、未供 {t['unsupplied_mu']:,.2f} 亩。"
+        headlines += [
+            Headline("已供面积", t["supplied_mu"], "亩", sheet, TOTAL, "supplied_mu"),
+            Headline("未供面积", t["unsupplied_mu"], "亩", sheet, TOTAL, "unsupplied_mu"),
+        ]
+    else:
+        text += "（地块图层无供地状态字段，未分已供、未供）。"
     return [
         Section(
             "基本情况",
-            f"纳入分析的工业地块共 {t['parcels']:,.0f} 个，面积 {t['area_mu']:,.2f} 亩，"
-            f"其中已供 {t['supplied_mu']:,.2f} 亩、未供 {t['unsupplied_mu']:,.2f} 亩。",
-            (
-                Headline("地块数", t["parcels"], "个", sheet, TOTAL, "parcels"),
-                Headline("地块面积", t["area_mu"], "亩", sheet, TOTAL, "area_mu"),
-                Headline("已供面积", t["supplied_mu"], "亩", sheet, TOTAL, "supplied_mu"),
-                Headline("未供面积", t["unsupplied_mu"], "亩", sheet, TOTAL, "unsupplied_mu"),
-            ),
+            text,
+            tuple(headlines),
             table,
             "各园区地块面积",
             _images(images, "总览图"),

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse.analysis.buildable import buildable_summary, buildable_udb, find_buildable, steep_land
+from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, read_raster, write_layers, write_table
 from landuse.outputs.briefing import buildable_section
@@ -17,6 +18,12 @@ from landuse.pipeline.distributed import dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, result_layer
+
+
+def needs(project: Project) -> set[str]:
+    """The parks, the boundary, the obstacles and the ``[buildable] buffers`` layers."""
+    obstacles = {"farmland", "eco_redline", "parcels", "roads"}
+    return {"parks", "udb", *obstacles, *project.options.buildable.buffers}
 
 
 def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
@@ -107,6 +114,7 @@ STEP = Step(
     "buildable",
     "可建设用地 finding buildable land",
     run_buildable,
+    needs=needs,
     in_report=lambda data: "parks" in data.layers,
     sheets=_sheets,
     cover=_cover,

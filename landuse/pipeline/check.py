@@ -14,6 +14,7 @@ from landuse.analysis.conflicts import (
     check_conflicts,
     conflict_summary,
 )
+from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
 from landuse.outputs.briefing import conflict_section
@@ -116,6 +117,11 @@ _MEETING_COLUMNS = [
 ]
 
 
+def needs(project: Project) -> set[str]:
+    """The parcels, the control lines and the project's own constraints (``[check]``)."""
+    return {"parcels", "udb", "farmland", "eco_redline", *project.options.check.extra_constraints}
+
+
 def _preflight(data: ProjectData) -> list[str]:
     return [] if "udb" in data.layers else ["the conflict check needs [layers.udb] (城镇开发边界)"]
 
@@ -166,6 +172,7 @@ STEP = Step(
     "check",
     "三区三线检查 checking",
     run_check,
+    needs=needs,
     in_report=lambda data: True,
     preflight=_preflight,
     sheets=_sheets,

@@ -197,6 +197,7 @@ STEP = Step(
     "tax",
     "亩均效益 per-mu efficiency",
     run_efficiency,
+    needs=lambda project: {"parcels", "parks", "enterprises"},  # parks: parent parks
     in_report=lambda data: "enterprises" in data.tables,
     sheets=_sheets,
     cover=_cover,

@@ -258,6 +258,7 @@ STEP = Step(
     "idle",
     "闲置土地 idle land",
     run_idle,
+    needs=lambda project: {"parcels"},  # rasters and the ledger are read by the step
     in_report=lambda data: data.project.options.idle.as_of is not None,
     report_options=lambda data, out_dir, results: {"ledger": project_ledger(data, out_dir)},
     preflight=_preflight,

@@ -168,7 +168,10 @@ def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Shee
         return [], []
     checked = results["indicators"]
     table = pd.DataFrame(checked[[c for c in INDICATOR_COLUMNS if c in checked.columns]])
-    note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
+    note = (
+        "容积率、建筑系数等指标值及来源见各列；“（未核实）”：该值只找到一处来源；"
+        "国家指标表其余各值为两处以上独立转载一致，均未与发文原件核对"
+    )
     ok = [c for c in table.columns if str(c).endswith("_ok")]
     failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
     meeting = [Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")]
@@ -185,6 +188,8 @@ STEP = Step(
     "indicators",
     "用地控制指标 land-use indicators",
     run_indicators,
+    # The 标准地 figures come from the per-mu evaluation (its parcels, parks, enterprises).
+    needs=lambda project: {"parcels", "buildings", "parks", "enterprises"},
     in_report=_has_indicator_inputs,
     report_options=lambda data, out_dir, results: {"efficiency": results.get("efficiency")},
     preflight=_preflight,

@@ -20,6 +20,7 @@ from landuse.outputs.report import (
     Sheet,
     class_chart,
     file_sha256,
+    firm_labels,
     overview_map,
     ranking_chart,
     trend_chart,
@@ -57,7 +58,8 @@ def _cover(data: ProjectData, results: Mapping[str, Any]) -> list[tuple[str, str
             src = source.attrs["landuse_source"]
             digest = src.get("sha256") or postgis.table_sha256(source)
             rows.append((f"输入表（{names.get(name, name)}）", f"{src['path']}  SHA-256 {digest}"))
-    inputs = [(name, spec.path) for name, spec in project.layers.items() if spec.path]
+    read = data.layers.keys() | data.tables.keys()  # a step reads only what it needs
+    inputs = [(n, spec.path) for n, spec in project.layers.items() if spec.path and n in read]
     inputs += [(name, path) for name, path in project.rasters.items()]
     if project.options.idle.ledger_import:
         inputs.append(("ledger_import", project.path(project.options.idle.ledger_import)))
@@ -138,6 +140,8 @@ def run_pack(
         images["亩均税收排名"] = ranking_chart(
             e.enterprises, charts / "亩均税收排名.png", year=e.year, marks=marks(source)
         )
+        if unnamed := firm_labels(e.enterprises[e.enterprises["scored"]])[1]:
+            res.lines.append(unnamed)
         images["分类分布"] = class_chart(
             e.enterprises, charts / "分类分布.png", year=e.year, marks=marks(source)
         )

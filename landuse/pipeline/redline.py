@@ -11,6 +11,7 @@ from landuse import __version__
 from landuse.analysis.conflicts import NoiseTolerance
 from landuse.analysis.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.analysis.redline import RedlineResult, analyse_redline
+from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_boundary_txt, write_layers, write_table, write_text
 from landuse.outputs.maps import build_map, render_html
@@ -224,6 +225,17 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
     return res
 
 
+def needs(project: Project) -> set[str]:
+    """The red line, the land survey and the control lines (and what fixes the CRS).
+
+    Without ``[project] analysis_crs`` the analysis CRS is the parcels' zone
+    (:func:`landuse.io.load_project_data`), so the parcels are read then too.
+    """
+    fixes_crs = () if project.analysis_crs else ("parcels",)
+    extra = project.options.check.extra_constraints
+    return {"redline", "dltb", "udb", "udb_zones", "farmland", "eco_redline", *extra, *fixes_crs}
+
+
 def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Sheet]]:
     redline = results.get("redline")
     if redline is None or redline.landclass is None:
@@ -243,6 +255,7 @@ STEP = Step(
     "redline",
     "项目红线 red line",
     run_redline,
+    needs=needs,
     in_report=lambda data: "redline" in data.layers,
     sheets=_sheets,
     map_layers=_map_layers,

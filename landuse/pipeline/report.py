@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
+from landuse.core.config import Project
 from landuse.core.errors import ConfigError
 from landuse.io import ProjectData
 from landuse.outputs.maps import Basemap
 from landuse.pipeline.load import run_load
+from landuse.pipeline.map import needs as map_needs
 from landuse.pipeline.map import run_map
 from landuse.pipeline.pack import run_pack
 from landuse.pipeline.registry import ANALYSES
@@ -68,4 +70,9 @@ def run_report(
     return result
 
 
-STEP = Step("report", "会议材料 meeting pack", run_report)
+def needs(project: Project) -> Collection[str]:
+    """What every analysis and the meeting map read."""
+    return set(map_needs(project)).union(*(step.needs(project) for step in ANALYSES))
+
+
+STEP = Step("report", "会议材料 meeting pack", run_report, needs=needs)

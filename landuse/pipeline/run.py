@@ -56,7 +56,7 @@ def run_project(
     area_of: str | None = None,
     **options: Any,
 ) -> StepResult:
-    """Load a project, report what was read, run one step and write its outputs.
+    """Load what a step reads of a project, report it, run the step and write its outputs.
 
     Parameters
     ----------
@@ -95,7 +95,9 @@ def run_project(
         else:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
-        data = load_project_data(project, on_step=on_step, area_of=area_of)
+        needs = STEPS[step].needs(project)
+        names = [name for name in project.layers if name in needs]  # the project's order
+        data = load_project_data(project, names, on_step=on_step, area_of=area_of)
         if on_step is not None:
             on_step(STEPS[step].label)
         if step == "report":

@@ -8,7 +8,7 @@ new analysis is one new module and one registration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from landuse.core.config import Project
 from landuse.core.options import Options
 from landuse.io import ProjectData
 from landuse.outputs.briefing import Section
@@ -24,6 +25,11 @@ from landuse.pipeline.result import StepResult
 
 #: The analyses' results so far, by key (``conflicts``, ``idle``, ``efficiency`` ...).
 Results = Mapping[str, Any]
+
+
+def every_layer(project: Project) -> Collection[str]:
+    """Every layer and table the project lists (what a step reads unless it says)."""
+    return project.layers
 
 
 def _no_problems(data: ProjectData) -> list[str]:
@@ -63,6 +69,10 @@ class Step:
     run : callable
         ``run(data, out_dir, **options) -> StepResult``: the analysis, its files
         and its headline lines.
+    needs : callable
+        ``(project) -> names``: the layers and tables it reads, required or
+        optional (``data.layers.get``); only those the project lists are read,
+        and only they get an intake line.  Default: every layer of the project.
     in_report : callable, optional
         Whether ``landuse report`` runs it for a project (it has the inputs);
         None: only on its own.
@@ -88,6 +98,7 @@ class Step:
     command: str
     label: str
     run: Callable[..., StepResult]
+    needs: Callable[[Project], Collection[str]] = every_layer
     in_report: Callable[[ProjectData], bool] | None = None
     report_options: Callable[[ProjectData, Path, Results], dict[str, Any]] = _no_options
     preflight: Callable[[ProjectData], list[str]] = _no_problems

@@ -1,0 +1,87 @@
+"""Run one ``landuse`` command with timers around its phases and write them as JSON.
+
+Used by ``bench_check.py --files`` (run by hand, not a test)::
+
+    python benchmarks/cli_phases.py TIMES.json check --project sample.toml --out out
+
+The command runs in this process exactly as the ``landuse`` entry point runs it;
+the timers wrap the functions every command goes through (project loading and
+each layer read, the analysis, the GeoPackage and CSV writers).  Times are
+exclusive: a phase inside another (a layer read inside the project load) is
+counted once, in the inner phase.  Only the standard library is imported before
+the clock starts, so ``imports`` is what the command pays for its imports.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+T0 = time.perf_counter()
+PHASES: dict[str, float] = defaultdict(float)
+_inner: list[float] = []  # time spent in timed calls nested in each open timed call
+
+
+def _timed(fn: Callable[..., Any], label: Callable[..., str]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _inner.append(0.0)
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent = time.perf_counter() - start
+            PHASES[label(*args, **kwargs)] += spent - _inner.pop()
+            if _inner:
+                _inner[-1] += spent
+
+    return wrapper
+
+
+def _replace_everywhere(fn: Callable[..., Any], label: Callable[..., str]) -> None:
+    """Wrap ``fn`` in every landuse module that holds it (``from … import fn`` copies)."""
+    wrapper = _timed(fn, label)
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "landuse":
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is fn:
+                setattr(module, attr, wrapper)
+
+
+def main() -> None:
+    times_path, args = sys.argv[1], sys.argv[2:]
+    import landuse.cli
+    import landuse.io
+    import landuse.pipeline  # the CLI imports it lazily; here, inside "imports"
+
+    PHASES["imports"] = time.perf_counter() - T0
+    from landuse.io import project, write
+
+    _replace_everywhere(project.load_project_data, lambda *a, **k: "read: CRS, report")
+    _replace_everywhere(project.load_layer, lambda _p, name, **k: f"read {name}")
+    _replace_everywhere(project.load_table, lambda _p, name="enterprises": f"read {name}")
+    _replace_everywhere(write.write_layers, lambda *a, **k: "write GeoPackage")
+    _replace_everywhere(write.write_table, lambda *a, **k: "write CSV")
+    from landuse.pipeline import buildable, check
+
+    check.check_conflicts = _timed(check.check_conflicts, lambda *a, **k: "analysis")
+    buildable.find_buildable = _timed(buildable.find_buildable, lambda *a, **k: "analysis")
+    code = 0
+    try:
+        landuse.cli.main(args, standalone_mode=False)
+    except SystemExit as exc:  # a LanduseError: one line and exit 2
+        code = int(exc.code or 0)
+    finally:
+        total = time.perf_counter() - T0
+        PHASES["other"] = total - sum(PHASES.values())
+        with open(times_path, "w", encoding="utf-8") as f:
+            json.dump({"total_s": total, "phases": PHASES}, f, ensure_ascii=False)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
