@@ -1,9 +1,11 @@
+import datetime as dt
 import json
 import os
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -180,6 +182,72 @@ def test_write_gpkg_keeps_other_layers_and_is_atomic(tmp_path, parcels_gdf, monk
         lio.write_layer(parcels_gdf, path, "parcels")
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]  # no temp left
+
+
+def _every_output_type() -> gpd.GeoDataFrame:
+    """A layer with every column type the outputs hold, missing values in each."""
+    n = 4
+    return gpd.GeoDataFrame(
+        {
+            "宗数": np.arange(n, dtype="int64"),
+            "面积（亩）": [15.0, np.nan, 0.1, -2.5],
+            "合规": [True, False, True, False],
+            "闲置": pd.array([True, None, False, None], dtype="boolean"),
+            "年度": pd.array([2024, None, 2025, 2023], dtype="Int64"),
+            "税收": pd.array([1.5, None, 3.25, 4.0], dtype="double[pyarrow]"),
+            "约定动工日期": pd.to_datetime(["2023-03-01", None, "2025-12-31", "2020-01-02"]),
+            "时间": pd.to_datetime(
+                ["2024-01-01 08:30", None, "2025-12-31 00:00", "1999-02-03 00:01"]
+            ),
+            "名称": ["永久基本农田", None, "城镇开发边界", "生态保护红线"],
+            "园区": pd.array(["河南工业园", None, "", "凤凰工业园"], dtype="str"),
+            "空": [None] * n,
+            "逾期": [True, np.nan, False, np.nan],  # object booleans, as after a join
+            "日期对象": [dt.date(2024, 1, 2), None, dt.date(2025, 3, 4), dt.date(2020, 1, 1)],
+            "等级": pd.Categorical(["A", None, "B", "A"]),
+        },
+        geometry=[square(200 * i, 0) for i in range(n)],
+        crs=GK36,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_arrow_writes_read_back_as_the_row_writer_wrote(tmp_path, suffix, monkeypatch):
+    layer = _every_output_type()
+    before = tmp_path / f"before{suffix}"
+    pyogrio.write_dataframe(layer, before, layer="t")  # the writer landuse used before
+    calls = []
+    write = pyogrio.write_dataframe
+    monkeypatch.setattr(
+        pyogrio, "write_dataframe", lambda *a, **k: calls.append(k) or write(*a, **k)
+    )
+    after = lio.write_layer(layer, tmp_path / f"after{suffix}", "t")
+    assert [call["use_arrow"] for call in calls] == [True]
+    old, new = pyogrio.read_info(before), pyogrio.read_info(after)
+    assert new["fields"].tolist() == old["fields"].tolist()
+    assert new["dtypes"].tolist() == old["dtypes"].tolist()
+    assert new["geometry_type"] == old["geometry_type"] and new["crs"] == old["crs"]
+    for arrow in (False, True):
+        pd.testing.assert_frame_equal(
+            pyogrio.read_dataframe(after, use_arrow=arrow),
+            pyogrio.read_dataframe(before, use_arrow=arrow),
+            check_exact=True,
+        )
+    # The object booleans stay text, as before: "True", missing, "False", missing.
+    assert pyogrio.read_dataframe(after)["逾期"].tolist()[::2] == ["True", "False"]
+
+
+def test_arrow_writes_keep_layer_metadata_and_tables(tmp_path):
+    path = tmp_path / "out.gpkg"
+    table = pd.DataFrame(_every_output_type().drop(columns="geometry"))
+    lio.write_layers(
+        {"parcels": _every_output_type(), "table": table},
+        path,
+        metadata={"parcels": {"SYNTHETIC": "yes"}},
+    )
+    assert pyogrio.read_info(path, layer="parcels")["layer_metadata"] == {"SYNTHETIC": "yes"}
+    assert pyogrio.read_info(path, layer="table")["geometry_type"] is None
+    assert len(pyogrio.read_dataframe(path, layer="table")) == 4
 
 
 def test_write_shapefile_utf8_with_cpg(tmp_path, parcels_gdf):

@@ -17,6 +17,7 @@ import pyogrio.raw
 
 from landuse.core.errors import LayerReadError
 from landuse.io.boundary_txt import format_boundary_txt
+from landuse.io.csv_text import write_csv
 from landuse.io.paths import _SHP_SIDECARS, PathLike
 
 _WRITE_DRIVERS = {
@@ -118,11 +119,41 @@ def write_layers(
     with _atomic_target(p, seed_from_existing=driver == "GPKG") as tmp:
         for name, gdf in layers.items():
             extra = {"layer_metadata": metadata[name]} if metadata and name in metadata else {}
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver=driver, **extra)
+            pyogrio.write_dataframe(
+                _as_row_writer_types(gdf), tmp, layer=name, driver=driver, use_arrow=True, **extra
+            )
     return p
 
 
+# What an object column holds when Arrow writes it as the row writer did: text,
+# nothing, or date-times (which pyogrio passes to GDAL as date-times either way).
+_ARROW_SAFE_OBJECTS = ("string", "empty", "datetime", "datetime64")
+
+
+def _as_row_writer_types(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the field types pyogrio's row-by-row writer gave it, for Arrow.
+
+    That writer makes a text field of every object column (``str`` of each
+    value, missing values NULL).  Arrow would instead make a boolean field of
+    an object column of True/False/NaN (e.g. ``overdue`` after a join), a date
+    field of ``datetime.date`` values and a number field of numbers: such
+    columns are turned into text here so the files read back as before.
+    """
+    mixed = [
+        col
+        for col in df.columns
+        if df[col].dtype == object
+        and pd.api.types.infer_dtype(df[col]) not in _ARROW_SAFE_OBJECTS
+        and not (isinstance(df, gpd.GeoDataFrame) and col == df.geometry.name)
+    ]
+    if not mixed:
+        return df
+    return df.assign(**{col: df[col].astype("string") for col in mixed})
+
+
 def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
+    # Row by row, not Arrow: on the Arrow path GDAL writes date-times into a
+    # shapefile's text fields as 2024-01-01T08:30:00 instead of 2024/01/01 08:30:00.
     p.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=p.parent, prefix=f".{p.stem}.") as tmpdir:
         tmp = Path(tmpdir) / p.name
@@ -202,7 +233,7 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with _atomic_target(p) as tmp:
-        _codes_as_text(df).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        write_csv(_codes_as_text(df), tmp)
     return p
 
 
