@@ -266,6 +266,28 @@ def test_write_table_opens_in_chinese_excel(tmp_path):
     assert raw.decode("utf-8-sig") == "园区,面积（亩）\n河南工业园,15.0\n"
 
 
+def test_write_table_keeps_codes_text(tmp_path):
+    table = pd.DataFrame(
+        {
+            # 13 digits, a leading zero, full-width digits (any decimal digit counts, as
+            # Python's \d), 10 digits (a number Excel shows whole), a lone zero.
+            "地块编号": ["4513020000001", "0771", "４５１３０２００００００１", "1234567890", "0"],
+            "统一社会信用代码": pd.array(
+                ["91451300MA5K00000X", "914513001234567890", None, "", "01"], dtype="str"
+            ),
+            "面积（亩）": [15.0, 1.5, 2.0, 3.0, 4.0],
+        }
+    )
+    rows = lio.write_table(table, tmp_path / "t.csv").read_text(encoding="utf-8-sig").split("\n")
+    assert rows[1:-1] == [
+        "\t4513020000001,91451300MA5K00000X,15.0",
+        "\t0771,\t914513001234567890,1.5",
+        "\t４５１３０２００００００１,,2.0",
+        "1234567890,,3.0",
+        "0,\t01,4.0",
+    ]
+
+
 def test_read_table_csv_gbk_and_utf8(tmp_path):
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes('企业名称,税收\n来宾糖业,"1,234.5"\n'.encode("gbk"))

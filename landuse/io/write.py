@@ -11,6 +11,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import pyogrio._io
 import pyogrio.raw
@@ -238,8 +240,9 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
 
 
 # Digit strings Excel/WPS would turn into numbers and damage: 11+ digits (shown as
-# 4.51302E+12, digits past the 15th lost) or a leading zero.
-_CODE = r"\d{11,}|0\d+"
+# 4.51302E+12, digits past the 15th lost) or a leading zero.  Matched by Arrow (RE2),
+# digits as Python's \d counts them: any Unicode decimal digit (Nd).
+_CODE = r"^(?:\p{Nd}{11,}|0\p{Nd}+)$"
 
 
 def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -252,8 +255,9 @@ def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
             continue
-        text = df[col].astype("string")
-        code = text.str.fullmatch(_CODE).fillna(False).to_numpy(dtype=bool)
+        text = df[col].astype("string[pyarrow]")  # str() of each value, held by Arrow
+        matched = pc.match_substring_regex(pa.array(text), _CODE)
+        code = pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
         if code.any():
             out = out.copy() if out is df else out
             out[col] = df[col].where(~code, "\t" + text)
