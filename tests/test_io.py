@@ -1,6 +1,7 @@
 import datetime as dt
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -248,6 +249,21 @@ def test_arrow_writes_keep_layer_metadata_and_tables(tmp_path):
     assert pyogrio.read_info(path, layer="parcels")["layer_metadata"] == {"SYNTHETIC": "yes"}
     assert pyogrio.read_info(path, layer="table")["geometry_type"] is None
     assert len(pyogrio.read_dataframe(path, layer="table")) == 4
+
+
+def test_rewriting_every_layer_starts_a_fresh_geopackage(tmp_path, parcels_gdf, monkeypatch):
+    path = tmp_path / "out.gpkg"
+    layers = {"parcels": parcels_gdf, "udb": parcels_gdf.iloc[:1]}
+    lio.write_layers(layers, path)
+    copies = []
+    copy = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda *a, **k: copies.append(a) or copy(*a, **k))
+    lio.write_layers({"parcels": parcels_gdf.iloc[:2], "udb": parcels_gdf}, path)  # a rerun
+    assert copies == []
+    assert [len(pyogrio.read_dataframe(path, layer=n)) for n in ("parcels", "udb")] == [2, 3]
+    lio.write_layers({"udb": parcels_gdf.iloc[:1]}, path)  # parcels kept: copied first
+    assert len(copies) == 1
+    assert [len(pyogrio.read_dataframe(path, layer=n)) for n in ("parcels", "udb")] == [2, 1]
 
 
 def test_write_shapefile_utf8_with_cpg(tmp_path, parcels_gdf):

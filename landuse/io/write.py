@@ -118,7 +118,11 @@ def write_layers(
             raise LayerReadError(f"{p}: a table without geometry can only go into a .gpkg.")
         if driver == "ESRI Shapefile":
             return _write_shapefile(gdf, p)
-    with _atomic_target(p, seed_from_existing=driver == "GPKG") as tmp:
+    # Start from the existing GeoPackage only to keep layers not written now: copying
+    # a file whose every layer is replaced (a step run again) costs a copy and GDAL
+    # dropping each old table, more than half the writing time again.
+    keep = driver == "GPKG" and p.exists() and bool(set(_layer_names(p)) - set(layers))
+    with _atomic_target(p, seed_from_existing=keep) as tmp:
         for name, gdf in layers.items():
             extra = {"layer_metadata": metadata[name]} if metadata and name in metadata else {}
             pyogrio.write_dataframe(
@@ -151,6 +155,10 @@ def _as_row_writer_types(df: pd.DataFrame) -> pd.DataFrame:
     if not mixed:
         return df
     return df.assign(**{col: df[col].astype("string") for col in mixed})
+
+
+def _layer_names(path: Path) -> list[str]:
+    return [str(name) for name, _ in pyogrio.list_layers(path)]
 
 
 def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
