@@ -20,13 +20,14 @@ measured by timers wrapped around those functions inside the subprocess.
 In-memory steps:
 
 - intersection: parcels ∩ farmland, one area per parcel (overlapping patches
-  unioned).  landuse: ``intersect_by_group``; overlay: ``gpd.overlay(...,
+  unioned), one thread.  landuse: ``intersect_by_group``; overlay: ``gpd.overlay(...,
   "intersection")`` then ``dissolve`` by parcel.
 - difference: parcel area outside the UDB.  landuse: ``check_conflicts``'s
-  outside step; overlay: ``gpd.overlay(parcels, udb, "difference")``.
+  outside step (one thread); overlay: ``gpd.overlay(parcels, udb, "difference")``.
 - buildable difference: (park ∩ UDB) − obstacles.  landuse: ``find_buildable``
-  without size filters; overlay: ``gpd.overlay(area, obstacles, "difference")``.
-- full check and full buildable (landuse only).
+  without size filters, one thread; overlay: ``gpd.overlay(area, obstacles,
+  "difference")``.
+- full check and full buildable (landuse only), on each of ``--threads``.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def _geoms(name: str) -> np.ndarray:
 
 def ours_intersection() -> None:
     parcels = _geoms("parcels")
-    hit, inside, _, _ = intersect_by_group(parcels, _geoms("farmland"))
-    np.bincount(hit, shapely.area(inside), minlength=len(parcels))
+    found = intersect_by_group(parcels, _geoms("farmland"))
+    np.bincount(found.hit, shapely.area(found.inside), minlength=len(parcels))
 
 
 def overlay_intersection() -> None:
@@ -109,7 +110,7 @@ def overlay_intersection() -> None:
 
 
 def ours_difference() -> None:
-    _outside_pieces(_geoms("parcels"), LAYERS["udb"])
+    _outside_pieces(_geoms("parcels"), _geoms("udb"))
 
 
 def overlay_difference() -> object:
@@ -129,7 +130,7 @@ def _obstacles() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=geoms, crs=p.crs)
 
 
-def _buildable(options: BuildableOptions | None = None) -> object:
+def _buildable(options: BuildableOptions | None = None, threads: int = 1) -> object:
     return find_buildable(
         LAYERS["parks"],
         LAYERS["udb"],
@@ -138,6 +139,7 @@ def _buildable(options: BuildableOptions | None = None) -> object:
         parcels=LAYERS["parcels"],
         roads=LAYERS["roads"],
         options=options,
+        threads=threads,
     )
 
 
@@ -155,17 +157,18 @@ def overlay_buildable_difference() -> object:
     return gpd.overlay(area, _obstacles(), how="difference", keep_geom_type=True).area
 
 
-def ours_full_check() -> None:
-    check_conflicts(
+def ours_full_check(threads: int) -> Callable[[], object]:
+    return lambda: check_conflicts(
         LAYERS["parcels"],
         udb=LAYERS["udb"],
         farmland=LAYERS["farmland"],
         eco_redline=LAYERS["eco_redline"],
+        threads=threads,
     )
 
 
-def ours_full_buildable() -> object:
-    return _buildable()
+def ours_full_buildable(threads: int) -> Callable[[], object]:
+    return lambda: _buildable(threads=threads)
 
 
 def run_command(
@@ -232,6 +235,13 @@ def main() -> None:
         default=100_000,
         help="largest size at which the (slow) overlay formulation also runs",
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="threads of the full check and buildable runs",
+    )
     args = ap.parse_args()
     if args.files is not None:
         from_files(args.files, args.data, args.commands, args.out)
@@ -241,9 +251,11 @@ def main() -> None:
         ("intersection", ours_intersection, overlay_intersection),
         ("difference (outside UDB)", ours_difference, overlay_difference),
         ("buildable difference", ours_buildable_difference, overlay_buildable_difference),
-        ("full check_conflicts", ours_full_check, None),
-        ("full find_buildable", ours_full_buildable, None),
     ]
+    for threads in args.threads:
+        pairs.append((f"full check_conflicts, {threads} thr", ours_full_check(threads), None))
+    for threads in args.threads:
+        pairs.append((f"full find_buildable, {threads} thr", ours_full_buildable(threads), None))
     for n in args.sizes:
         t0 = time.perf_counter()
         load(n)
@@ -260,7 +272,7 @@ def main() -> None:
                 row.update(overlay_s=t_ov, overlay_peak_MiB=m_ov, speedup=t_ov / t_ours)
             rows.append(row)
             print(
-                f"  {step:<26} landuse {t_ours:8.2f} s"
+                f"  {step:<28} landuse {t_ours:8.2f} s"
                 + (
                     f"   overlay {row['overlay_s']:8.2f} s   x{row['speedup']:.1f}"
                     if "overlay_s" in row

@@ -209,10 +209,17 @@ _engine_options = [
         help="本地 dask 进程数 Workers of the local dask cluster.",
     ),
 ]
+_threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="本地引擎线程数 Threads of the local engine "
+    "(default: [project] threads, else every core; results are the same for any number).",
+)
 
 
 def _engine_option(func: Callable) -> Callable:
-    for option in reversed(_engine_options):
+    for option in reversed([*_engine_options, _threads_option]):
         func = option(func)
     return func
 
@@ -248,6 +255,7 @@ def _run(
     out: str | None,
     *,
     parcels: LayerSpec | None = None,
+    threads: int | None = None,
     stages: int = 10,
     **options: object,
 ) -> None:
@@ -257,6 +265,9 @@ def _run(
     project = find_project(project_file, sample=sample)
     if parcels is not None:  # e.g. a proposed project's red-line drawing
         project = replace(project, layers={**project.layers, "parcels": parcels})
+    if threads is not None:  # --threads overrides [project] threads
+        settings = replace(project.options.project, threads=threads)
+        project = replace(project, options=replace(project.options, project=settings))
     area_of = "parcels" if parcels is not None else None
     _run_on(step, project, out, stages=stages, area_of=area_of, **options)
 
@@ -317,6 +328,7 @@ def check(
     engine: str,
     scheduler: str | None,
     workers: int,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """三区三线冲突检查 / Conflict check: UDB, basic farmland, eco red line."""
@@ -330,14 +342,18 @@ def check(
             "--layer/--crs/--encoding apply to the file given with --parcels; for the project's "
             "layers set layer/crs/encoding in its [layers.<name>] table."
         )
-    _run(
-        "check", project_file, sample, out, parcels=spec, engine=_engine(engine, scheduler, workers)
-    )
+    run_on = _engine(engine, scheduler, workers, threads)
+    _run("check", project_file, sample, out, parcels=spec, threads=threads, engine=run_on)
 
 
-def _engine(kind: str, scheduler: str | None, workers: int) -> Engine:
+def _engine(kind: str, scheduler: str | None, workers: int, threads: int | None) -> Engine:
     from landuse.pipeline import Engine
 
+    if kind == "dask" and threads is not None:
+        raise ConfigError(
+            "--threads applies to the local engine (--engine local); "
+            "with --engine dask use --workers."
+        )
     return Engine("dask" if kind == "dask" else "local", scheduler, workers)
 
 
@@ -385,10 +401,12 @@ def buildable(
     engine: str,
     scheduler: str | None,
     workers: int,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """可建设用地 / Buildable land inside the parks."""
-    _run("buildable", project_file, sample, out, engine=_engine(engine, scheduler, workers))
+    run_on = _engine(engine, scheduler, workers, threads)
+    _run("buildable", project_file, sample, out, threads=threads, engine=run_on)
 
 
 @main.command()
@@ -401,17 +419,17 @@ def buildable(
 )
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="L.gpkg|postgresql://…?table=…",
     default=None,
-    help="处置台账 Ledger GeoPackage for the procedure's next steps and deadlines "
-    "(default: [idle] ledger or ledger_import of the project).",
+    help="处置台账 Ledger (GeoPackage or postgresql:// URL) for the procedure's next steps "
+    "and deadlines (default: [idle] ledger or ledger_import of the project).",
 )
 @_out_option
 def idle(
     project_file: Path | None,
     sample: bool,
     as_of: str | None,
-    ledger: Path | None,
+    ledger: str | None,
     out: str | None,
 ) -> None:
     """闲置土地认定与处置程序 / Idle land by the legal rules, and the procedure's deadlines."""
@@ -421,10 +439,10 @@ def idle(
     _run("idle", project_file, sample, out, as_of=as_of, ledger=led)
 
 
-def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool = False) -> Ledger:
+def _open_ledger(project_file: Path | None, ledger: str | None, *, create: bool = False) -> Ledger:
     """The ledger named by --ledger, else by the project's ``[idle] ledger``."""
     from landuse.core.config import find_project
-    from landuse.ledger import Ledger
+    from landuse.ledger import Ledger, named_ledger
 
     if ledger is not None:
         return Ledger(ledger, create=create)
@@ -433,10 +451,10 @@ def _open_ledger(project_file: Path | None, ledger: Path | None, *, create: bool
             "Name the ledger (指定台账): --ledger 台账.gpkg, or --project landuse.toml "
             "with [idle] ledger."
         )
-    project = find_project(project_file)
-    if project.options.idle.ledger is None:
+    found = named_ledger(find_project(project_file), create=create)
+    if found is None:
         raise ConfigError("Name the ledger: --ledger 台账.gpkg or [idle] ledger in landuse.toml.")
-    return Ledger(project.path(project.options.idle.ledger), create=create)
+    return found
 
 
 _project_option = click.option(
@@ -448,9 +466,10 @@ _project_option = click.option(
 )
 _ledger_option = click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="L.gpkg|postgresql://…?table=…",
     default=None,
-    help="台账文件 Ledger GeoPackage (default: [idle] ledger of the project).",
+    help="台账 Ledger: a GeoPackage, or postgresql://user@host/db?table=schema.name "
+    "(default: [idle] ledger of the project).",
 )
 
 
@@ -472,7 +491,7 @@ def ledger() -> None:
 def ledger_import(
     file: Path,
     project_file: Path | None,
-    ledger: Path | None,
+    ledger: str | None,
     sheet: str | None,
     no_id_check: bool,
 ) -> None:
@@ -499,7 +518,7 @@ def ledger_import(
     click.echo(intake.line(report=None))
     for row in left_out.itertuples():
         click.echo(f"  {row.feature_id}：{row.detail}")
-    click.echo(f"已导入 Imported {count} 条记录 into {target.path}")
+    click.echo(f"已导入 Imported {count} 条记录 into {target.location}")
 
 
 @ledger.command("verify")
@@ -511,13 +530,13 @@ def ledger_import(
     help="升级旧台账 First add the hash chain to a ledger from an older landuse (its rows "
     "hashed as they are now) and restore missing append-only triggers.",
 )
-def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool) -> None:
+def ledger_verify(project_file: Path | None, ledger: str | None, upgrade: bool) -> None:
     """校验台账：完整性、只增触发器、哈希链 / Verify the ledger's integrity and chain."""
     target = _open_ledger(project_file, ledger)
     if upgrade and (hashed := target.upgrade()):
         click.echo(f"已升级 Upgraded: {hashed} 条既有记录已计算哈希 existing rows hashed")
     report = target.verify()
-    click.echo(f"台账 Ledger: {report.path} ({report.rows} 条记录 rows)")
+    click.echo(f"台账 Ledger: {report.location} ({report.rows} 条记录 rows)")
     for passed, text in report.checks():
         click.echo(f"  {'✓' if passed else '✗'} {text}")
     if report.upgraded_rows:
@@ -528,16 +547,56 @@ def ledger_verify(project_file: Path | None, ledger: Path | None, upgrade: bool)
     if not report.ok:
         failed = sum(not passed for passed, _ in report.checks())
         raise LedgerError(
-            f"{report.path}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
+            f"{report.location}: 台账校验未通过 {failed} check(s) failed (the ✗ lines above); "
             "compare the ledger with a backup copy before relying on it."
         )
+
+
+@ledger.command("init-db")
+@click.option(
+    "--ledger",
+    required=True,
+    metavar="postgresql://…?table=…",
+    help="数据库台账 The ledger to set up: postgresql://owner@host/db?table=schema.name; "
+    "connect as the role that is to own the table.",
+)
+@click.option(
+    "--writer",
+    default=None,
+    help="写入角色 The insert-only role staff log in through (default <table>_writer).",
+)
+@click.option(
+    "--sql",
+    "print_sql",
+    is_flag=True,
+    help="只打印 SQL Print the set-up SQL (for psql) instead of running it.",
+)
+def ledger_init_db(ledger: str, writer: str | None, print_sql: bool) -> None:
+    """建数据库台账（只增）/ Set up a PostGIS ledger: table, triggers, insert-only role."""
+    from landuse.io.postgis import is_database_url, redact
+    from landuse.ledger.postgis import init_database, setup_sql
+
+    if not is_database_url(ledger):
+        raise ConfigError(
+            f"{ledger}: init-db sets up a database ledger (--ledger postgresql://…?table=…); "
+            "a GeoPackage ledger is created by its first `landuse ledger import`."
+        )
+    if print_sql:
+        click.echo(setup_sql(ledger, writer=writer), nl=False)
+        return
+    role = init_database(ledger, writer=writer)
+    click.echo(
+        f"已建台账 Ledger ready: {redact(ledger)} — 只增触发器 append-only triggers in place; "
+        f"角色 {role} 仅可查询和追加 may only SELECT and INSERT. Staff log in as members: "
+        f"GRANT {role} TO <login>;"
+    )
 
 
 @ledger.command("history")
 @click.argument("parcel_id")
 @_project_option
 @_ledger_option
-def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | None) -> None:
+def ledger_history(parcel_id: str, project_file: Path | None, ledger: str | None) -> None:
     """地块处置记录（含更正）/ Every ledger row of one parcel."""
     from landuse.core.labels import labelled
 
@@ -558,7 +617,7 @@ def ledger_history(parcel_id: str, project_file: Path | None, ledger: Path | Non
 @_project_option
 @_ledger_option
 def ledger_export(
-    csv: Path, effective: bool, project_file: Path | None, ledger: Path | None
+    csv: Path, effective: bool, project_file: Path | None, ledger: str | None
 ) -> None:
     """导出台账为 CSV / Write the ledger to a CSV table with Chinese headers."""
     from landuse.core.labels import labelled
@@ -602,7 +661,7 @@ def ledger_export(
 def rates(
     project_file: Path | None,
     sample: bool,
-    ledger: Path | None,
+    ledger: str | None,
     start: str | None,
     end: str | None,
     by: str | None,
@@ -695,12 +754,14 @@ _token_option = click.option(
 @_project_options
 @_basemap_option
 @_token_option
+@_threads_option
 @_out_option
 def report(
     project_file: Path | None,
     sample: bool,
     basemap: str,
     tianditu_token: str | None,
+    threads: int | None,
     out: str | None,
 ) -> None:
     """会议材料：全部分析、地图、工作簿、图表、摘要 / The meeting pack."""
@@ -712,6 +773,7 @@ def report(
         stages=20,
         basemap=basemap,
         tianditu_token=tianditu_token,
+        threads=threads,
     )
 
 

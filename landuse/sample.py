@@ -33,7 +33,14 @@ from landuse.core.config import layers_dir
 from landuse.core.crs import area_ellipsoid_m2
 from landuse.core.overlay import explode, polygonal
 from landuse.core.units import m2_to_mu
-from landuse.io import read_layer, write_boundary_txt, write_layers, write_table, write_text
+from landuse.io import (
+    read_layer,
+    write_boundary_txt,
+    write_layers,
+    write_raster,
+    write_table,
+    write_text,
+)
 
 __all__ = [
     "DEFAULT_PARCELS",
@@ -179,6 +186,11 @@ _NONE = np.array(None, dtype=object)  # an empty cell in np.where
 # Block layout of a park (metres): blocks of 220 × 180 m between 30 m roads, 18 × 18 blocks.
 _BLOCK_W, _BLOCK_H, _ROAD = 220.0, 180.0, 30.0
 _GRID = 18
+# Lattice of the benchmark parks beyond the named four (centre to centre, m): a park is
+# 4.5 × 3.8 km and its farmland ring reaches 2.1 km out, so 2.5 km gaps keep every ring
+# off the neighbours and a large sample has the county's share of conflicts (~14 %).
+_LATTICE = (7000.0, 6500.0)
+_LATTICE_CLEARANCE = 9000.0
 _VACANT_SHARE = 0.15  # blocks left unsupplied: the buildable land of the sample
 _PIXEL = 10.0  # land-cover resolution (m)
 _YEARS = (2022, 2023, 2024)
@@ -258,13 +270,14 @@ def _site_frame(n_sites: int) -> pd.DataFrame:
     angles = [s[4] for s in SUBPARKS]
     extra = n_sites - len(SUBPARKS)
     if extra > 0:
-        # Benchmark-only parks on a lattice around the named ones, 5 × 4.5 km apart,
-        # skipping lattice cells that would overlap a named park; nearest cells first.
+        # Benchmark-only parks on a lattice around the named ones, skipping lattice
+        # cells too near a named park; nearest cells first.
         side = int(np.ceil(np.sqrt(extra + 100))) | 1
         gx, gy = np.meshgrid(np.arange(side) - side // 2, np.arange(side) - side // 2)
-        cx = float(np.mean(x)) + gx.ravel() * 5000.0
-        cy = float(np.mean(y)) + gy.ravel() * 4500.0
-        clear = np.hypot(cx[:, None] - x[None, :], cy[:, None] - y[None, :]).min(axis=1) > 7000.0
+        cx = float(np.mean(x)) + gx.ravel() * _LATTICE[0]
+        cy = float(np.mean(y)) + gy.ravel() * _LATTICE[1]
+        near = np.hypot(cx[:, None] - x[None, :], cy[:, None] - y[None, :]).min(axis=1)
+        clear = near > _LATTICE_CLEARANCE
         order = np.argsort(np.hypot(gx.ravel(), gy.ravel())[clear], kind="stable")[:extra]
         x = np.concatenate([x, cx[clear][order]])
         y = np.concatenate([y, cy[clear][order]])
@@ -1553,44 +1566,30 @@ def write_sample(sample: Sample, path: str | Path) -> tuple[Path, Path]:
     meta = {"DESCRIPTION": SYNTHETIC_NOTE, "SYNTHETIC": "yes"}
     write_layers(layers, gpkg, metadata=dict.fromkeys(layers, meta))
     tif = gpkg.with_name(f"{gpkg.stem}_landcover.tif")
-    tmp = tif.with_name(f".{tif.name}.tmp")
-    height, width = sample.landcover.shape
-    with rasterio.open(
-        tmp,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=1,
-        dtype="uint8",
+    write_raster(
+        sample.landcover,
+        tif,
         crs=SAMPLE_CRS,
         transform=sample.landcover_transform,
-        compress="deflate",
-        tiled=True,
         nodata=0,
-    ) as dst:
-        dst.write(sample.landcover, 1)
-        dst.update_tags(
-            DESCRIPTION=SYNTHETIC_NOTE,
-            SYNTHETIC="yes",
-            CLASSES="; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
-        )
-    tmp.replace(tif)
+        tags={
+            "DESCRIPTION": SYNTHETIC_NOTE,
+            "SYNTHETIC": "yes",
+            "CLASSES": "; ".join(f"{k}={v}" for k, v in LANDCOVER_CLASSES.items()),
+        },
+    )
     ledger = gpkg.with_name(f"{gpkg.stem}_ledger.csv")
     write_table(sample.ledger, ledger)
     indicators = write_text(_INDICATOR_TABLE, gpkg.with_name(f"{gpkg.stem}_indicators.toml"))
     redline = gpkg.with_name(f"{gpkg.stem}_redline.txt")
     if sample.redline is not None:
         write_boundary_txt(sample.redline, redline)
-    project = gpkg.with_suffix(".toml")
-    tmp = project.with_name(f".{project.name}.tmp")
     text = _PROJECT_TEMPLATE.format(
         gpkg=gpkg.name, tif=tif.name, ledger=ledger.name, indicators=indicators.name
     )
     if sample.redline is not None:
         text += _REDLINE_TEMPLATE.format(gpkg=gpkg.name, redline=redline.name)
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(project)
+    write_text(text, gpkg.with_suffix(".toml"))
     return gpkg, tif
 
 

@@ -1,5 +1,6 @@
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -160,3 +161,18 @@ def test_sample_buildable_matches_overlay_formulation(sample_data):
     assert 100 < len(default) < len(out)
     assert (default["area_mu"] >= 10).all()
     assert default["area_mu"].is_monotonic_decreasing
+
+
+def test_threads_give_identical_candidates_on_the_sample(sample_data):
+    L = sample_data.layers
+    args = dict(
+        farmland=L["farmland"], eco_redline=L["eco_redline"], parcels=L["parcels"], roads=L["roads"]
+    )
+    one = find_buildable(L["parks"], L["udb"], threads=1, **args)
+    for threads in (2, 3):  # the four parks in four chunks
+        got = find_buildable(L["parks"], L["udb"], threads=threads, **args)
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(one.drop(columns="geometry"))
+        )
+        assert got.geometry.geom_equals_exact(one.geometry, 0).all()
+    assert len(one) > 10

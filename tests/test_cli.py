@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from landuse.analysis.conflicts import check_conflicts
 from landuse.cli import main
 from landuse.core.errors import LayerNotFoundError
 from landuse.core.options import efficiency_schemes
@@ -130,23 +131,26 @@ def test_demo_command_writes_outputs(runner, tmp_path):
     assert "工业用地控制指标：已供工业用地" in result.output
     assert "用地控制指标" in load_workbook(tmp_path / "demo" / "会议材料.xlsx").sheetnames
     assert "工业用地控制指标核验" in (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
+    for line in ("地块总面积", "三区三线检查", "可建设用地", "闲置土地（截至", "处置率"):
+        assert line in result.output
+    assert "会议材料" in result.output
+    assert len(list((tmp_path / "demo" / "charts").glob("*.png"))) == 4
 
 
 def test_entry_point_runs_as_a_module(tmp_path):
+    # The whole demo runs in test_demo_command_writes_outputs; here only the entry point.
     done = subprocess.run(
-        [sys.executable, "-m", "landuse.cli", "demo", "--out", str(tmp_path / "d")],
+        [sys.executable, "-m", "landuse.cli", "check", "--sample", "--out", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "地块总面积" in done.stdout
-    assert "三区三线检查" in done.stdout and "可建设用地" in done.stdout
-    assert "闲置土地（截至" in done.stdout and "处置率" in done.stdout
-    assert "会议材料" in done.stdout
-    assert (tmp_path / "d" / "会议材料.xlsx").exists() and (tmp_path / "d" / "map.html").exists()
-    assert len(list((tmp_path / "d" / "charts").glob("*.png"))) == 4
+    assert "示例数据" in done.stdout and "三区三线检查：2000 个地块中" in done.stdout
+    assert (tmp_path / "d" / "conflicts.gpkg").exists() and (
+        tmp_path / "d" / "conflicts.csv"
+    ).exists()
 
 
 def _user_project(tmp_path, parcels_gdf):
@@ -225,6 +229,54 @@ def test_check_and_buildable_on_user_files(runner, tmp_path, parcels_gdf):
     # Park ∩ UDB = 550 × 250 = 137 500 m²; all three parcels count as occupied
     # (no supply status field): A1 half (5 000) + A2 + A3 (10 000 each) inside → 112 500 m².
     assert cands.area.sum() == pytest.approx(112_500)
+
+
+def test_threads_option(runner, tmp_path, parcels_gdf, monkeypatch):
+    toml = _user_project(tmp_path, parcels_gdf)
+    # --threads, else [project] threads, else None (every core) reaches the engine.
+    import landuse.pipeline.check
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["threads"])
+        return check_conflicts(*args, **kwargs)
+
+    monkeypatch.setattr(landuse.pipeline.check, "check_conflicts", recording)
+    for extra, project_threads in (([], None), ([], 1), (["--threads", "3"], 1)):
+        text = toml.read_text(encoding="utf-8")
+        if project_threads is not None:
+            text = text.replace("[project]\n", f"[project]\nthreads = {project_threads}\n", 1)
+        (tmp_path / "threads.toml").write_text(text, encoding="utf-8")
+        args = ["check", "--project", str(tmp_path / "threads.toml"), *extra]
+        result = runner.invoke(main, [*args, "--out", str(tmp_path / "seen")])
+        assert result.exit_code == 0, result.output
+    assert seen == [None, 1, 3]
+    monkeypatch.undo()
+    tables = {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}"
+        args = ["check", "--project", str(toml), "--threads", threads, "--out", str(out)]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        tables[threads] = (out / "conflicts.csv").read_bytes()
+    assert tables["1"] == tables["2"]
+    out = str(tmp_path / "b")
+    result = runner.invoke(
+        main, ["buildable", "--project", str(toml), "--threads", "2", "--out", out]
+    )
+    assert result.exit_code == 0, result.output
+    for command in ("check", "buildable", "report"):
+        result = runner.invoke(main, [command, "--project", str(toml), "--threads", "0"])
+        assert result.exit_code == 2 and "--threads" in result.output
+    result = runner.invoke(
+        main, ["check", "--project", str(toml), "--engine", "dask", "--threads", "2"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "错误 Error: --threads applies to the local engine (--engine local); "
+        "with --engine dask use --workers."
+    ]
 
 
 def test_check_a_proposed_red_line(runner, tmp_path, parcels_gdf):

@@ -212,3 +212,106 @@ def test_sample_matches_overlay(sample_data):
             r[col], _overlay_areas(L["parcels"], L[layer_name]), rtol=1e-6, atol=1e-6
         )
     assert r["status"].ne("合规").sum() > 100  # the sample has conflicts to find
+
+
+def _same(got, want):
+    """Bit-identical frames: every column, every geometry coordinate."""
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry"))
+    )
+    assert got.geometry.geom_equals_exact(want.geometry, 0).all()
+
+
+def test_threads_give_identical_results_on_a_small_case():
+    # Two clusters 5 km apart, two parcels each (100 × 100 m = 10 000 m²).
+    # West: UDB covers x ≤ 150, so W1 is inside one feature and W2 (x 200–300) wholly
+    # outside; farmland F1 = x 250–300 covers 5 000 m² of W2.
+    # East: E1 half outside the UDB (x ≥ 5050 inside: 5 000 m² outside); farmland F2
+    # (x 5000–5060, 6 000 m²) and F3 (x 5040–5100, y ≤ 50) overlap on 20 × 50: E1 has
+    # 6 000 + 60·50 − 20·50 = 8 000 m² on farmland, one piece on F2;F3.  E2 is compliant.
+    p = parcels(
+        [(0, 0, 100, 100), (200, 0, 300, 100), (5000, 0, 5100, 100), (5200, 0, 5300, 100)],
+        ["W1", "W2", "E1", "E2"],
+    )
+    u = layer([(-10, -10, 150, 110), (5050, -10, 5310, 110)], ["U1", "U2"], "zone_id")
+    f = layer([(250, 0, 300, 100), (5000, 0, 5060, 100), (5040, 0, 5100, 50)], ["F1", "F2", "F3"])
+    one = check_conflicts(p, udb=u, farmland=f, threads=1)
+    for threads in (2, 3):  # 4 chunks of one parcel each
+        got = check_conflicts(p, udb=u, farmland=f, threads=threads)
+        _same(got.parcels, one.parcels)
+        _same(got.pieces, one.pieces)
+    r = one.parcels.set_index("parcel_id")
+    assert r["udb_outside_m2"].tolist() == pytest.approx([0, 10_000, 5_000, 0])
+    assert r["farmland_m2"].tolist() == pytest.approx([0, 5_000, 8_000, 0])
+    assert r["status"].tolist() == [
+        "合规",
+        "超出城镇开发边界；占用永久基本农田",
+        "超出城镇开发边界；占用永久基本农田",
+        "合规",
+    ]
+    farm = one.pieces[one.pieces["constraint"] == "farmland"].set_index("parcel_id")
+    assert farm["constraint_ids"].to_dict() == {"W2": "F1", "E1": "F2;F3"}
+
+
+def test_threads_give_identical_results_on_the_sample(sample_data):
+    L = sample_data.layers
+    args = dict(
+        udb=L["udb"],
+        farmland=L["farmland"],
+        eco_redline=L["eco_redline"],
+        others={"flood": L["eco_redline"].iloc[:2].drop(columns="patch_id")},  # default ids
+    )
+    one = check_conflicts(L["parcels"], threads=1, **args)
+    two = check_conflicts(L["parcels"], threads=2, **args)  # 8 chunks of 250 parcels
+    _same(two.parcels, one.parcels)
+    _same(two.pieces, one.pieces)
+    assert (one.pieces["constraint"] == "flood").any()
+
+
+def _slow_path(parcels_gdf, udb, farmland):
+    """The overlay without shortcuts, parcel by parcel: outside-UDB m², farmland m², pieces.
+
+    Every parcel goes through the difference with the union of the UDB features
+    it meets, and the intersection with the union of its farmland; every piece
+    is intersected with every candidate patch to find the patches under it.
+    """
+    geoms = np.asarray(parcels_gdf.geometry.array, dtype=object)
+    u_geoms = np.asarray(udb.geometry.array, dtype=object)
+    f_geoms = np.asarray(farmland.geometry.array, dtype=object)
+    f_ids = farmland["patch_id"].to_numpy()
+    u_tree, f_tree = shapely.STRtree(u_geoms), shapely.STRtree(f_geoms)
+    outside, on_farmland, pieces = [], [], []
+    for pid, g in zip(parcels_gdf["parcel_id"], geoms, strict=True):
+        near = u_geoms[u_tree.query(g, predicate="intersects")]
+        outside.append(shapely.difference(g, shapely.union_all(near)).area if len(near) else g.area)
+        cand = f_tree.query(g, predicate="intersects")
+        inside = shapely.intersection(g, shapely.union_all(f_geoms[cand]))
+        on_farmland.append(inside.area if len(cand) else 0.0)
+        for part in shapely.get_parts(shapely.get_parts(inside)) if len(cand) else []:
+            if part.geom_type == "Polygon" and part.area > 0:
+                under = {f_ids[c] for c in cand if shapely.intersection(part, f_geoms[c]).area > 0}
+                pieces.append((pid, ";".join(sorted(under)), part.area))
+    return np.array(outside), np.array(on_farmland), pieces
+
+
+def test_shortcuts_match_the_slow_path(sample_data):
+    L = sample_data.layers
+    parcels_gdf, udb, farm = L["parcels"], L["udb"], L["farmland"]
+    # The sample exercises both shortcuts: most parcels lie inside one UDB feature, and
+    # farmland pieces come from parcels on one patch and on several.
+    geoms = np.asarray(parcels_gdf.geometry.array, dtype=object)
+    inside_one = len(np.unique(shapely.STRtree(udb.geometry.array).query(geoms, "covered_by")[0]))
+    assert inside_one > 1500
+    pairs = shapely.STRtree(farm.geometry.array).query(geoms, "intersects")[0]
+    per_parcel = np.bincount(pairs)
+    assert (per_parcel == 1).sum() > 20 and (per_parcel > 1).sum() >= 3
+
+    r = check_conflicts(parcels_gdf, udb=udb, farmland=farm)
+    outside, on_farmland, slow_pieces = _slow_path(parcels_gdf, udb, farm)
+    np.testing.assert_allclose(r.parcels["udb_outside_m2"], outside, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(r.parcels["farmland_m2"], on_farmland, rtol=0, atol=1e-6)
+    got = r.pieces[r.pieces["constraint"] == "farmland"]
+    got = sorted(zip(got["parcel_id"], got["constraint_ids"], got["area_m2"], strict=True))
+    want = sorted(slow_pieces)
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    np.testing.assert_allclose([g[2] for g in got], [w[2] for w in want], rtol=0, atol=1e-6)

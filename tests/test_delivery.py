@@ -4,6 +4,7 @@ import tomllib
 import zipfile
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -16,7 +17,7 @@ from landuse.core.errors import ConfigError
 from landuse.io import load_layer
 from landuse.io.delivery import init_project, render_project, scan_delivery
 
-from .conftest import GK36, square
+from .conftest import GK36, X0, Y0, square
 from .test_io import _shapefile
 
 # Parcels A1, A2, A3: 100 m squares at x = 0, 200, 400 (10 000 m² = 15 亩 each).
@@ -297,3 +298,80 @@ def test_init_refuses_to_overwrite(tmp_path):
     assert result.exit_code == 0, result.output
     text = toml.read_text(encoding="utf-8")
     assert "[layers.parcels]" in text and "landuse.toml" not in text.split("其他文件")[-1]
+
+
+@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")
+def test_buildings_layer_is_recognised_and_feeds_the_indicators(tmp_path):
+    folder = _shapefile_delivery(tmp_path / "交付")
+    parcels = _layers()["地块"].assign(行业代码=["13", "13", "13"])
+    _shapefile(parcels, folder / "地块" / "地块.shp", encoding="GBK", cpg=False)
+    # 自然幢 of the 不动产登记 database, fields as it keeps them: on A1 a 50 m × 60 m hall,
+    # 2 storeys in 9 m (4.5 m each) → 3 000 × 2 = 6 000 m²: 容积率 0.6, 建筑系数 30 %;
+    # on A2 a 40 m × 50 m hall, 1 storey of 10 m (> 8 m, counted twice) → 2 000 × 2 = 4 000 m²:
+    # 容积率 0.4, 建筑系数 20 %.  ZCS counts the basement of the first and is not floors.
+    zrz = _gdf(
+        {
+            "ZRZH": ["A1F0001", "A2F0001"],
+            "ZDDM": ["A1", "A2"],
+            "JZWMC": ["一号厂房", "二号厂房"],
+            "JZWGD": [9.0, 10.0],
+            "ZZDMJ": [3_000.0, 2_000.0],
+            "ZCS": [3, 1],
+            "DSCS": [2, 1],
+            "DXCS": [1, 0],
+            "GHYT": ["80", "80"],
+        },
+        [
+            shapely.box(X0, Y0, X0 + 50, Y0 + 60),
+            shapely.box(X0 + 200, Y0, X0 + 240, Y0 + 50),
+        ],
+    )
+    (folder / "不动产").mkdir()
+    _shapefile(zrz, folder / "不动产" / "ZRZ.shp", encoding="GBK", cpg=False)
+    # The same halls under a Chinese name (weaker) and under a meaningless name with the
+    # 自然幢 fields, which also carry ZDDM (宗地代码) but are not parcels.
+    _shapefile(zrz, folder / "不动产" / "厂区建筑物.shp", encoding="GBK", cpg=False)
+    _shapefile(zrz, folder / "不动产" / "export2.shp", encoding="GBK", cpg=False)
+
+    delivery = scan_delivery(folder)
+    by_name = {layer.name: layer for layer in delivery.layers}
+    chosen = delivery.chosen()["buildings"]
+    assert (chosen.name, chosen.method) == ("不动产/ZRZ.shp", "code")
+    assert chosen.field_map == {
+        "building_id": "ZRZH",
+        "building_name": "JZWMC",
+        "floors": "DSCS",
+        "height_m": "JZWGD",
+    }
+    assert (by_name["不动产/厂区建筑物.shp"].role, by_name["不动产/厂区建筑物.shp"].method) == (
+        "buildings",
+        "name",
+    )
+    assert (by_name["不动产/export2.shp"].role, by_name["不动产/export2.shp"].method) == (
+        "buildings",
+        "fields",
+    )
+    assert delivery.chosen()["parcels"].name == "地块/地块.shp"
+
+    toml = folder / "landuse.toml"
+    result = CliRunner().invoke(main, ["init", str(folder), "--out", str(toml)])
+    assert result.exit_code == 0, result.output
+    text = toml.read_text(encoding="utf-8")
+    assert '[layers.buildings]\npath = "不动产/ZRZ.shp"' in text
+    assert 'floors = "DSCS"  # 层数' in text and 'height_m = "JZWGD"  # 高度' in text
+    assert "# TODO" not in text
+    toml.write_text(text + '\n[indicators]\nindustry_codes = "GB/T 4754-2002"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["indicators", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pyogrio.read_dataframe(out / "indicators.gpkg", layer="indicators").set_index(
+        "parcel_id"
+    )
+    assert table.loc["A1", "plot_ratio"] == pytest.approx(0.6)
+    assert table.loc["A1", "building_coverage"] == pytest.approx(0.3)
+    assert table.loc["A2", "plot_ratio"] == pytest.approx(0.4)
+    assert table.loc["A2", "tall_floor_m2"] == pytest.approx(2_000)
+    assert table.loc["A2", "building_coverage"] == pytest.approx(0.2)
+    # 13 农副食品加工业 needs 容积率 ≥ 1.0; A3 has neither a footprint nor a floor area: not judged.
+    assert table.loc["A1", "plot_ratio_ok"] == 0 and table.loc["A2", "plot_ratio_ok"] == 0
+    assert np.isnan(table.loc["A3", "plot_ratio_ok"])

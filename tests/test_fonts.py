@@ -21,11 +21,20 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
 from landuse.core.errors import FontError, LanduseError
-from landuse.outputs.fonts import CJK_FONTS, cjk_font, cjk_font_file, cjk_style
+from landuse.outputs import fonts
+from landuse.outputs.fonts import (
+    CJK_FONTS,
+    FontFile,
+    cjk_font,
+    cjk_font_file,
+    cjk_style,
+    web_font_file,
+)
 from landuse.outputs.report import ChartMarks, ranking_chart
 
 # Run first in each subprocess, after the source of _has_chinese.
@@ -223,3 +232,17 @@ def test_font_file_is_the_regular_face_with_chinese_glyphs():
     assert face.family_name == cjk_font()
     assert all(face.get_char_index(ord(ch)) != 0 for ch in "闲置土地处置趋势亩均税收")
     assert face.style_name in ("Regular", "Book", "Normal")
+
+
+def test_web_font_is_an_open_font_license_font(monkeypatch):
+    # The font chosen for charts, when it is under the SIL OFL (here: Noto Sans SC).
+    chosen = web_font_file()
+    assert chosen == cjk_font_file()
+    with TTFont(chosen.path, fontNumber=chosen.face_index, lazy=True) as font:
+        assert "SIL Open Font License" in font["name"].getDebugName(13)
+    # A system font under another licence (DejaVu Sans stands for Microsoft YaHei) is
+    # never embedded in a page: the packaged Noto Sans SC is.
+    dejavu = FontFile(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf", 0)
+    monkeypatch.setattr(fonts, "cjk_font_file", lambda: dejavu)
+    web = web_font_file()
+    assert web != dejavu and web.path.name == "NotoSansSC-Regular.otf"

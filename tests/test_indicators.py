@@ -231,7 +231,8 @@ def test_each_check_passes_at_its_threshold_and_fails_just_beyond(tmp_path):
     )
     assert "行政办公及生活服务设施用地所占比重 7.01% > 7%；绿地率 20.01% > 20%" in status
     # Every threshold names its source; unverified values say so.
-    assert result["plot_ratio_source"][0].endswith("26 化学原料及化学制品制造业（未核实）")
+    assert result["plot_ratio_source"][0].endswith("26 化学原料及化学制品制造业")
+    assert result["green_ratio_source"][0].endswith("（未核实）")
     assert result["investment_intensity_source"][0] == "某省文件：26（未核实）"
 
 
@@ -314,21 +315,40 @@ def test_a_target_without_an_agreed_date_is_never_due():
 # ------------------------------------------------------------------ tables
 
 
-def test_shipped_2008_table_matches_the_domain_notes():
-    # DOMAIN.md: 13 → 1.0, 17 → 0.8, 25 → 0.5, 26 → 0.6, 27 → 0.7, 32/33 → 0.6;
-    # coverage ≥ 30 %, office ≤ 7 %, green ≤ 20 %, 8 m, land price included.
+# 表2 容积率 as jiwu.com/wenda/6304103.html lists it (codes 13–43 of GB/T 4754-2002; 38 is
+# not a 2002 code), typed from that page, not from the shipped table.
+PLOT_RATIO_2008 = {
+    **dict.fromkeys(["13", "14", "15", "16", "18", "19", "24", "30"], 1.0),
+    **dict.fromkeys(["17", "20", "21", "22", "23", "28", "29"], 0.8),
+    "25": 0.5,
+    **dict.fromkeys(["26", "32", "33"], 0.6),
+    **dict.fromkeys(["27", "31", "34", "35", "36", "37", "39", "43"], 0.7),
+    **dict.fromkeys(["40", "41", "42"], 1.0),
+}
+
+
+def test_shipped_2008_table_matches_its_sources():
+    # DOMAIN.md and the copies named in the table: coverage ≥ 30 %, office ≤ 7 %,
+    # green ≤ 20 %, 8 m, land price included.
     table = load_indicator_table(2008)
-    codes = pd.Series(["13", "17", "25", "26", "27", "32", "33"])
-    np.testing.assert_allclose(
-        table.lookup("plot_ratio", codes)["value"], [1.0, 0.8, 0.5, 0.6, 0.7, 0.6, 0.6]
-    )
+    codes = pd.Series(list(PLOT_RATIO_2008))
+    got = table.lookup("plot_ratio", codes)
+    assert len(PLOT_RATIO_2008) == 30 and len(table.by_industry("plot_ratio")) == 30
+    np.testing.assert_allclose(got["value"], list(PLOT_RATIO_2008.values()))
+    assert not table.lookup("plot_ratio", pd.Series(["38"]))["value"].notna().any()
     one = pd.Series(["13"])
     assert table.lookup("building_coverage", one)["value"][0] == 0.30
     assert table.lookup("office_share", one)["value"][0] == 0.07
     assert table.lookup("green_ratio", one)["value"][0] == 0.20
     assert table.double_height.value == 8.0 and table.land_price.value is True
-    # Every value has a source; none could be checked against the document itself.
-    assert all(t.source and not t.verified for t in table.thresholds)
+    # Each value names its source; those found in two independent copies are verified,
+    # the green-ratio cap (one copy) is not, and no 投资强度 value was found at all.
+    assert all(t.source and t.note for t in table.thresholds)
+    unverified = {t.indicator for t in table.thresholds if not t.verified}
+    assert unverified == {"green_ratio"}
+    assert table.double_height.verified and table.land_price.verified
+    assert got["source"][0] == "国土资发〔2008〕24号 表2 容积率控制指标：13 农副食品加工业"
+    assert table.lookup("green_ratio", one)["source"][0].endswith("（未核实）")
     assert not table.lookup("investment_intensity", one)["value"].notna().any()
 
 
@@ -372,6 +392,42 @@ def test_region_class_must_pick_one_of_the_tables(tmp_path):
     assert check_indicators(p, table=table, options=two)["investment_intensity_min_wan_per_ha"][
         0
     ] == pytest.approx(1500.0)  # 100 万元/亩 × 15
+
+
+def test_a_parcel_field_gives_each_parcel_its_region_class(tmp_path):
+    # A city whose districts lie in different 地区分类: 一类 150, 二类 100 万元/亩 (× 15).
+    table = load_indicator_table(2008, [_province(tmp_path)])
+    p = parcels(
+        4,
+        industry_code=["26", "26", "26", "13"],
+        region_class=["一类", " 二类 ", None, "一类"],
+        investment_wan=[2000.0] * 4,
+        land_price_wan=[0.0] * 4,
+    )
+    # No option: the parcel without a class is not judged, and says why.
+    result = check_indicators(p, table=table, options=CODES_2002)
+    np.testing.assert_allclose(
+        result["investment_intensity_min_wan_per_ha"], [2250.0, 1500.0, np.nan, np.nan]
+    )
+    assert result["investment_intensity_ok"].tolist()[:2] == [False, True]
+    assert result["region_class"].tolist()[:2] == ["一类", "二类"]
+    assert result["investment_intensity_source"][2] == "缺少地区分类，无法查得投资强度指标"
+    assert "投资强度（缺少地区分类）" in result["findings"][2]
+    assert result["investment_intensity_source"][3] == (
+        "指标表中没有地区分类 一类、行业 13 的投资强度指标"
+    )
+    # The option is the class of every parcel that gives none.
+    opts = IndicatorOptions(industry_codes="GB/T 4754-2002", region_class="二类")
+    result = check_indicators(p, table=table, options=opts)
+    np.testing.assert_allclose(
+        result["investment_intensity_min_wan_per_ha"][:3], [2250.0, 1500.0, 1500.0]
+    )
+    # A class the tables do not know is an error naming the parcel.
+    bad = p.assign(region_class=["一类", "三类", None, None])
+    with pytest.raises(
+        SchemaError, match=r"region_class \(地区分类\).*P2: '三类'.*\"一类\", \"二类\""
+    ):
+        check_indicators(bad, table=table, options=CODES_2002)
 
 
 def test_industry_code_edition_must_match_the_table():
@@ -548,3 +604,22 @@ def test_sample_has_parcels_failing_and_passing_each_rule(sample_data):
     assert checked["tall_floor_m2"].gt(0).sum() > 100
     assert any(t.table == "xingbin_sample_indicators.toml" for t in table.thresholds)
     assert sample_project().options.indicators.region_class == "示例类"
+
+
+def test_readme_documents_every_shipped_table_and_its_sources():
+    # Done-when of #15: the README names each shipped table and, for every value the
+    # national table marks verified, at least the web sources its note cites.
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    readme = root.joinpath("README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Indicator tables and their sources") :]
+    for table in sorted(root.joinpath("layers").glob("indicators_national_*.toml")):
+        assert f"layers/{table.name}" in section, table.name
+    doc = tomllib.loads(root.joinpath("layers/indicators_national_2008.toml").read_text("utf-8"))
+    for name, entry in doc.items():
+        if isinstance(entry, dict) and entry.get("verified"):
+            hosts = set(re.findall(r"([a-z0-9.-]+\.(?:com|net|cn))/", entry["note"]))
+            assert hosts and hosts & set(re.findall(r"[a-z0-9.-]+\.(?:com|net|cn)", section)), name

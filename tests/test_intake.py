@@ -403,6 +403,36 @@ def test_report_checks_every_analysis_before_writing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_report_without_supply_status_omits_the_split_and_says_so(tmp_path):
+    # A bureau's parcels carry no 供地状态 (and no 所属园区): the pack is still written.
+    toml = _project(tmp_path, _parcels().drop(columns="供地状态"))
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(main, ["report", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    # 6 parcels of 100 m × 100 m = 6 × 15 亩 = 90 亩.
+    line = (
+        "地块总面积 90.0 亩（地块图层无供地状态、所属园区字段，面积不分已供、未供、不分园区汇总）"
+    )
+    assert line in result.output.splitlines()
+    summary = openpyxl.load_workbook(out / "会议材料.xlsx")["地块汇总"]
+    assert [c.value for c in summary[1]] == ["园区", "地块数", "面积（亩）"]
+    assert [c.value for c in summary[2]] == ["未注明", 6, 90.0]
+
+
+def test_report_without_firm_names_labels_the_ranking_by_credit_code(tmp_path):
+    toml = _project(tmp_path, _parcels())
+    wb = openpyxl.Workbook()
+    wb.active.append(["统一社会信用代码", "年度", "实缴税金"])
+    wb.active.append(["91451300MA5K000001", 2024, 45])
+    wb.active.append(["91451300MA5K000002", 2024, 30])
+    wb.save(tmp_path / "data" / "企业.xlsx")
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(main, ["report", "--project", str(toml), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "企业表无企业名称字段，图中企业以统一社会信用代码标注" in result.output.splitlines()
+    assert (out / "charts" / "亩均税收排名.png").stat().st_size > 0
+
+
 def test_a_step_reads_only_what_it_needs(tmp_path):
     # The enterprise workbook is damaged: the check never reads it, the per-mu evaluation does.
     toml = _project(tmp_path, _parcels())

@@ -1,22 +1,25 @@
 import base64
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pyproj
 import pytest
 import shapely
 from pypdf import PdfReader
 
-from landuse.core.errors import ConfigError
-from landuse.outputs.fonts import cjk_font_file
+from landuse.core.errors import ConfigError, LanduseError
 from landuse.outputs.maps import (
+    EMBEDDED_FONT,
     LAYERS,
     build_map,
     gcj02_to_wgs84,
@@ -24,10 +27,12 @@ from landuse.outputs.maps import (
     render_html,
     wgs84_to_gcj02,
 )
+from landuse.pipeline import map_analyses, map_layers
 
 CRS = "EPSG:4545"
 XSS = "<script>alert(1)</script>"
 BREAKOUT = "</script><script>alert(2)</script>"
+IMG = "<img src=x onerror=alert(3)>"
 
 
 # Published reference pairs (WGS84 → GCJ-02), lon/lat: the first from the test of
@@ -67,6 +72,7 @@ def _layers():
         {
             "parcel_id": ["P-1", "P-2", "P-3"],
             "parcel_name": ["河南工业园一号", XSS, BREAKOUT],
+            "enterprise_name": [IMG, "来宾糖业有限公司", None],
             "area_mu": [15.0, 15.0, 15.0],
             "map_status": ["已供在用", "闲置土地", "未供地块"],
         },
@@ -83,15 +89,50 @@ def _layers():
         geometry=[shapely.box(500200, 2620000, 500210, 2620100)],
         crs=CRS,
     )
-    return {"parcels": parcels, "parks": parks, "conflicts": pieces}
+    # The per-mu classes of the same parcels: a view of their features, not a copy.
+    efficiency = parcels[["parcel_id", "area_mu", "geometry"]].assign(
+        main_enterprise=[IMG, "来宾糖业有限公司", ""],
+        tax_per_mu_wan=[12.5, 3.25, float("nan")],
+        grade=["A", "D", "未参评"],
+    )
+    return {"parcels": parcels, "parks": parks, "conflicts": pieces, "efficiency": efficiency}
+
+
+def _page_data(text):
+    """The data blocks of a map page (``LU.source`` input), parsed as JSON."""
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', text, re.S)
+    return [json.loads(b) for b in blocks]
+
+
+def _varints(b64):
+    """Base64 LEB128 varints, decoded here apart from maps.py (7 bits a byte, low first)."""
+    values, value, shift = [], 0, 0
+    for byte in base64.b64decode(b64):
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            values.append(value)
+            value = shift = 0
+    return values
+
+
+def _rings(geometry):
+    """A page source's rings as lists of (lon, lat): zigzag deltas of 10^-precision degrees."""
+    signed = [v // 2 if v % 2 == 0 else -(v + 1) // 2 for v in _varints(geometry["xy"])]
+    q = np.cumsum(np.array(signed, dtype=np.int64).reshape(-1, 2), axis=0)
+    xy = q / 10 ** geometry["precision"]
+    ends = np.cumsum(_varints(geometry["verts"]))
+    rings = np.split(xy, ends[:-1])
+    per_feature = np.split(np.arange(len(rings)), np.cumsum(_varints(geometry["rings"]))[:-1])
+    return [[rings[r].tolist() for r in feature] for feature in per_feature]
 
 
 def test_html_escapes_every_value_and_is_offline():
     html_text = render_html(
         build_map(_layers(), title="测试<b>图</b>", synthetic=True), offline=True
     )
-    assert XSS not in html_text and BREAKOUT not in html_text
-    assert "alert(1)" in html_text  # the value is there, as escaped data
+    assert XSS not in html_text and BREAKOUT not in html_text and IMG not in html_text
+    assert "alert(1)" in html_text and "alert(3)" in html_text  # there, as escaped data
     assert "<b>图</b>" not in html_text
     # Offline, checked apart from render_html's own guard: a real HTML parser lists every
     # URL the page loads by itself (any element's src/href/..., CSS url() and @import);
@@ -158,9 +199,89 @@ def test_amap_shifts_data_to_gcj02():
     shifted = render_html(build_map(layers, title="t", basemap="amap", simplify_m=0), offline=False)
     corner = layers["parcels"].to_crs(4326).geometry.iloc[0].exterior.coords[0]
     lon, lat = wgs84_to_gcj02(np.array([corner[0]]), np.array([corner[1]]))
-    assert f"{round(corner[0], 6)}" in plain
-    assert f"{round(float(lon[0]), 6)}" in shifted and f"{round(float(lat[0]), 6)}" in shifted
+    # The parcels' source is the one with three features; its first vertex is P-1's corner,
+    # to 1e-6 degrees.
+    (first,) = [d for d in _page_data(plain) if d["geometry"]["n"] == 3]
+    assert _rings(first["geometry"])[0][0][0] == pytest.approx(corner, abs=0.6e-6)
+    (moved,) = [d for d in _page_data(shifted) if d["geometry"]["n"] == 3]
+    assert _rings(moved["geometry"])[0][0][0] == pytest.approx((lon[0], lat[0]), abs=0.6e-6)
     assert "GCJ-02" in shifted
+
+
+def test_page_geometry_is_quantized_and_without_closing_vertices():
+    # A square with a square hole, a two-part multipolygon, and an overlay result (a
+    # collection of a polygon and a line): every ring drops its closing vertex, the
+    # line has no area and is left out.  In EPSG:4326, so coordinates are as written.
+    hole = shapely.Polygon(
+        [(109.0, 23.0), (109.01, 23.0), (109.01, 23.01), (109.0, 23.01)],
+        [[(109.002, 23.002), (109.004, 23.002), (109.004, 23.004)]],
+    )
+    two = shapely.MultiPolygon(
+        [shapely.box(109.02, 23.0, 109.03, 23.01), shapely.box(109.04, 23.0, 109.05, 23.01)]
+    )
+    mixed = shapely.GeometryCollection(
+        [
+            shapely.box(109.06, 23.0, 109.07, 23.01),
+            shapely.LineString([(109.06, 23.0), (109.1, 23.1)]),
+        ]
+    )
+    gdf = gpd.GeoDataFrame({"patch_id": ["a", "b", "c"]}, geometry=[hole, two, mixed], crs=4326)
+    (data,) = _page_data(
+        render_html(build_map({"farmland": gdf}, title="t", simplify_m=0), offline=True)
+    )
+    rings = _rings(data["geometry"])
+    assert [len(f) for f in rings] == [2, 2, 1]  # rings per feature
+    assert [len(r) for f in rings for r in f] == [4, 3, 4, 4, 4]  # closed 5, 4, 5, less one
+    hole_ring = np.array([[109.002, 23.002], [109.004, 23.002], [109.004, 23.004]])
+    np.testing.assert_allclose(rings[0][1], hole_ring, atol=0.6e-6)
+    line = gpd.GeoDataFrame(
+        {"patch_id": ["x"]}, geometry=[shapely.LineString([(109.0, 23.0), (109.1, 23.1)])], crs=4326
+    )
+    with pytest.raises(LanduseError, match=r"farmland.*feature 1 is a LineString"):
+        build_map({"farmland": line}, title="t", simplify_m=0)
+
+
+def test_popup_values_are_sent_once_per_distinct_value():
+    layers = _layers()
+    (parks, parcels, conflicts) = _page_data(
+        render_html(build_map(layers, title="t"), offline=True)
+    )
+    columns, strings = parcels["columns"], parcels["strings"]
+    # Every text once, run together: ids, names, the firms (of 企业 and 主要企业 both), ...
+    text = strings["text"]
+    assert text.count("来宾糖业有限公司") == 1 and text.count("P-2") == 1
+    assert sum(_varints(strings["lengths"])) == len(text)
+    # 15 亩 three times: one dictionary entry, three codes; the ids need no codes.
+    assert columns["area_mu"]["n"] == 1 and columns["parcel_id"]["codes"] is None
+    assert list(base64.b64decode(columns["area_mu"]["codes"]["b64"])) == [0, 0, 0]
+    # A missing firm and an empty one both read —, as does the view's missing 亩均税收.
+    assert text.count("—") == 1
+    assert (
+        len(_page_data(render_html(build_map({"parks": layers["parks"]}, title="t"), offline=True)))
+        == 1
+    )
+    assert parks["geometry"]["n"] == 1 and conflicts["geometry"]["n"] == 1
+
+
+def test_views_share_the_parcels_features_only_when_they_are_the_same():
+    layers = _layers()
+    page = render_html(build_map(layers, title="t"), offline=True)
+    assert [d["geometry"]["n"] for d in _page_data(page)] == [1, 3, 1]  # parks, parcels, conflicts
+    # A per-mu layer whose parcel differs in shape is drawn from its own features.
+    moved = layers["efficiency"].copy()
+    moved.geometry = moved.geometry.translate(0, 1)
+    page = render_html(build_map({**layers, "efficiency": moved}, title="t"), offline=True)
+    assert [d["geometry"]["n"] for d in _page_data(page)] == [1, 3, 3, 1]
+
+
+def test_map_html_stays_within_25_mb_for_100k_parcels(sample_data):
+    # Issue #18: at most 25 MB of HTML for 100,000 parcels, i.e. 25e6 / 1e5 = 250 bytes
+    # a parcel for everything the map shows of it (its layers, conflicts, buildable land,
+    # the per-mu and indicator views), over the page without data (Leaflet, controls).
+    layers = map_layers(sample_data, map_analyses(sample_data))
+    full = len(render_html(build_map(layers, title="t"), offline=True).encode())
+    empty = len(render_html(build_map({}, title="t"), offline=True).encode())
+    assert (full - empty) / len(layers["parcels"]) <= 250
 
 
 def test_every_declared_layer_has_a_style():
@@ -211,9 +332,17 @@ _ARGS = [
 ]
 
 
+# Fontconfig with matplotlib's DejaVu fonts only: Chromium on a PC without any Chinese
+# font, so the page's Chinese can only be drawn with the font the page embeds.
+LATIN_ONLY = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig><dir>{fonts}</dir><cachedir>{cache}</cachedir></fontconfig>
+"""
+
+
 @contextlib.contextmanager
 def _open_map(tmp_path, layers, viewport):
-    """The map in headless Chromium: (page, requests, problems, dialogs); offline is checked."""
+    """The map in headless Chromium, no Chinese system font: (page, problems, dialogs); offline."""
     from playwright.sync_api import sync_playwright
 
     path = tmp_path / "map.html"
@@ -221,8 +350,17 @@ def _open_map(tmp_path, layers, viewport):
         render_html(build_map(layers, title="测试", synthetic=True), offline=True),
         encoding="utf-8",
     )
+    fonts_conf = tmp_path / "fonts.conf"
+    latin = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    fonts_conf.write_text(
+        LATIN_ONLY.format(fonts=latin, cache=tmp_path / "fc-cache"), encoding="utf-8"
+    )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(p), args=_ARGS)
+        browser = p.chromium.launch(
+            executable_path=_chromium(p),
+            args=_ARGS,
+            env={**os.environ, "FONTCONFIG_FILE": str(fonts_conf)},
+        )
         page = browser.new_page(viewport=viewport)
         requests, problems, dialogs = [], [], []
         page.on("request", lambda r: requests.append(r.url))
@@ -245,32 +383,6 @@ def _centre_px(page, x, y):
         " return [r.left + p.x, r.top + p.y]; }",
         [lat, lon],
     )
-
-
-def _install_page_font(page):
-    """Give the page the Chinese font a bureau PC has (this machine may have none).
-
-    The packaged Noto Sans SC, cut to the page's characters with fontTools, is
-    loaded as "Noto Sans CJK SC" (the map's first font) from a data: URL, so
-    Chromium's PDF holds the Chinese text instead of empty glyphs.
-    """
-    from fontTools import subset
-
-    text = page.evaluate("document.body.innerText")
-    options = subset.Options()
-    options.flavor = None
-    font = subset.load_font(str(cjk_font_file().path), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text=text)
-    subsetter.subset(font)
-    buffer = io.BytesIO()
-    subset.save_font(font, buffer, options)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    page.add_style_tag(
-        content=f"@font-face {{ font-family: 'Noto Sans CJK SC'; "
-        f"src: url(data:font/otf;base64,{data}); }}"
-    )
-    page.evaluate("document.fonts.ready")
 
 
 def test_map_in_headless_chromium(tmp_path):
@@ -331,22 +443,39 @@ def test_map_in_headless_chromium(tmp_path):
         assert measured == pytest.approx(geodesic, abs=1.5)  # sphere vs ellipsoid, sub-pixel
         page.click(".lu-measure a")  # done measuring: a click on a parcel opens its popup again
         page.mouse.click(*_centre_px(page, 500050, 2620050))
-        assert "P-1" in page.locator(".leaflet-popup-content").inner_text()
+        popup = page.locator(".leaflet-popup-content")
+        assert "P-1" in popup.inner_text()
+        # The popup is built on the click, from the page data: a firm named like an image
+        # tag shows as text, no element is made of it.
+        assert IMG in popup.inner_text() and popup.locator("img").count() == 0
+        # The per-mu classes restyle the same parcels; switched on, they take the click.
+        page.locator(".leaflet-control-layers label", has_text="亩均税收分类").click()
+        page.mouse.click(*_centre_px(page, 500250, 2620050))
+        shown = page.locator(".leaflet-popup-content", has_text="亩均税收分类").inner_text()
+        assert "P-2" in shown and "3.25" in shown and "D" in shown
+        # Hovering a parcel shows its name (the 亩均 layer has none: hidden again first).
+        page.locator(".leaflet-control-layers label", has_text="亩均税收分类").click()
+        page.click(".leaflet-popup-close-button")
+        page.mouse.move(*_centre_px(page, 500450, 2620050))
+        page.locator(".leaflet-tooltip").wait_for(timeout=5_000)
+        assert page.locator(".leaflet-tooltip").inner_text() == BREAKOUT
 
         # The print button prints; the print view keeps the map, title and legend.
         page.evaluate("() => { window.__printed = 0; window.print = () => window.__printed++; }")
         page.click(".lu-print a")
         assert page.evaluate("window.__printed") == 1
-        _install_page_font(page)
         page.emulate_media(media="print")
-        for shown in (".lu-title", ".lu-legend", ".leaflet-overlay-pane canvas"):
+        for shown in (".lu-title", ".lu-legend", ".leaflet-overlay-pane canvas.lu-canvas >> nth=0"):
             assert page.locator(shown).is_visible(), shown
         for hidden in (".leaflet-control-layers", ".lu-search", ".lu-measure", ".lu-print"):
             assert not page.locator(hidden).is_visible(), hidden
         pdf = PdfReader(io.BytesIO(page.pdf(landscape=True, print_background=True)))
         assert len(pdf.pages) == 1
+        # Chinese printed with no Chinese system font: the page's own font drew it.
         printed = pdf.pages[0].extract_text()
         assert "测试" in printed and "图例" in printed and "冲突图斑" in printed, printed
+        faces = page.evaluate("[...document.fonts].map(f => [f.family, f.status])")
+        assert [EMBEDDED_FONT, "loaded"] in [[f.strip("'\""), s] for f, s in faces]
     assert dialogs == []  # no script ran
     assert shot.stat().st_size > 10_000
 

@@ -73,6 +73,8 @@ def test_efficiency_indicators_match_the_formulas():
             r"one of 'plane', 'ellipsoid'.*did you mean 'ellipsoid'",
         ),
         ({"landclass": {"system": "gbt"}}, r"\[landclass\] system must be one of 'gbt21010'"),
+        ({"project": {"threads": 0}}, r"\[project\] threads must be at least 1"),
+        ({"project": {"threads": 1.5}}, r"\[project\] threads must be a whole number"),
     ],
 )
 def test_option_mistakes_are_one_line_errors(tables, message):

@@ -308,6 +308,41 @@ def test_write_workbook_escapes_nothing_and_keeps_types(tmp_path):
     assert serial == 45353 and cells["E2"] == ("n", "45353")
 
 
+def test_indicator_shares_and_their_thresholds_print_in_per_cent(tmp_path):
+    # 建筑系数, 绿地率 and 行政办公比重 are shares 0–1 like the disposal rate, and so are their
+    # thresholds; 容积率 is a ratio (0.85, not 85 %) and 投资强度 money.
+    table = pd.DataFrame(
+        {
+            "parcel_id": ["A1"],
+            "plot_ratio": [0.85],
+            "plot_ratio_min": [0.7],
+            "building_coverage": [0.3125],
+            "building_coverage_min": [0.3],
+            "office_share": [0.05],
+            "office_share_max": [0.07],
+            "green_ratio": [0.2],
+            "green_ratio_max": [0.2],
+            "investment_intensity_min_wan_per_ha": [1800.0],
+        }
+    )
+    path = write_workbook(tmp_path / "t.xlsx", [Sheet("表", table)], [("项目", "测试")])
+    ws = load_workbook(path)["表"]
+    formats = {
+        ws.cell(row=1, column=c).value: ws.cell(row=2, column=c).number_format for c in range(2, 11)
+    }
+    assert formats == {
+        "容积率": "General",
+        "容积率下限": "General",
+        "建筑系数": "0.00%",
+        "建筑系数下限": "0.00%",
+        "行政办公及生活服务设施用地所占比重": "0.00%",
+        "行政办公及生活服务设施用地比重上限": "0.00%",
+        "绿地率": "0.00%",
+        "绿地率上限": "0.00%",
+        "投资强度下限（万元/公顷）": "#,##0.00",
+    }
+
+
 def test_write_workbook_keeps_formula_like_text_as_text(tmp_path):
     # A name typed as "=1+1" in a bureau's attribute table must not become a formula.
     table = pd.DataFrame({"parcel_id": ["A1"], "parcel_name": ["=1+1"]})
@@ -589,3 +624,16 @@ def test_summary_html_is_styled_and_complete(pack):
     for line in lines:
         assert html.escape(line) in page, line
     assert "主要指标" in page and 'src="charts/' in page
+
+
+def test_firm_labels_fall_back_to_the_credit_code():
+    from landuse.outputs.report import firm_labels
+
+    firms = pd.DataFrame(
+        {"enterprise_id": ["E1", "E2", "E3"], "enterprise_name": ["甲", " ", None]}
+    )
+    labels, note = firm_labels(firms)
+    assert labels.tolist() == ["甲", "E2", "E3"]
+    assert note == "2 家企业无企业名称，图中以统一社会信用代码标注"
+    labels, note = firm_labels(firms.iloc[:1])
+    assert labels.tolist() == ["甲"] and note == ""

@@ -22,6 +22,7 @@ import pyproj
 import rasterio.features
 import shapely
 
+from landuse.core.chunks import map_chunks, thread_count
 from landuse.core.crs import check_same_crs
 from landuse.core.errors import CRSError, SchemaError
 from landuse.core.options import BuildableOptions
@@ -136,6 +137,7 @@ def find_buildable(
     buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
     steep: gpd.GeoDataFrame | None = None,
     options: BuildableOptions | None = None,
+    threads: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Find land in the parks that can still be supplied and built on.
 
@@ -159,6 +161,9 @@ def find_buildable(
         Steep land, e.g. from :func:`steep_land`, reprojected to the parks' CRS.
     options : BuildableOptions, optional
         Thresholds; see :class:`BuildableOptions`.
+    threads : int, optional
+        Threads running spatial chunks of the parks at once (default: every
+        core); the result is the same for any number.
 
     Returns
     -------
@@ -179,10 +184,32 @@ def find_buildable(
         steep=steep,
         options=opts,
     )
-    parts, names, part_m2 = _pieces(
-        _geoms(parks), parks["park"].to_numpy(), _geoms(udb), blockers, opts
+    parts, names, part_m2 = _pieces_on_threads(
+        _geoms(parks), parks["park"].to_numpy(), _geoms(udb), blockers, opts, thread_count(threads)
     )
     return ranked_candidates(parts, names, part_m2, crs)
+
+
+def _pieces_on_threads(
+    park_geoms: np.ndarray,
+    park_names: np.ndarray,
+    udb_geoms: np.ndarray,
+    blockers: np.ndarray,
+    opts: BuildableOptions,
+    threads: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_pieces` on spatial chunks of the parks, ``threads`` at a time."""
+
+    def run(
+        rows: np.ndarray, near: list[np.ndarray], _picks: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _pieces(park_geoms[rows], park_names[rows], near[0], near[1], opts)
+
+    done = [
+        result for _, result in map_chunks(run, park_geoms, [udb_geoms, blockers], threads=threads)
+    ]
+    parts, names, part_m2 = (np.concatenate([result[k] for result in done]) for k in range(3))
+    return parts, names, part_m2
 
 
 def check_inputs(

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from landuse.core.chunks import map_chunks, thread_count
 from landuse.core.crs import check_same_crs
 from landuse.core.errors import CRSError, SchemaError
 from landuse.core.labels import sum_by
@@ -94,69 +95,158 @@ def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.asarray(gdf.geometry.array, dtype=object)
 
 
-def _occupation_pieces(parcels: np.ndarray, layer: gpd.GeoDataFrame, name: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Layer:
+    """A constraint layer as arrays: geometries, and ids as codes in id order."""
+
+    geoms: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray  # names[codes] are the ids
+
+    @classmethod
+    def of(cls, gdf: gpd.GeoDataFrame, name: str) -> _Layer:
+        codes, names = pd.factorize(_feature_ids(gdf, name), sort=True)
+        return cls(_geoms(gdf), codes, np.asarray(names, dtype=object))
+
+    def near(self, geoms: np.ndarray, pick: np.ndarray) -> _Layer:
+        """The features at ``pick`` (their geometries given as ``geoms``)."""
+        return _Layer(geoms, self.codes[pick], self.names)
+
+
+#: Overlap pieces as columns: parcel (position), constraint, constraint_ids, geometry,
+#: then from _classify area_m2, area_mu, share, kind.
+_Pieces = dict[str, np.ndarray]
+
+
+def _joined_ids(part: np.ndarray, code: np.ndarray, names: np.ndarray, n: int) -> np.ndarray:
+    """Per part (``0 … n-1``), the distinct ids of its features, sorted and ``;``-joined."""
+    order = np.lexsort((code, part))  # code order is id order
+    part, code = part[order], code[order]
+    repeat = np.r_[False, (part[1:] == part[:-1]) & (code[1:] == code[:-1])][: len(part)]
+    part, code = part[~repeat], code[~repeat]
+    out = np.full(n, "", dtype=object)
+    single = np.bincount(part, minlength=n)[part] == 1
+    out[part[single]] = names[code[single]]
+    if not single.all():  # only parts on several features need Python string joins
+        joined = pd.Series(names[code[~single]], dtype=object).groupby(part[~single]).agg(";".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _pairs_of(parcel: np.ndarray, pair_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each entry of ``parcel``, the positions of its pairs in the sorted ``pair_t``.
+
+    Returns (entry, position), entries repeated once per pair.
+    """
+    start = np.searchsorted(pair_t, parcel, "left")
+    count = np.searchsorted(pair_t, parcel, "right") - start
+    entry = np.repeat(np.arange(len(parcel)), count)
+    position = np.arange(count.sum()) + np.repeat(start - np.cumsum(count) + count, count)
+    return entry, position
+
+
+def _occupation_pieces(parcels: np.ndarray, layer: _Layer, name: str) -> _Pieces:
     """Connected pieces of parcel ∩ layer, with the ids of the features under each."""
-    geoms = _geoms(layer)
-    hit, inside, pair_t, pair_l = intersect_by_group(parcels, geoms)
-    parts, owner = explode(inside)
-    parcel_of_part = hit[owner]
-    # Attribute each piece to the features it overlaps (pairs of the same parcel).
-    parts_df = pd.DataFrame({"part": np.arange(len(parts)), "parcel": parcel_of_part})
-    pairs_df = pd.DataFrame({"parcel": pair_t, "feature": pair_l})
-    link = parts_df.merge(pairs_df, on="parcel")
-    overlap = shapely.area(
-        shapely.intersection(parts[link["part"].to_numpy()], geoms[link["feature"].to_numpy()])
-    )
-    ids = _feature_ids(layer, name)
-    link = link.loc[overlap > 0].assign(fid=lambda d: ids[d["feature"].to_numpy()])
-    joined = (
-        link.sort_values(["part", "fid"])
-        .drop_duplicates(["part", "fid"])
-        .groupby("part")["fid"]
-        .agg(";".join)
-    )
-    return pd.DataFrame(
-        {
-            "parcel": parcel_of_part,
-            "constraint": name,
-            "constraint_ids": joined.reindex(np.arange(len(parts)), fill_value="").to_numpy(),
-            "geometry": parts,
-        }
-    )
+    found = intersect_by_group(parcels, layer.geoms)
+    parts, owner = explode(found.inside)
+    parcel_of_part = found.hit[owner]
+    pair_t, pair_l = found.pair_target, found.pair_layer
+    # A parcel meeting one feature lies on it with every piece: no second intersection.
+    single = np.bincount(pair_t, minlength=len(parcels))[parcel_of_part] == 1
+    one = np.flatnonzero(single & (shapely.area(parts) > 0))
+    one_feature = pair_l[np.searchsorted(pair_t, parcel_of_part[one])]
+    # Pieces of parcels on several features: test each feature their parcel meets.
+    multi = np.flatnonzero(~single)
+    entry, position = _pairs_of(parcel_of_part[multi], pair_t)
+    part_idx, feature_idx = multi[entry], pair_l[position]
+    on = shapely.area(shapely.intersection(parts[part_idx], layer.geoms[feature_idx])) > 0
+    features = np.concatenate([one_feature, feature_idx[on]])
+    return {
+        "parcel": parcel_of_part,
+        "constraint": np.full(len(parts), name, dtype=object),
+        "constraint_ids": _joined_ids(
+            np.concatenate([one, part_idx[on]]), layer.codes[features], layer.names, len(parts)
+        ),
+        "geometry": parts,
+    }
 
 
-def _outside_pieces(parcels: np.ndarray, udb: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _outside_pieces(parcels: np.ndarray, udb: np.ndarray) -> tuple[_Pieces, np.ndarray]:
     """Pieces of each parcel outside the UDB, and each parcel's inside area (m²)."""
-    hit, inside, _, _ = intersect_by_group(parcels, _geoms(udb))
+    found = intersect_by_group(parcels, udb)
     inside_m2 = np.zeros(len(parcels))
-    inside_m2[hit] = shapely.area(inside)
+    inside_m2[found.hit] = shapely.area(found.inside)
     outside = parcels.copy()
-    outside[hit] = shapely.difference(parcels[hit], inside)
-    parts, owner = explode(outside)
+    part = found.hit[~found.covered]
+    outside[part] = shapely.difference(parcels[part], found.inside[~found.covered])
+    # A parcel inside a single UDB feature has nothing outside: no difference computed.
+    rest = np.ones(len(parcels), dtype=bool)
+    rest[found.hit[found.covered]] = False
+    parts, owner = explode(outside[rest])
+    owner = np.flatnonzero(rest)[owner]
     keep = shapely.area(parts) > 0
-    frame = pd.DataFrame(
-        {
-            "parcel": owner[keep],
-            "constraint": "udb_outside",
-            "constraint_ids": "",
-            "geometry": parts[keep],
+    pieces = {
+        "parcel": owner[keep],
+        "constraint": np.full(int(keep.sum()), "udb_outside", dtype=object),
+        "constraint_ids": np.full(int(keep.sum()), "", dtype=object),
+        "geometry": parts[keep],
+    }
+    return pieces, inside_m2
+
+
+def _concat(pieces: list[_Pieces]) -> _Pieces:
+    return {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+
+
+def _chunk_pieces(
+    parcels: np.ndarray, udb: np.ndarray, layers: Mapping[str, _Layer], tol: NoiseTolerance
+) -> tuple[np.ndarray, _Pieces]:
+    """Inside-UDB area (m²) and classified overlap pieces of some parcels."""
+    outside, inside_m2 = _outside_pieces(parcels, udb)
+    pieces = [outside] + [_occupation_pieces(parcels, lyr, name) for name, lyr in layers.items()]
+    return inside_m2, _classify(_concat(pieces), shapely.area(parcels), tol)
+
+
+def _overlap_pieces(
+    parcels: np.ndarray,
+    udb: np.ndarray,
+    layers: Mapping[str, _Layer],
+    tol: NoiseTolerance,
+    threads: int,
+) -> tuple[np.ndarray, _Pieces]:
+    """:func:`_chunk_pieces` on spatial chunks of the parcels, ``threads`` at a time."""
+
+    def run(
+        rows: np.ndarray, near: list[np.ndarray], picks: list[np.ndarray]
+    ) -> tuple[np.ndarray, _Pieces]:
+        local = {
+            name: layer.near(geoms, pick)
+            for (name, layer), geoms, pick in zip(layers.items(), near[1:], picks[1:], strict=True)
         }
-    )
-    return frame, inside_m2
+        inside_m2, pieces = _chunk_pieces(parcels[rows], near[0], local, tol)
+        pieces["parcel"] = rows[pieces["parcel"]]
+        return inside_m2, pieces
+
+    geoms = [udb, *(layer.geoms for layer in layers.values())]
+    done = map_chunks(run, parcels, geoms, threads=threads)
+    inside_m2 = np.zeros(len(parcels))
+    for rows, (chunk_m2, _) in done:
+        inside_m2[rows] = chunk_m2
+    return inside_m2, _concat([pieces for _, (_, pieces) in done])
 
 
-def _classify(pieces: pd.DataFrame, parcel_m2: np.ndarray, tol: NoiseTolerance) -> pd.DataFrame:
-    geoms = pieces["geometry"].to_numpy()
+def _classify(pieces: _Pieces, parcel_m2: np.ndarray, tol: NoiseTolerance) -> _Pieces:
+    geoms = pieces["geometry"]
     area = shapely.area(geoms)
-    share = area / parcel_m2[pieces["parcel"].to_numpy()]
+    share = area / parcel_m2[pieces["parcel"]]
     thin = shapely.is_empty(shapely.buffer(geoms, -tol.width_m / 2, join_style="mitre"))
     noise = thin | ((area < tol.area_m2) & (share < tol.share))
-    return pieces.assign(
-        area_m2=area,
-        area_mu=m2_to_mu(area),
-        share=share,
-        kind=np.where(noise, "noise", "conflict"),
-    )
+    return pieces | {
+        "area_m2": area,
+        "area_mu": m2_to_mu(area),
+        "share": share,
+        "kind": np.where(noise, "noise", "conflict").astype(object),
+    }
 
 
 def check_conflicts(
@@ -169,6 +259,7 @@ def check_conflicts(
     labels: Mapping[str, tuple[str, str]] | None = None,
     tolerance: NoiseTolerance | None = None,
     id_field: str = "parcel_id",
+    threads: int | None = None,
 ) -> ConflictResult:
     """Check parcels against the three control lines and further constraint layers.
 
@@ -189,6 +280,9 @@ def check_conflicts(
         When a piece is boundary noise; conservative defaults.
     id_field : str
         The parcel id column.
+    threads : int, optional
+        Threads running spatial chunks of the parcels at once (default: every
+        core); the result is the same for any number.
 
     Returns
     -------
@@ -239,9 +333,9 @@ def check_conflicts(
 
     geoms = _geoms(parcels)
     parcel_m2 = shapely.area(geoms)
-    outside, inside_m2 = _outside_pieces(geoms, udb)
-    frames = [outside] + [_occupation_pieces(geoms, lyr, name) for name, lyr in layers.items()]
-    pieces = _classify(pd.concat(frames, ignore_index=True), parcel_m2, tol)
+    arrays = {name: _Layer.of(lyr, name) for name, lyr in layers.items()}
+    inside_m2, found = _overlap_pieces(geoms, _geoms(udb), arrays, tol, thread_count(threads))
+    pieces = pd.DataFrame(found)
 
     out = parcels.copy()
     out["area_m2"] = parcel_m2
@@ -262,8 +356,9 @@ def check_conflicts(
         out[f"{name}_share"] = total / parcel_m2
         out["outside_udb" if name == "udb_outside" else f"occupies_{name}"] = flag
         zh, en = all_labels[name]
-        status_zh = np.where(flag, np.where(status_zh == "", zh, status_zh + "；" + zh), status_zh)
-        status_en = np.where(flag, np.where(status_en == "", en, status_en + "; " + en), status_en)
+        # String work only on the flagged parcels (a few in a county, many at scale).
+        status_zh[flag] = np.where(status_zh[flag] == "", zh, status_zh[flag] + "；" + zh)
+        status_en[flag] = np.where(status_en[flag] == "", en, status_en[flag] + "; " + en)
         conflict_any |= flag
     noise = pieces["kind"] == "noise"
     out["noise_m2"] = np.bincount(
@@ -286,7 +381,9 @@ def check_conflicts(
         {
             id_field: ids[pieces["parcel"].to_numpy()],
             "constraint": pieces["constraint"].to_numpy(),
-            "constraint_label": [all_labels[c][0] for c in pieces["constraint"]],
+            "constraint_label": pieces["constraint"]
+            .map({name: label[0] for name, label in all_labels.items()})
+            .to_numpy(),
             "constraint_ids": pieces["constraint_ids"].to_numpy(),
             "kind": pieces["kind"].to_numpy(),
             "area_m2": pieces["area_m2"].to_numpy(),

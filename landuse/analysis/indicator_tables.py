@@ -31,7 +31,9 @@ A table is a TOML file (``layers/indicators_national_2008.toml`` is the model)::
 Indicators and their bounds are fixed (:data:`INDICATORS`): 容积率 ≥, 建筑系数 ≥,
 投资强度 ≥, 行政办公及生活服务设施用地所占比重 ≤, 绿地率 ≤.  A row inherits its
 group's ``source``, ``verified`` and ``note`` unless it gives its own; a value
-without ``verified = true`` is unverified and every result says so.
+without ``verified = true`` is unverified and every result says so.  The shipped
+national table, compiled without the official text, marks a value verified
+where it agrees in at least two independent published copies (named in its note).
 
 Several tables combine (:func:`load_indicator_table`): the national table first,
 then province or local tables, later ones winning; within a table a row for a
@@ -120,7 +122,8 @@ class Threshold:
     source, note : str
         Where the value comes from; anything to know about it.
     verified : bool
-        Checked against the text of the issuing document.
+        Checked against the issuing document (for the shipped national table:
+        found alike in two independent copies).
     table : str
         The table file it came from.
     codes : str or None
@@ -194,18 +197,27 @@ class IndicatorTable:
             if t.industry is not None and (indicator is None or t.indicator == indicator)
         ]
 
-    def check_region(self, region_class: str | None) -> None:
+    def check_region(self, region_class: str | None, *, per_parcel: bool = False) -> None:
         """Raise when a table gives values by region and ``region_class`` does not pick one.
+
+        Parameters
+        ----------
+        region_class : str or None
+            ``[indicators] region_class``.
+        per_parcel : bool
+            The parcels carry their own ``region_class`` field, so an unset
+            option is no error (a parcel without a class is not judged).
 
         Raises
         ------
         ConfigError
-            Region-specific rows exist but no ``[indicators] region_class`` is
-            set, or it names none of the tables' regions.
+            Region-specific rows exist but neither ``[indicators] region_class``
+            nor a parcel field gives a class, or the option names none of the
+            tables' regions.
         """
         for indicator, spec in INDICATORS.items():
             regions = self.regions(indicator)
-            if not regions or region_class in regions:
+            if not regions or region_class in regions or (region_class is None and per_parcel):
                 continue
             shown = ", ".join(f'"{r}"' for r in regions)
             what = (
@@ -216,7 +228,8 @@ class IndicatorTable:
             raise ConfigError(
                 f"[indicators] region_class {what}: the tables give {spec.label} by 地区分类 "
                 f"({shown}); set region_class to the project's class, e.g. "
-                f"region_class = {shown.split(', ')[0]}."
+                f"region_class = {shown.split(', ')[0]}, or give each parcel its class in a "
+                "region_class (地区分类) field."
             )
 
     def check_codes(self, edition: str | None) -> None:
@@ -248,7 +261,7 @@ class IndicatorTable:
             )
 
     def lookup(
-        self, indicator: str, industry: pd.Series, region_class: str | None = None
+        self, indicator: str, industry: pd.Series, region_class: str | pd.Series | None = None
     ) -> pd.DataFrame:
         """The threshold of ``indicator`` for each parcel, with its source or why none.
 
@@ -258,8 +271,9 @@ class IndicatorTable:
             A key of :data:`INDICATORS`.
         industry : Series of str
             Normalised industry codes (digits, or NA), indexed like the parcels.
-        region_class : str, optional
-            The project's region class.
+        region_class : str or Series of str, optional
+            The project's region class, or each parcel's (NA: none), aligned to
+            ``industry``.
 
         Returns
         -------
@@ -269,11 +283,8 @@ class IndicatorTable:
             ``verified`` (bool), aligned to ``industry``.
         """
         spec = INDICATORS[indicator]
-        rows = [
-            t
-            for t in self.thresholds
-            if t.indicator == indicator and t.region in (None, region_class)
-        ]
+        region = pd.Series(region_class, index=industry.index, dtype="string")
+        rows = [t for t in self.thresholds if t.indicator == indicator]
         # Later tables win; within a table the more specific row wins (applied last).
         rows.sort(key=lambda t: (t.rank, t.region is not None, len(t.industry or "")))
         value = pd.Series(np.nan, index=industry.index)
@@ -286,6 +297,8 @@ class IndicatorTable:
                 if t.industry is None
                 else code.str.startswith(t.industry).fillna(False).astype(bool)
             )
+            if t.region is not None:
+                hit &= region.eq(t.region).fillna(False).astype(bool)
             name = f"：{t.industry} {t.name or ''}".rstrip() if t.industry else ""
             value[hit] = t.value
             source[hit] = t.source + name + ("" if t.verified else "（未核实）")
@@ -298,10 +311,14 @@ class IndicatorTable:
             else:
                 no_code = missing & code.isna()
                 source[no_code] = "缺少行业代码，无法查得" + spec.label + "指标"
-                other = missing & ~no_code
+                regional = bool(self.regions(indicator))
+                no_region = missing & ~no_code & region.isna() & regional
+                source[no_region] = "缺少地区分类，无法查得" + spec.label + "指标"
+                other = missing & ~no_code & ~no_region
+                where = ("地区分类 " + region[other] + "、") if regional else ""
                 source[other] = (
-                    "指标表中没有行业 " + code[other].fillna("") + f" 的{spec.label}指标"
-                )
+                    "指标表中没有" + where + "行业 " + code[other] + f" 的{spec.label}指标"
+                ).astype(object)
         return pd.DataFrame({"value": value, "source": source, "verified": verified})
 
 

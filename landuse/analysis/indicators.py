@@ -151,6 +151,7 @@ INDICATOR_COLUMNS: tuple[str, ...] = tuple(
             "enterprise_id",
             "enterprise_name",
             "industry_code",
+            "region_class",
             "construction_status",
             "area_m2",
             "area_mu",
@@ -240,6 +241,33 @@ def _industry_codes(parcels: pd.DataFrame) -> pd.Series:
             f"digits for {int(bad.sum())} parcel(s) ({shown}); write codes such as 13 or C1311."
         )
     return text
+
+
+def _regions(parcels: pd.DataFrame, table: IndicatorTable, option: str | None) -> pd.Series:
+    """Each parcel's 地区分类: its ``region_class`` field, else ``[indicators] region_class``.
+
+    Raises
+    ------
+    SchemaError
+        A parcel names a class none of the tables gives values for.
+    """
+    own = _column(parcels, "region_class").astype("string").str.strip()
+    own = own.mask(own == "")
+    known = {region for name in INDICATORS for region in table.regions(name)}
+    bad = own.notna() & ~own.isin(known)
+    if bad.any():
+        shown = ", ".join(
+            f"{pid}: {value!r}"
+            for pid, value in zip(
+                _column(parcels, "parcel_id")[bad].head(20), own[bad].head(20), strict=True
+            )
+        )
+        classes = ", ".join(f'"{r}"' for r in sorted(known)) or "none"
+        raise SchemaError(
+            f"Layer 'parcels': region_class (地区分类) names no class of the indicator tables "
+            f"for {int(bad.sum())} parcel(s) ({shown}); the tables' classes: {classes}."
+        )
+    return own.fillna(option) if option is not None else own
 
 
 def _which(buildings: pd.DataFrame, bad: pd.Series) -> str:
@@ -675,7 +703,7 @@ def resolve_rules(
             f"{titles} does not say whether 投资强度 counts the land price; set [indicators] "
             'land_price = "include" or "exclude" as your rules define it.'
         )
-    table.check_region(options.region_class)
+    table.check_region(options.region_class, per_parcel="region_class" in parcels.columns)
     if _column(parcels, "industry_code").notna().any():
         table.check_codes(options.industry_codes)
     return float(height), None if included is None else bool(included)
@@ -695,7 +723,7 @@ def _check_controls(
     codes: pd.Series,
     completed: pd.Series,
     table: IndicatorTable,
-    region_class: str | None,
+    region_class: pd.Series,
 ) -> tuple[list[pd.Series], list[pd.Series]]:
     """Add threshold, source and ``_ok`` columns of each control indicator to ``out``.
 
@@ -715,7 +743,14 @@ def _check_controls(
         fails.append(
             _failure(spec.label, value, sign, limit["value"], failed, percent=name in _PERCENT)
         )
-        why = np.where(limit["value"].isna(), "无指标值", "缺少数据")
+        # No threshold: the parcel lacks what the lookup needs (缺少行业代码 / 缺少地区分类),
+        # or the tables have no value for it.
+        lacking = limit["source"].str.startswith("缺少")
+        why = np.where(
+            limit["value"].isna(),
+            np.where(lacking, limit["source"].str.split("，").str[0], "无指标值"),
+            "缺少数据",
+        )
         text = np.where(completed & ok.isna(), spec.label + "（" + why + "）", "")
         open_.append(pd.Series(text, index=out.index))
     return fails, open_
@@ -859,7 +894,10 @@ def check_indicators(
         if "construction_status" in p.columns
         else pd.Series(True, index=p.index)
     )
-    fails, open_ = _check_controls(out, codes, completed, table, opts.region_class)
+    regions = _regions(p, table, opts.region_class)
+    if "region_class" in p.columns:
+        out["region_class"] = regions
+    fails, open_ = _check_controls(out, codes, completed, table, regions)
     given = as_of if as_of is not None else opts.as_of
     day: pd.Timestamp | None = None
     if given is not None:

@@ -153,9 +153,9 @@ def _zones(
     known = [z for z in ZONE_ORDER if z in set(labels)]
     frames = []
     for zone in [*known, *sorted(set(labels) - set(known) - {""})]:
-        hit, inside, _, _ = intersect_by_group(targets, geoms[(labels == zone).to_numpy()])
-        m2 = measure(inside, crs, basis)
-        frames.append(pd.DataFrame({"parcel_id": ids[hit], "zone": zone, "area_m2": m2}))
+        found = intersect_by_group(targets, geoms[(labels == zone).to_numpy()])
+        m2 = measure(found.inside, crs, basis)
+        frames.append(pd.DataFrame({"parcel_id": ids[found.hit], "zone": zone, "area_m2": m2}))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     table["area_ha"] = (table["area_m2"] / M2_PER_HA).astype(float).round(4)
     table["area_mu"] = (table["area_m2"] / M2_PER_MU).astype(float).round(4)

@@ -143,6 +143,8 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         # 工业项目建设用地控制指标 and 标准地 targets (landuse.analysis.indicators); areas in m²,
         # money in 万元; industry_code is the 国民经济行业分类 code (2 or more digits).
         "industry_code": ("HYDM", "行业代码", "GMJJHYDM", "国民经济行业代码", "行业分类代码"),
+        # The parcel's 地区分类 as the indicator tables name it (over [indicators] region_class).
+        "region_class": ("地区分类",),
         "investment_wan": ("GDZCTZ", "固定资产投资", "固定资产投资额", "固定资产总投资"),
         "floor_area_m2": ("JRJZMJ", "计容建筑面积"),
         "building_base_m2": ("JZJDMJ", "建筑基底面积", "建筑物基底面积"),
@@ -225,13 +227,16 @@ FIELD_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # Building footprints for 容积率 and 建筑系数: kind is 建筑物, 构筑物 or 露天堆场
     # (default 建筑物), floors the storeys above ground, height_m the height.
+    # 自然幢 (ZRZ) layers of 不动产登记 databases: ZRZH 自然幢号, JZWGD 建筑物高度,
+    # DSCS 地上层数 (their ZCS 总层数 counts basements too, so it is no alias of
+    # floors), JZWJBYT 建筑物基本用途.
     "buildings": {
-        "building_id": ("JZWBH", "建筑物编号", "BSM", "标识码"),
+        "building_id": ("JZWBH", "建筑物编号", "ZRZH", "自然幢号", "BSM", "标识码"),
         "building_name": ("JZWMC", "建筑物名称"),
         "kind": ("JZLX", "建筑类型", "建筑物类型"),
         "floors": ("CS", "层数", "JZCS", "建筑层数", "DSCS", "地上层数"),
-        "height_m": ("GD", "高度", "JZGD", "建筑高度"),
-        "use": ("JZYT", "建筑用途", "使用用途"),
+        "height_m": ("GD", "高度", "JZGD", "建筑高度", "JZWGD", "建筑物高度"),
+        "use": ("JZYT", "建筑用途", "使用用途", "JZWJBYT", "建筑物基本用途"),
     },
     "enterprises": {
         "enterprise_id": ("TYSHXYDM", "统一社会信用代码", "QYDM", "企业代码", "USCC"),

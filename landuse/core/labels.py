@@ -215,6 +215,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "detail": ("说明", "Detail"),
     # 工业项目建设用地控制指标 and 标准地 (landuse.analysis.indicators)
     "industry_code": ("行业代码", "Industry code"),
+    "region_class": ("地区分类", "Region class"),
     "construction_status": ("建设状态", "Construction status"),
     "result": ("核验结论", "Result"),
     "findings": ("核验说明", "Findings"),

@@ -131,6 +131,10 @@ class ProjectOptions:
         it): ``"plane"`` on the Gauss-Kruger plane of ``analysis_crs``, or
         ``"ellipsoid"``, the 椭球面积 on the CGCS2000 ellipsoid that the 三调 reports
         (see :func:`landuse.core.crs.area_ellipsoid_m2`).  Default plane.
+    threads : int or None
+        CPU threads of the conflict check and the buildable-land finder
+        (default: every core; ``--threads`` overrides it).  Results are the
+        same for any number; fewer leave cores to other work.
     """
 
     name: str | None = None
@@ -141,6 +145,14 @@ class ProjectOptions:
     data_date: dt.date | None = None
     paper: Literal["A3", "A4"] = "A3"
     area: Literal["plane", "ellipsoid"] = "plane"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(
+                f"[project] threads must be at least 1, not {self.threads} "
+                "(remove it to use every core)."
+            )
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,8 @@ class IdleOptions:
     as_of : date or None
         Day the idle rules are judged for (``--as-of`` overrides).
     ledger : str or None
-        The bureau's append-only ledger GeoPackage, relative to landuse.toml.
+        The bureau's append-only ledger: a GeoPackage relative to landuse.toml,
+        or ``postgresql://user@host/db?table=schema.name`` for a shared one.
     ledger_import : str or None
         A CSV/Excel of ledger rows imported into a fresh ledger by ``report``
         (the sample uses it; a bureau keeps ``ledger`` instead).

@@ -9,10 +9,13 @@ owner indices.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import shapely
 
 __all__ = [
+    "Overlap",
     "explode",
     "intersect_by_group",
     "polygonal",
@@ -97,13 +100,41 @@ def union_by_group(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, n
     return labels, unions
 
 
+class Overlap(NamedTuple):
+    """What :func:`intersect_by_group` found.
+
+    Attributes
+    ----------
+    hit : ndarray of int
+        Indices of targets that overlap the layer with positive area.
+    inside : ndarray of shapely geometries
+        ``target ∩ union(layer)`` for each ``hit`` target.
+    covered : ndarray of bool
+        Per ``hit`` target: it lies wholly in one feature, so ``inside`` is
+        the target itself (no geometry was computed for it).
+    pair_target, pair_layer : ndarray of int
+        All candidate (target, layer feature) pairs with a positive-area
+        intersection (every feature a covered target meets), for attributing
+        pieces to layer ids; sorted by target, then feature.
+    """
+
+    hit: np.ndarray
+    inside: np.ndarray
+    covered: np.ndarray
+    pair_target: np.ndarray
+    pair_layer: np.ndarray
+
+
 def intersect_by_group(
     targets: np.ndarray, layer: np.ndarray, tree: shapely.STRtree | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> Overlap:
     """Intersect each target with the union of the layer features it meets.
 
     Overlapping layer features (a farmland patch drawn twice) are unioned
-    first, so areas never double-count.
+    first, so areas never double-count.  The layer features a target's box
+    reaches are prepared in place (GEOS caches their edge index; prepared
+    geometries must not be shared between threads, see
+    :mod:`landuse.core.chunks`).
 
     Parameters
     ----------
@@ -116,23 +147,19 @@ def intersect_by_group(
 
     Returns
     -------
-    hit : ndarray of int
-        Indices of targets that overlap the layer with positive area.
-    inside : ndarray of shapely geometries
-        ``target ∩ union(layer)`` for each ``hit`` target.
-    pair_target, pair_layer : ndarray of int
-        All candidate (target, layer feature) pairs with a positive-area
-        intersection, for attributing pieces to layer ids.
+    Overlap
     """
     tree = tree if tree is not None else shapely.STRtree(layer)
-    t_idx, l_idx = _ordered(*tree.query(targets, predicate="intersects"))
+    t_idx, l_idx = _ordered(*tree.query(targets))
+    shapely.prepare(layer[np.unique(l_idx)])
+    meets = shapely.intersects(layer[l_idx], targets[t_idx])
+    t_idx, l_idx = t_idx[meets], l_idx[meets]
     if not len(t_idx):
         empty = np.array([], dtype=int)
-        return empty, np.array([], dtype=object), empty, empty
+        return Overlap(empty, np.array([], dtype=object), np.array([], dtype=bool), empty, empty)
     # Targets covered by a single feature need no geometry work: the piece is the target.
-    cov_t, _ = tree.query(targets, predicate="covered_by")
     covered = np.zeros(len(targets), dtype=bool)
-    covered[cov_t] = True
+    covered[t_idx[shapely.covers(layer[l_idx], targets[t_idx])]] = True
     pieces = np.empty(len(t_idx), dtype=object)
     whole = covered[t_idx]
     pieces[whole] = targets[t_idx[whole]]
@@ -144,7 +171,7 @@ def intersect_by_group(
     fully = covered[hit]
     inside[fully] = targets[hit[fully]]
     inside[~fully] = polygonal(inside[~fully])
-    return hit, inside, t_idx, l_idx
+    return Overlap(hit, inside, fully, t_idx, l_idx)
 
 
 def _ordered(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

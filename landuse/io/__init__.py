@@ -35,6 +35,7 @@ from landuse.io.write import (
     write_bytes,
     write_layer,
     write_layers,
+    write_raster,
     write_table,
     write_text,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "write_bytes",
     "write_layer",
     "write_layers",
+    "write_raster",
     "write_table",
     "write_text",
 ]

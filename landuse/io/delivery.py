@@ -58,6 +58,7 @@ ROLE_LABELS: dict[str, str] = {
     "district": "行政区",
     "roads": "道路",
     "dltb": "地类图斑（国土调查）",
+    "buildings": "建筑物",
 }
 
 #: How a layer was recognised, strongest first.
@@ -69,8 +70,10 @@ METHOD_LABELS: dict[Method, str] = {
 }
 _STRENGTH = {method: len(METHOD_LABELS) - i for i, method in enumerate(METHOD_LABELS)}
 
-# Layer names of the national databases: 三区三线 (国土空间规划"一张图") and
-# 第三次全国国土调查.  Longer codes first so YJJBNTTB is not read as YJJBNT.
+# Layer names of the national databases: 三区三线 (国土空间规划"一张图"),
+# 第三次全国国土调查 and the 自然幢 (ZRZ) footprints of 不动产登记 databases (the
+# 房屋 FW layer there holds one polygon per unit and storey, not footprints).
+# Longer codes first so YJJBNTTB is not read as YJJBNT.
 _NATIONAL_CODES: dict[str, str] = {
     "YJJBNTBHTB": "farmland",
     "YJJBNTTB": "farmland",
@@ -79,6 +82,7 @@ _NATIONAL_CODES: dict[str, str] = {
     "STBHHX": "eco_redline",
     "DLTB": "dltb",
     "XZQ": "district",
+    "ZRZ": "buildings",
 }
 _CODE_RE = re.compile(
     r"(?<![A-Za-z])(" + "|".join(_NATIONAL_CODES) + r")(?![A-Za-z])", re.IGNORECASE
@@ -96,6 +100,7 @@ _NAME_WORDS: dict[str, tuple[str, ...]] = {
     "district": ("行政区", "行政界", "县界", "区界"),
     "roads": ("道路", "路网"),
     "dltb": ("地类图斑", "土地利用现状", "国土调查", "变更调查"),
+    "buildings": ("建筑物", "构筑物", "房屋", "楼栋", "自然幢", "厂房"),
 }
 
 # Derived layers (analysis results, reserves, buffers) name a role without being it.
@@ -103,8 +108,10 @@ _NOT_SOURCE_WORDS = ("储备", "占用", "冲突", "缓冲", "分析", "检查")
 
 # Fields that identify a layer whose name says nothing: any one set, all of
 # its fields present.  Checked in this order (a parcels layer may also carry
-# YQMC, the park it belongs to).
+# YQMC, the park it belongs to; a 自然幢 layer carries ZDDM, the parcel it
+# stands on, so buildings come before parcels).
 _FIELD_SIGNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "buildings": (("ZZDMJ",), ("JZWGD",), ("幢占地面积",), ("建筑物高度",)),
     "dltb": (("DLBM", "TBDLMJ"), ("地类编码", "图斑地类面积")),
     "farmland": (("YJJBNTTBBH",), ("JBNTTBBH",), ("YJJBNTMJ",), ("永久基本农田图斑编号",)),
     "eco_redline": (("HXBH",), ("红线编号",)),

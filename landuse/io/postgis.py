@@ -30,11 +30,15 @@ from landuse.core.errors import ConfigError, DatabaseError, LayerNotFoundError, 
 
 __all__ = [
     "DATABASE_ENV",
+    "first_line",
     "is_database_url",
     "read_plain_table",
     "read_table_layer",
     "redact",
+    "session",
+    "split_query",
     "split_schema",
+    "split_table",
     "table_sha256",
     "write_tables",
 ]
@@ -80,6 +84,22 @@ def database_url(configured: str | None) -> str:
     return url
 
 
+def split_query(url: str, key: str, default: str) -> tuple[str, str]:
+    """``postgresql://…?key=v`` → (the URL without ``key``, ``v``; ``default`` when absent).
+
+    Examples
+    --------
+    >>> split_query("postgresql://gis@db/yzt?table=tz.idle_ledger&sslmode=require", "table", "")
+    ('postgresql://gis@db/yzt?sslmode=require', 'tz.idle_ledger')
+    """
+    parts = urlsplit(url)
+    query = [q for q in parts.query.split("&") if q]
+    prefix = f"{key}="
+    value = next((q.split("=", 1)[1] for q in query if q.startswith(prefix)), default)
+    rest = "&".join(q for q in query if not q.startswith(prefix))
+    return urlunsplit(parts._replace(query=rest)), value
+
+
 def split_schema(url: str, default: str = "landuse") -> tuple[str, str]:
     """``postgresql://…?schema=s`` → (the URL without ``schema``, ``s``).
 
@@ -88,11 +108,7 @@ def split_schema(url: str, default: str = "landuse") -> tuple[str, str]:
     >>> split_schema("postgresql://gis@db/yzt?schema=out&sslmode=require")
     ('postgresql://gis@db/yzt?sslmode=require', 'out')
     """
-    parts = urlsplit(url)
-    query = [q for q in parts.query.split("&") if q]
-    schema = next((q.split("=", 1)[1] for q in query if q.startswith("schema=")), default)
-    rest = "&".join(q for q in query if not q.startswith("schema="))
-    return urlunsplit(parts._replace(query=rest)), schema
+    return split_query(url, "schema", default)
 
 
 def _connect(url: str):  # -> psycopg.Connection (psycopg is imported only when used)
@@ -109,19 +125,30 @@ def _connect(url: str):  # -> psycopg.Connection (psycopg is imported only when 
 
 
 @contextlib.contextmanager
-def _session(url: str) -> Iterator[Any]:
-    """A connection whose database errors become one-line landuse errors (URL redacted)."""
+def session(url: str) -> Iterator[Any]:
+    """A connection whose database errors become one-line landuse errors (URL redacted).
+
+    Yields a ``psycopg.Connection`` (not in autocommit: committed when the block
+    ends, rolled back when it raises).  Errors the caller translates itself
+    inside the block pass through unchanged.
+    """
     import psycopg
 
     with _connect(url) as con:
         try:
             yield con
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatabaseError(f"{redact(url)}: {reason}") from None
+            raise DatabaseError(f"{redact(url)}: {first_line(exc)}") from None
 
 
-def _split_table(table: str) -> tuple[str, str]:
+def first_line(exc: Exception) -> str:
+    """The first line of a server error (its name when empty): the reason a message quotes."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def split_table(table: str) -> tuple[str, str]:
+    """``schema.name`` (``public`` when no schema is given), checked to be plain identifiers."""
     schema, _, name = table.rpartition(".")
     schema = schema or "public"
     for part in (schema, name):
@@ -166,9 +193,9 @@ def read_table_layer(
     """
     from psycopg import sql
 
-    schema, name = _split_table(table)
+    schema, name = split_table(table)
     where = f"{redact(url)} table {schema}.{name}"
-    with _session(url) as con:
+    with session(url) as con:
         row = con.execute(
             "SELECT f_geometry_column, srid FROM geometry_columns "
             "WHERE f_table_schema = %s AND f_table_name = %s",
@@ -221,8 +248,8 @@ def read_plain_table(url: str, table: str) -> pd.DataFrame:
     """Read an attribute table (e.g. the enterprise table) as text cells, like a workbook."""
     from psycopg import sql
 
-    schema, name = _split_table(table)
-    with _session(url) as con:
+    schema, name = split_table(table)
+    with session(url) as con:
         if con.execute("SELECT to_regclass(%s)", (f'"{schema}"."{name}"',)).fetchone() == (None,):
             raise LayerNotFoundError(f"{redact(url)} table {schema}.{name}: no such table.")
         cur = con.execute(
@@ -282,12 +309,12 @@ def write_tables(
     """
     from psycopg import sql
 
-    _split_table(f"{schema}.x")
+    split_table(f"{schema}.x")
     written = []
-    with _session(url) as con, con.transaction():
+    with session(url) as con, con.transaction():
         con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         for name, frame in layers.items():
-            _split_table(f"{schema}.{name}")
+            split_table(f"{schema}.{name}")
             target = sql.Identifier(schema, name)
             geo = isinstance(frame, gpd.GeoDataFrame)
             attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name)) if geo else frame

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -16,6 +17,9 @@ import pyarrow.compute as pc
 import pyogrio
 import pyogrio._io
 import pyogrio.raw
+import rasterio
+from affine import Affine
+from numpy.typing import NDArray
 
 from landuse.core.errors import LayerReadError
 from landuse.io.boundary_txt import format_boundary_txt
@@ -193,6 +197,54 @@ def write_boundary_txt(parcels: gpd.GeoDataFrame, path: PathLike) -> Path:
     )
     with _atomic_target(p) as tmp:
         tmp.write_bytes(data)
+    return p
+
+
+def write_raster(
+    array: NDArray[Any],
+    path: PathLike,
+    *,
+    crs: str,
+    transform: Affine,
+    nodata: float | None = None,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """Write one band as a tiled, deflate-compressed GeoTIFF atomically.
+
+    Parameters
+    ----------
+    array : ndarray
+        The band, rows × columns.
+    path : str or path-like
+        Output ``.tif`` file.
+    crs : str
+        Its CRS (e.g. ``"EPSG:4545"``).
+    transform : Affine
+        Pixel to CRS coordinates.
+    nodata : float, optional
+        The no-data value.
+    tags : dict, optional
+        Dataset tags (e.g. a note that the data are synthetic).
+    """
+    p = Path(path).expanduser()
+    height, width = array.shape
+    with _atomic_target(p) as tmp:
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=1,
+            dtype=array.dtype,
+            crs=crs,
+            transform=transform,
+            compress="deflate",
+            tiled=True,
+            nodata=nodata,
+        ) as dst:
+            dst.write(array, 1)
+            dst.update_tags(**(tags or {}))
     return p
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import matplotlib
+from fontTools.ttLib import TTFont, TTLibError
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -44,6 +45,7 @@ __all__ = [
     "cjk_font_file",
     "cjk_style",
     "glyphs_required",
+    "web_font_file",
 ]
 
 #: Chinese font families, most wanted first.  The last is the packaged font's.
@@ -129,6 +131,26 @@ def cjk_font_file() -> FontFile:
         font_manager.FontProperties(family=cjk_font()), fallback_to_default=False
     )
     return FontFile(Path(found), int(getattr(found, "face_index", 0)))
+
+
+def web_font_file() -> FontFile:
+    """The Chinese font that may be embedded in a web page given to others.
+
+    :func:`cjk_font_file` when its licence is the SIL Open Font License (Noto,
+    Source Han Sans), else the packaged Noto Sans SC: system fonts such as
+    Microsoft YaHei or SimHei are licensed for the PC they are installed on.
+
+    Returns
+    -------
+    FontFile
+        For a subset embedded with ``@font-face`` (the meeting map).
+    """
+    found = cjk_font_file()
+    with contextlib.suppress(OSError, TTLibError):  # unreadable: the packaged font instead
+        with TTFont(found.path, fontNumber=found.face_index, lazy=True) as font:
+            if "SIL Open Font License" in (font["name"].getDebugName(13) or ""):
+                return found
+    return FontFile(_packaged_font_file(), 0)
 
 
 @contextlib.contextmanager

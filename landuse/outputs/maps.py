@@ -1,10 +1,16 @@
-"""Folium web maps for meetings: layered, styled, self-contained and safe.
+"""Folium web maps for meetings: layered, styled, self-contained, safe and fast.
 
 :func:`build_map` returns a :class:`folium.Map` whose HTML carries Leaflet
-(from the ``XStatic-Leaflet`` package on disk) and landuse's own controls
-inline: with no basemap it makes no network request at all, for intranets.
-Each layer is one :class:`MapLayer` declaration in :data:`LAYERS`; styles
-come from ``layers/styles.toml``.
+(from the ``XStatic-Leaflet`` package on disk), landuse's own controls and the
+Chinese font (a subset, as a WOFF data URL) inline: with no basemap it makes no
+network request at all, for intranets.  Each layer is one :class:`MapLayer`
+declaration in :data:`LAYERS`; styles come from ``layers/styles.toml``.
+
+Made for 100,000 parcels: a layer's features are sent once, as quantized,
+delta-encoded integer coordinates, and each popup column once per distinct value
+with an integer code per feature; layers that restyle the parcels (亩均税收分类,
+控制指标核验) reuse the parcels' features.  The page draws every layer on its own
+canvas and builds a popup only when a feature is clicked.
 
 Attribute values reach the page only as JSON data, with ``<``, ``>`` and
 ``&`` escaped, and are put into popups with ``textContent``, so a parcel named
@@ -19,7 +25,9 @@ WGS84/CGCS2000 to GCJ-02 for it, or they would sit about 500 m off in Guangxi.
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import io
 import json
 import os
 import re
@@ -28,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import folium
 import geopandas as gpd
@@ -36,14 +44,17 @@ import numpy as np
 import pandas as pd
 import shapely
 import xstatic.pkg.leaflet as xleaflet
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
+from fontTools import subset
 
 from landuse.core.config import layers_dir
 from landuse.core.crs import analysis_crs
 from landuse.core.errors import ConfigError, LanduseError
+from landuse.outputs.fonts import web_font_file
 
 __all__ = [
+    "EMBEDDED_FONT",
     "LAYERS",
     "Basemap",
     "MapLayer",
@@ -56,6 +67,9 @@ __all__ = [
 ]
 
 Basemap = Literal["none", "osm", "tianditu-vec", "tianditu-img", "amap"]
+
+#: Family name of the Chinese font embedded in the page (landuse_map.css lists it).
+EMBEDDED_FONT = "landuse CJK"
 
 # --------------------------------------------------------------------- GCJ-02
 
@@ -174,6 +188,9 @@ class MapLayer:
     names : str, optional
         Column written on the map at each feature (park names), instead of
         the ``tooltip`` shown on hover.
+    view_of : str, optional
+        Key of the layer whose features this one restyles (the parcels): matched on
+        ``parcel_id`` with the same geometry, its features are not sent again.
     """
 
     key: str
@@ -184,6 +201,7 @@ class MapLayer:
     show: bool = True
     searchable: tuple[str, ...] = ()
     names: str | None = None
+    view_of: str | None = None
 
 
 #: The map's layers, bottom to top.  A new layer is one more declaration here.
@@ -249,6 +267,7 @@ LAYERS: tuple[MapLayer, ...] = (
         "main_enterprise",
         "grade",
         show=False,
+        view_of="parcels",
     ),
     MapLayer(
         "indicators",
@@ -270,6 +289,7 @@ LAYERS: tuple[MapLayer, ...] = (
         "result",
         show=False,
         searchable=("parcel_id",),
+        view_of="parcels",
     ),
     MapLayer(
         "buildable",
@@ -349,6 +369,15 @@ def _format(values: pd.Series, column: str) -> pd.Series:
     return values.astype("string").fillna("—").replace("", "—").astype(object)
 
 
+def _dictionary(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A column's popup text as (codes, distinct texts); each distinct value is formatted once."""
+    codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+    texts = _format(pd.Series(uniques, dtype=values.dtype), column).to_numpy(dtype=object)
+    codes = np.where(codes < 0, len(texts), codes)  # missing values show as —
+    merged, distinct = pd.factorize(np.append(texts, "—"))  # 1.001 and 1.004 both read 1.00
+    return merged[codes], np.asarray(distinct, dtype=object)
+
+
 def _script_safe(json_text: str) -> str:
     """JSON text made safe inside <script>: <, > and & escaped, so no value closes it."""
     return json_text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
@@ -356,75 +385,327 @@ def _script_safe(json_text: str) -> str:
 
 def _script_json(value: object) -> str:
     """A Python value as script-safe JSON."""
-    return _script_safe(json.dumps(value, ensure_ascii=False))
+    return _script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def _features(
-    gdf: gpd.GeoDataFrame, spec: MapLayer, style_keys: list[str], geoms: np.ndarray
-) -> str:
-    """A GeoJSON FeatureCollection with compact display properties."""
-    # Popup values only; the labels are sent once per layer (see _GeoJsonLayer).
-    cols = [c for c, _ in spec.popup if c in gdf.columns]
-    values = [_format(gdf[c], c).tolist() for c in cols]
-    rows = [list(r) for r in zip(*values, strict=True)] if values else [[]] * len(gdf)
-    props = pd.DataFrame({"_p": rows}, index=gdf.index)
-    if spec.style_by and spec.style_by in gdf.columns:
-        value = gdf[spec.style_by].astype("string").fillna("")
-        fallback = style_keys[-1] if style_keys else ""
-        props["_s"] = value.where(value.isin(style_keys), fallback)
-    else:
-        props["_s"] = ""
-    if spec.tooltip and spec.tooltip in gdf.columns:
-        props["_t"] = _format(gdf[spec.tooltip], spec.tooltip)
-    if spec.names and spec.names in gdf.columns:
-        props["_n"] = _format(gdf[spec.names], spec.names)
-    if spec.searchable:
-        present = [c for c in spec.searchable if c in gdf.columns]
-        props["_q"] = gdf[present].astype("string").fillna("").agg(" ".join, axis=1)
-    records = props.to_dict("records")
-    geometries = shapely.to_geojson(geoms)
-    body = ",".join(
-        f'{{"type":"Feature","properties":{json.dumps(r, ensure_ascii=False)},"geometry":{g}}}'
-        for r, g in zip(records, geometries, strict=True)
-    )
-    return _script_safe('{"type":"FeatureCollection","features":[' + body + "]}")
+def _base64(data: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(data).tobytes()).decode("ascii")
 
 
-class _GeoJsonLayer(folium.map.Layer):
-    """A GeoJSON overlay with landuse's safe popups and per-value styles."""
+def _varints(values: np.ndarray) -> str:
+    """Non-negative integers as base64 LEB128 varints: 7 bits a byte, the high bit says more.
+
+    Examples
+    --------
+    >>> base64.b64decode(_varints(np.array([5, 300]))).hex()  # 300 = 0b10_0101100
+    '05ac02'
+    """
+    v = np.asarray(values, dtype=np.uint64)
+    length = np.ones(len(v), dtype=np.int64)
+    for k in range(1, 10):
+        length += v >= np.uint64(1 << (7 * k))
+    start = np.cumsum(length) - length
+    out = np.empty(int(length.sum()), dtype=np.uint8)
+    for k in range(int(length.max(initial=0))):
+        sel = length > k
+        low = ((v[sel] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        out[start[sel] + k] = low | (length[sel] > k + 1).astype(np.uint8) << 7
+    return _base64(out)
+
+
+def _zigzag(values: np.ndarray) -> np.ndarray:
+    """Signed integers folded onto non-negative ones (0, -1, 1, -2 → 0, 1, 2, 3)."""
+    v = np.asarray(values, dtype=np.int64)
+    return ((v << 1) ^ (v >> 63)).view(np.uint64)
+
+
+_POLYGON, _MULTI_POLYGON, _COLLECTION = 3, 6, 7  # shapely type ids
+
+
+def _polygon_rings(geoms: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rings of polygonal features: (vertices, ring of each vertex, feature of each ring).
+
+    Multipolygons and collections (overlay results) are taken apart; the lines and
+    points of a collection have no area to draw and are left out.
+
+    Raises
+    ------
+    LanduseError
+        A feature is a bare line or point: map layers are areas.
+    """
+    kinds = shapely.get_type_id(geoms)
+    bare = ~np.isin(kinds, (-1, _POLYGON, _MULTI_POLYGON, _COLLECTION)) & ~shapely.is_empty(geoms)
+    if bare.any():
+        i = int(np.flatnonzero(bare)[0])
+        kind = geoms[i].geom_type
+        raise LanduseError(
+            f"地图图层 {key} 第 {i + 1} 个要素是 {kind}，地图只画面状要素 / "
+            f"map layer '{key}': feature {i + 1} is a {kind}; map layers are polygons."
+        )
+    parts, feature = shapely.get_parts(geoms, return_index=True)
+    kinds = shapely.get_type_id(parts)
+    while np.isin(kinds, (_MULTI_POLYGON, _COLLECTION)).any():  # collections of multipolygons
+        parts, inner = shapely.get_parts(parts, return_index=True)
+        feature, kinds = feature[inner], shapely.get_type_id(parts)
+    polygons = kinds == _POLYGON
+    rings, polygon = shapely.get_rings(parts[polygons], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    return xy, ring, feature[polygons][polygon]
+
+
+def _encode_polygons(geoms: np.ndarray, precision: int, key: str) -> dict[str, Any]:
+    """Polygons (lon/lat) as quantized, delta-encoded varints, decoded by ``LU.source``.
+
+    Coordinates become integers of 10^-precision degrees; each ring drops its
+    closing vertex and vertices repeating the one before; the vertices are sent
+    as differences from the previous one (zigzag varints), with the number of
+    rings of each feature and of vertices of each ring.
+    """
+    xy, ring, ring_feature = _polygon_rings(geoms, key)
+    q = np.rint(xy * 10.0**precision).astype(np.int64)
+    closing = np.r_[ring[1:] != ring[:-1], True]
+    repeated = np.r_[False, (q[1:] == q[:-1]).all(axis=1) & (ring[1:] == ring[:-1])]
+    keep = ~closing & ~repeated
+    q, ring = q[keep], ring[keep]
+    deltas = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    return {
+        "n": len(geoms),
+        "nr": len(ring_feature),
+        "nv": len(q),
+        "precision": precision,
+        "rings": _varints(np.bincount(ring_feature, minlength=len(geoms))),
+        "verts": _varints(np.bincount(ring, minlength=len(ring_feature))),
+        "xy": _varints(_zigzag(deltas.ravel())),
+    }
+
+
+def _integers(values: np.ndarray) -> dict[str, Any]:
+    """Non-negative integers for the page, in the shorter of two forms (base64).
+
+    Fixed width (little-endian, 1, 2 or 4 bytes: ``width``), read as a typed
+    array; or, ``width`` 0, each one's difference from the one before as zigzag
+    varints, short for numbers that mostly count up (codes in order of first use).
+    """
+    v = np.asarray(values, dtype=np.int64)
+    top = int(v.max(initial=0))
+    width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4
+    fixed = _base64(v.astype(f"<u{width}"))
+    delta = _varints(_zigzag(np.diff(v, prepend=0)))
+    if len(fixed) <= len(delta):
+        return {"width": width, "b64": fixed}
+    return {"width": 0, "b64": delta}
+
+
+def _encode_columns(columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Popup columns for the page: each distinct text once, a code per feature and column.
+
+    ``strings`` holds every distinct text of the columns (a firm's name is sent
+    once for 企业 and 主要企业), run together, with their lengths; each column has its
+    dictionary (indices into ``strings``, or ``from`` when they are consecutive) and
+    a code per feature into it, or none when every feature has its own value in
+    order (ids).
+    """
+    parts = []
+    for key, (codes, texts) in columns.items():
+        codes, first = pd.factorize(codes)  # dictionary in order of first use; unused go
+        parts.append((key, codes, texts[first]))
+    if not parts:
+        return {"strings": {"n": 0, "text": "", "lengths": ""}, "columns": {}}
+    index, strings = pd.factorize(np.concatenate([texts for _, _, texts in parts]))
+    ends = np.cumsum([len(texts) for _, _, texts in parts])
+    out = {}
+    for (key, codes, _), ref in zip(parts, np.split(index, ends[:-1]), strict=True):
+        consecutive = np.array_equal(ref, np.arange(ref[0], ref[0] + len(ref)))
+        own = np.array_equal(codes, np.arange(len(codes)))
+        out[key] = {
+            "n": len(ref),
+            "dict": {"from": int(ref[0])} if consecutive else _integers(ref),
+            "codes": None if own else _integers(codes),
+        }
+    # One string and the lengths (UTF-16 units, as JavaScript counts): far quicker for a
+    # browser to parse than an array of 300,000 strings.
+    distinct = pd.Series(strings, dtype=object)
+    lengths = distinct.str.len() + distinct.str.count("[\U00010000-\U0010ffff]")
+    text = "".join(distinct)
+    return {
+        "strings": {"n": len(distinct), "text": text, "lengths": _varints(lengths.to_numpy())},
+        "columns": out,
+    }
+
+
+class _Source(MacroElement):
+    """The geometry and popup columns of a layer's features, sent once.
+
+    Layers that restyle the same features (views, :attr:`MapLayer.view_of`) share
+    one source: its geometry and the columns whose text is the same.  The data sit
+    in a ``<script type="application/json">`` block, read with ``JSON.parse``
+    (much faster for browsers than a script literal of the same size).
+    """
 
     _template = Template(
         """
+{% macro html(this, kwargs) %}
+<script type="application/json" id="{{ this.get_name() }}">{{ this.data_js }}</script>
+{% endmacro %}
 {% macro script(this, kwargs) %}
-    var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
-        style: function (f) {
-            var s = {{ this.styles_js }};
-            return s[f.properties._s] || s[""];
-        },
-        onEachFeature: function (f, layer) {
-            LU.bind(layer, f, {{ this.title_js }}, {{ this.labels_js }});
-        }
-    });
-    LU.register({{ this.key_js }}, {{ this.get_name() }}, {{ this._parent.get_name() }},
-                {{ this.searchable_js }});
-    {%- if this.show %}
-    {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-    {%- endif %}
+    var {{ this.get_name() }} = LU.source(
+        JSON.parse(document.getElementById("{{ this.get_name() }}").textContent));
 {% endmacro %}
 """
     )
 
-    def __init__(
-        self, data_js: str, spec: MapLayer, styles: dict[str, dict], labels: list[str]
-    ) -> None:
+    def __init__(self, gdf: gpd.GeoDataFrame, geoms: np.ndarray, precision: int, key: str) -> None:
+        super().__init__()
+        self._name = "LanduseSource"
+        self.gdf, self.geoms = gdf, geoms
+        self.geometry = _encode_polygons(geoms, precision, key)
+        self.columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.data_js = ""
+
+    def column(self, owner: str, gdf: gpd.GeoDataFrame, column: str, rows: np.ndarray) -> str:
+        """Key of the column ``column`` of ``gdf`` (whose rows are ``rows`` here), added if new.
+
+        A view's column whose text differs from the source's column of that name
+        is added as ``owner.column``.
+        """
+        codes, texts = _dictionary(gdf[column], column)
+        known = self.columns.get(column)
+        if known is not None and np.array_equal(known[1][known[0][rows]], texts[codes]):
+            return column
+        key = column if known is None else f"{owner}.{column}"
+        if key not in self.columns:
+            full = np.full(len(self.gdf), len(texts))  # rows outside the view: never shown
+            full[rows] = codes
+            self.columns[key] = (full, np.append(texts, "—"))
+        return key
+
+    def finish(self) -> list[str]:
+        """Write the page data; return the column texts (for the font subset)."""
+        columns = _encode_columns(self.columns)
+        self.data_js = _script_json({"geometry": self.geometry, **columns})
+        return [columns["strings"]["text"]]
+
+
+def _view_rows(base: _Source | None, gdf: gpd.GeoDataFrame) -> np.ndarray | None:
+    """Rows of ``base`` holding the features of ``gdf``, when it restyles them; else None.
+
+    That is when both layers have unique ``parcel_id`` values, every feature of
+    ``gdf`` is in ``base`` with the very same geometry (same CRS).
+    """
+    if base is None or "parcel_id" not in gdf or "parcel_id" not in base.gdf:
+        return None
+    index = pd.Index(base.gdf["parcel_id"])
+    if gdf.crs != base.gdf.crs or not index.is_unique or not gdf["parcel_id"].is_unique:
+        return None
+    rows = index.get_indexer(gdf["parcel_id"])
+    if (rows < 0).any():
+        return None
+    same = shapely.equals_exact(base.gdf.geometry.array[rows], gdf.geometry.array, tolerance=0)
+    return rows if bool(np.all(same)) else None
+
+
+class _FeatureLayer(folium.map.Layer):
+    """A layer drawn by ``LU.FeatureLayer`` on the map's canvas tiles, from a shared source."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+    var {{ this.get_name() }} = new LU.FeatureLayer(
+        {{ this.source.get_name() }}, {{ this.spec_js }});
+    LU.register({{ this.key_js }}, {{ this.get_name() }}, {{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, source: _Source, spec: MapLayer, page: dict[str, Any]) -> None:
         super().__init__(name=html.escape(spec.label), overlay=True, control=True, show=spec.show)
-        self._name = "LanduseGeoJson"
-        self.data_js = data_js
-        self.styles_js = _script_json(styles)
-        self.title_js = _script_json(spec.label)
-        self.labels_js = _script_json(labels)
+        self._name = "LanduseLayer"
+        self.source = source
+        self.spec_js = _script_json(page)
         self.key_js = _script_json(spec.key)
-        self.searchable_js = "true" if spec.searchable else "false"
+
+
+def _layer_page(
+    spec: MapLayer,
+    gdf: gpd.GeoDataFrame,
+    source: _Source,
+    rows: np.ndarray,
+    styles: dict[str, dict],
+    precision: int,
+) -> dict[str, Any]:
+    """What the page needs of one layer besides its source: columns, styles, labels."""
+    popup = [(c, label) for c, label in spec.popup if c in gdf.columns]
+    keys = list(styles)
+    if spec.style_by and spec.style_by in gdf.columns and len(keys) > 1:
+        value = gdf[spec.style_by].astype("string").fillna("")
+        style = pd.Index(keys).get_indexer(value).astype(np.int64)
+        style[style < 0] = len(keys) - 1  # an unknown value takes the last style (其他)
+    else:
+        style = np.zeros(len(gdf), dtype=np.int64)
+    full = np.full(len(source.gdf), 255, dtype=np.uint8)  # 255: not in this layer
+    full[rows] = style
+    page: dict[str, Any] = {
+        "key": spec.key,
+        "title": spec.label,
+        "labels": [label for _, label in popup],
+        "cols": [source.column(spec.key, gdf, c, rows) for c, _ in popup],
+        "styles": list(styles.values()),
+        "style": None if not full.any() else _base64(full),
+        "search": [source.column(spec.key, gdf, c, rows) for c in spec.searchable if c in gdf],
+        "tip": None,
+        "name": None,
+    }
+    if spec.names and spec.names in gdf.columns:
+        page["name"] = source.column(spec.key, gdf, spec.names, rows)
+        at = shapely.get_coordinates(shapely.point_on_surface(source.geoms[rows]))
+        page["nameAt"] = np.column_stack([rows, np.round(at[:, ::-1], precision)]).tolist()
+    elif spec.tooltip and spec.tooltip in gdf.columns:
+        page["tip"] = source.column(spec.key, gdf, spec.tooltip, rows)
+    return page
+
+
+def _font_face(texts: list[str]) -> str:
+    """@font-face with the Chinese font cut to the characters of ``texts`` (WOFF, inline).
+
+    Listed after the system Chinese fonts in landuse_map.css: a PC that has one
+    uses it, one that has none still shows Chinese, not boxes.
+    """
+    return _font_css("".join(sorted(set("".join(texts)))))
+
+
+@functools.lru_cache(maxsize=4)
+def _font_css(chars: str) -> str:
+    font = web_font_file()
+    options = subset.Options()
+    options.flavor = "woff"
+    options.name_IDs = ["*"]  # keep the copyright and licence (SIL OFL) records
+    options.font_number = font.face_index
+    # Plain horizontal text needs no OpenType layout; inlined outlines subset faster.
+    options.layout_features = []
+    options.drop_tables += ["GSUB", "GPOS", "GDEF"]
+    options.desubroutinize = True
+    face = subset.load_font(str(font.path), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=chars)
+    subsetter.subset(face)
+    buffer = io.BytesIO()
+    subset.save_font(face, buffer, options)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f"<style>@font-face {{ font-family: '{EMBEDDED_FONT}'; "
+        f"src: url(data:font/woff;base64,{data}) format('woff'); }}</style>"
+    )
+
+
+class _Raw(Element):
+    """HTML put in the page as it is: not a Jinja template (Leaflet's code, the font)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
 
 
 class _Map(folium.Map):
@@ -495,6 +776,16 @@ def _add_basemap(m: folium.Map, basemap: Basemap, token: str | None) -> None:
         ).add_to(m)
 
 
+def _display_geometry(gdf: gpd.GeoDataFrame, *, simplify_m: float, basemap: Basemap) -> np.ndarray:
+    """A layer's geometry as drawn: simplified in metres, in lon/lat (GCJ-02 for AMap)."""
+    geoms = gdf.geometry
+    if simplify_m > 0:
+        metric = gdf.crs if gdf.crs.is_projected else analysis_crs(gdf)
+        geoms = geoms.to_crs(metric).simplify(simplify_m, preserve_topology=True)
+    arr = np.asarray(geoms.to_crs(4326).array, dtype=object)
+    return _to_gcj02(arr) if basemap == "amap" else arr
+
+
 def build_map(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
@@ -513,9 +804,8 @@ def build_map(
     layers : mapping of str to GeoDataFrame
         Keys of :data:`LAYERS` (``district``, ``dltb``, ``parks``, ``udb``, ``udb_zones``,
         ``farmland``, ``eco_redline``, ``parcels``, ``efficiency``, ``indicators``,
-        ``buildable``,
-        ``redline``, ``conflicts``); missing ones are skipped.  Any CRS; the map
-        is the only place that goes to EPSG:4326.
+        ``buildable``, ``redline``, ``conflicts``); missing ones are skipped.  Any CRS;
+        the map is the only place that goes to EPSG:4326.
     title, subtitle : str
         Shown at the top right (e.g. the district and the date).
     synthetic : bool
@@ -527,11 +817,19 @@ def build_map(
     simplify_m : float
         Display simplification tolerance in metres (topology kept); 0 for none.
     precision : int
-        Decimal places kept in coordinates (6 ≈ 0.1 m).
+        Coordinates are sent as whole multiples of 10^-precision degrees (6 ≈ 0.1 m).
 
     Returns
     -------
     folium.Map
+
+    Notes
+    -----
+    The page is built for 100,000 parcels: each layer's geometry and popup values
+    are sent once (a view such as 亩均税收分类 restyles the parcels' own features),
+    coordinates as quantized integer differences and popup values as a dictionary
+    per column with integer codes; the page draws them on canvas tiles and builds a
+    popup only when a feature is clicked.
     """
     if basemap not in get_args(Basemap):
         raise ConfigError(
@@ -542,7 +840,8 @@ def build_map(
         location=(23.7, 109.2), zoom_start=11, tiles=None, prefer_canvas=True, control_scale=False
     )
     root = cast(Figure, m.get_root())
-    root.header.add_child(Element(_leaflet_assets()), name="landuse_assets", index=0)
+    assets = _leaflet_assets()
+    root.header.add_child(_Raw(assets), name="landuse_assets", index=0)
     root.title = html.escape(title)
     _add_basemap(m, basemap, tianditu_token)
     notes = []
@@ -553,29 +852,27 @@ def build_map(
         )
     if basemap == "amap":
         notes.append("数据已由 WGS84/CGCS2000 转换为 GCJ-02，以对齐高德底图")
-    legend = []
-    bounds = []
+    legend, pages = [], []
+    sources: dict[str, _Source] = {}
     for spec in LAYERS:
         gdf = layers.get(spec.key)
         if gdf is None or len(gdf) == 0:
             continue
         if gdf.crs is None:
             raise LanduseError(f"Map layer '{spec.key}' has no CRS.")
-        geoms = gdf.geometry
-        if simplify_m > 0:
-            metric = gdf.crs if gdf.crs.is_projected else analysis_crs(gdf)
-            geoms = geoms.to_crs(metric).simplify(simplify_m, preserve_topology=True)
-        arr = np.asarray(geoms.to_crs(4326).array, dtype=object)
-        if basemap == "amap":
-            arr = _to_gcj02(arr)
-        arr = shapely.transform(arr, lambda c: np.round(c, precision))
-        bounds.append(shapely.total_bounds(arr))
+        base = sources.get(spec.view_of) if spec.view_of else None
+        rows = _view_rows(base, gdf)
+        if base is None or rows is None:
+            geoms = _display_geometry(gdf, simplify_m=simplify_m, basemap=basemap)
+            base, rows = _Source(gdf, geoms, precision, spec.key), np.arange(len(gdf))
+            base.add_to(m)
+        sources[spec.key] = base
         style = styles.get(spec.key, {})
         nested = bool(style) and all(isinstance(v, dict) for v in style.values())
         table = dict(style) if nested else {"": style}
-        data_js = _features(gdf, spec, list(table) if nested else [], arr)
-        labels = [lbl for col, lbl in spec.popup if col in gdf.columns]
-        _GeoJsonLayer(data_js, spec, table, labels).add_to(m)
+        page = _layer_page(spec, gdf, base, rows, table, precision)
+        _FeatureLayer(base, spec, page).add_to(m)
+        pages.append(page)
         legend.append(
             {
                 "key": spec.key,
@@ -583,22 +880,36 @@ def build_map(
                 "items": [[k or spec.label, v] for k, v in table.items()],
             }
         )
+    texts = [
+        text for source in {id(s): s for s in sources.values()}.values() for text in source.finish()
+    ]
     folium.LayerControl(collapsed=False).add_to(m)
-    if bounds:
-        b = np.array(bounds)
-        m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+    if sources:
+        b = np.array([shapely.total_bounds(s.geoms) for s in sources.values()])
+        bounds = [[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]]
+        # Not folium's fit_bounds: an animated zoom would draw the map twice on opening.
+        fit = MacroElement()
+        fit._template = Template(
+            "{% macro script(this, kwargs) %}"
+            f"{m.get_name()}.fitBounds({_script_json(bounds)}, {{animate: false}});"
+            "{% endmacro %}"
+        )
+        fit.add_to(m)
     info = {"title": title, "subtitle": subtitle, "synthetic": synthetic, "notes": notes}
+    legend_js, info_js = _script_json(legend), _script_json(info)
     controls = Element(
         "<script>document.addEventListener('DOMContentLoaded', function () {"
         f"var map = {m.get_name()};"
         "new LU.SearchControl().addTo(map); new LU.FullscreenControl().addTo(map);"
         "new LU.MeasureControl().addTo(map); new LU.PrintControl().addTo(map);"
         "L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo(map);"
-        f"new LU.LegendControl({_script_json(legend)}).addTo(map);"
-        f"new LU.TitleControl({_script_json(info)}).addTo(map);"
+        f"new LU.LegendControl({legend_js}).addTo(map);"
+        f"new LU.TitleControl({info_js}).addTo(map);"
         "window.LU_READY = true;});</script>"
     )
-    cast(Figure, m.get_root()).html.add_child(controls)
+    root.html.add_child(controls)
+    texts += [assets, legend_js, info_js, _script_json(pages)]
+    root.header.add_child(_Raw(_font_face(texts)), name="landuse_font")
     return m
 
 

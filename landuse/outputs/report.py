@@ -48,6 +48,7 @@ __all__ = [
     "class_chart",
     "deterministic_zip",
     "file_sha256",
+    "firm_labels",
     "format_number",
     "overview_map",
     "ranking_chart",
@@ -87,6 +88,9 @@ def file_sha256(path: str | Path) -> str:
 #: Most decimals a format gets, however small a column's values.
 _MAX_DECIMALS = 8
 
+#: Shares (0–1, shown in per cent) whose names do not end in ``_share`` or ``_rate``.
+_PERCENT_COLUMNS = frozenset({"yoy", "share", "building_coverage", "green_ratio"})
+
 
 def _number_format(column: str, values: pd.Series | None = None) -> str | None:
     """Excel number format of a column, from the unit its name carries.
@@ -104,9 +108,13 @@ def _number_format(column: str, values: pd.Series | None = None) -> str | None:
     '#,##0.000000'
     >>> _number_format("rd_share", pd.Series([0.026]))
     '0.00%'
+    >>> _number_format("building_coverage_min"), _number_format("green_ratio")
+    ('0.00%', '0.00%')
     """
     base = column.rsplit("_", 1)[0] if column[-4:].isdigit() else column
-    if base.endswith(("_share", "_rate")) or base in ("yoy", "share"):
+    # A threshold (building_coverage_min, office_share_max) is shown like its figure.
+    base = base.removesuffix("_min").removesuffix("_max")
+    if base.endswith(("_share", "_rate")) or base in _PERCENT_COLUMNS:
         stem, decimals, scale, unit = "0", 2, 100.0, "%"
     elif base.endswith(("_mu", "_wan", "_ha", "_yuan")):
         stem, decimals, scale, unit = "#,##0", 2, 1.0, ""
@@ -441,15 +449,41 @@ def _with_cjk(func: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+def firm_labels(firms: pd.DataFrame) -> tuple[pd.Series, str]:
+    """How firms are named on charts: ``enterprise_name``, else ``enterprise_id``.
+
+    Returns
+    -------
+    labels : Series of str
+        Aligned to ``firms``.
+    note : str
+        Empty when every firm has a name, else the Chinese line saying which
+        firms are shown by their 统一社会信用代码 instead.
+    """
+    if "enterprise_name" not in firms.columns:
+        ids = firms["enterprise_id"].astype(str)
+        return ids, "企业表无企业名称字段，图中企业以统一社会信用代码标注"
+    names = firms["enterprise_name"].astype("string").str.strip()
+    unnamed = names.isna() | (names == "")
+    if not unnamed.any():
+        return names.astype(str), ""
+    note = f"{int(unnamed.sum())} 家企业无企业名称，图中以统一社会信用代码标注"
+    return names.where(~unnamed, firms["enterprise_id"].astype("string")).astype(str), note
+
+
 @_with_cjk
 def ranking_chart(
     firms: pd.DataFrame, path: str | Path, *, top: int = 20, year: int, marks: ChartMarks
 ) -> Path:
-    """Horizontal bars: the ``top`` firms by 亩均税收 (scored firms only)."""
+    """Horizontal bars: the ``top`` firms by 亩均税收 (scored firms only).
+
+    Firms are named by ``enterprise_name``, or by ``enterprise_id`` where the
+    table has no name (:func:`firm_labels`).
+    """
     scored = firms[firms["scored"]].nlargest(top, "tax_per_mu_wan").iloc[::-1]
     fig, ax = _figure(9, max(4, 0.32 * len(scored) + 1.5))
     colors = scored["grade"].map({"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#d73027"})
-    ax.barh(scored["enterprise_name"].astype(str), scored["tax_per_mu_wan"], color=colors)
+    ax.barh(firm_labels(scored)[0], scored["tax_per_mu_wan"], color=colors)
     ax.set_xlabel("亩均税收（万元/亩）")
     ax.set_title(f"{year}年 亩均税收前 {len(scored)} 名企业")
     for y, v in enumerate(scored["tax_per_mu_wan"]):

@@ -16,7 +16,7 @@ from landuse.pipeline.idle import run_idle
 from landuse.pipeline.indicators import indicators_project, run_indicators
 from landuse.pipeline.ledger import import_ledger, project_ledger
 from landuse.pipeline.load import parcel_area_summary, run_intake, run_load
-from landuse.pipeline.map import map_layers, run_map
+from landuse.pipeline.map import map_analyses, map_layers, run_map
 from landuse.pipeline.pack import meeting_sheets, run_pack
 from landuse.pipeline.rates import run_rates
 from landuse.pipeline.redline import run_redline
@@ -34,6 +34,7 @@ __all__ = [
     "StepResult",
     "import_ledger",
     "indicators_project",
+    "map_analyses",
     "map_layers",
     "meeting_sheets",
     "parcel_area_summary",

@@ -12,11 +12,12 @@ from landuse.analysis.buildable import buildable_summary, buildable_udb, find_bu
 from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, read_raster, write_layers, write_table
+from landuse.outputs.briefing import buildable_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step
+from landuse.pipeline.step import Results, Step, result_layer
 
 
 def needs(project: Project) -> set[str]:
@@ -46,7 +47,8 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         options=opts,
     )
     if engine is None or engine.kind == "local":
-        return find_buildable(data.layer("parks"), data.layer("udb"), **args)
+        threads = data.project.options.project.threads
+        return find_buildable(data.layer("parks"), data.layer("udb"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 
@@ -108,11 +110,6 @@ def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
     ]
 
 
-def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    if results.get("buildable") is not None:
-        layers["buildable"] = results["buildable"]
-
-
 STEP = Step(
     "buildable",
     "可建设用地 finding buildable land",
@@ -121,5 +118,6 @@ STEP = Step(
     in_report=lambda data: "parks" in data.layers,
     sheets=_sheets,
     cover=_cover,
-    map_layers=_map_layers,
+    map_layers=result_layer("buildable"),
+    briefing=buildable_section,
 )

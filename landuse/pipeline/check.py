@@ -17,11 +17,12 @@ from landuse.analysis.conflicts import (
 from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.briefing import conflict_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.distributed import check_conflicts_dask, dask_client
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step, pick
+from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
 
 
 def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
@@ -37,7 +38,8 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         tolerance=NoiseTolerance.from_options(options),
     )
     if engine is None or engine.kind == "local":
-        return check_conflicts(data.layer("parcels"), **args)
+        threads = data.project.options.project.threads
+        return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
@@ -107,11 +109,7 @@ def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None)
 
 
 _MEETING_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
+    *PARCEL_COLUMNS,
     "udb_outside_mu",
     "farmland_mu",
     "eco_redline_mu",
@@ -180,4 +178,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=_map_layers,
+    briefing=conflict_section,
 )

@@ -1,9 +1,10 @@
 """Province scale: the conflict check and buildable land on a dask cluster.
 
-Parcels (or parks) are partitioned spatially by their Hilbert distance
-(dask-geopandas); each partition is scattered to the workers together with
-only the constraint features that reach its bounding box, and runs the same
-vectorised engine as the single-machine path on them.  A parcel's figures depend
+Parcels (or parks) are partitioned spatially by their Hilbert distance, as
+for the local engine's threads (:mod:`landuse.core.chunks`); each partition is
+scattered to the workers together with only the constraint features that
+reach its bounding box, and runs the same vectorised engine as the
+single-machine path on them.  A parcel's figures depend
 only on the parcel and the features it meets, so the results are the same
 as :func:`landuse.analysis.conflicts.check_conflicts` and
 :func:`landuse.analysis.buildable.find_buildable` — tested for equality.
@@ -17,8 +18,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-import dask
-import dask_geopandas
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from landuse.analysis.buildable import (
     ranked_candidates,
 )
 from landuse.analysis.conflicts import ConflictResult, NoiseTolerance, check_conflicts, sort_pieces
+from landuse.core.chunks import spatial_chunks
 from landuse.core.crs import check_same_crs
 from landuse.core.errors import SchemaError
 
@@ -65,16 +65,8 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2) -> Iterator
 
 
 def _hilbert_chunks(gdf: gpd.GeoDataFrame, npartitions: int) -> list[np.ndarray]:
-    """Row positions of ``gdf`` split into spatially compact chunks (Hilbert order).
-
-    The Hilbert distances come from dask-geopandas, computed in this process.
-    """
-    with dask.config.set({"dataframe.convert-string": False, "scheduler": "sync"}):
-        ddf = dask_geopandas.from_geopandas(gdf.reset_index(drop=True), npartitions=1)
-        distance = ddf.hilbert_distance().compute().to_numpy()
-    order = np.argsort(distance, kind="stable")
-    n = max(1, min(npartitions, len(gdf)))
-    return [chunk for chunk in np.array_split(order, n) if len(chunk)]
+    """Row positions of ``gdf`` split into spatially compact chunks (Hilbert order)."""
+    return spatial_chunks(np.asarray(gdf.geometry.array, dtype=object), npartitions)
 
 
 def _run_windowed(client: Client, func: Callable, jobs: Iterable[tuple]) -> list:
@@ -115,6 +107,7 @@ def _check_partition(
         farmland=layers.get("farmland"),
         eco_redline=layers.get("eco_redline"),
         others=others,
+        threads=1,  # a worker process runs one partition at a time
         **kwargs,
     )
 

@@ -13,6 +13,7 @@ from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
+from landuse.outputs.briefing import efficiency_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, pick
@@ -201,4 +202,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=_map_layers,
+    briefing=efficiency_section,
 )

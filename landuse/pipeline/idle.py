@@ -15,10 +15,11 @@ from landuse.core.labels import labelled
 from landuse.core.options import IdleOptions, parse_day
 from landuse.io import ProjectData, read_raster, write_layers, write_table
 from landuse.ledger import Ledger
+from landuse.outputs.briefing import idle_section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step, pick
+from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
 
 
 def run_idle(
@@ -188,11 +189,7 @@ _IDLE_COLUMNS = [
 
 
 _MEETING_COLUMNS = [
-    "parcel_id",
-    "parcel_name",
-    "park",
-    "enterprise_name",
-    "area_mu",
+    *PARCEL_COLUMNS,
     "idle_type",
     "idle_since",
     "idle_days",
@@ -268,4 +265,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=_map_layers,
+    briefing=idle_section,
 )

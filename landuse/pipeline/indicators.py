@@ -24,7 +24,7 @@ from landuse.io import ProjectData, write_layers, write_table
 from landuse.outputs.report import Sheet
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.result import StepResult
-from landuse.pipeline.step import Results, Step
+from landuse.pipeline.step import Results, Step, result_layer
 
 #: Parcel fields any of which makes the indicator check worth running.
 _INDICATOR_FIELDS = (
@@ -168,7 +168,10 @@ def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Shee
         return [], []
     checked = results["indicators"]
     table = pd.DataFrame(checked[[c for c in INDICATOR_COLUMNS if c in checked.columns]])
-    note = "容积率、建筑系数等指标值及来源见各列；“（未核实）”表示未与发文原件核对"
+    note = (
+        "容积率、建筑系数等指标值及来源见各列；“（未核实）”：该值只找到一处来源；"
+        "国家指标表其余各值为两处以上独立转载一致，均未与发文原件核对"
+    )
     ok = [c for c in table.columns if str(c).endswith("_ok")]
     failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
     meeting = [Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")]
@@ -179,11 +182,6 @@ def _cover(data: ProjectData, results: Results) -> list[tuple[str, str]]:
     if "indicator_table" not in results:
         return []
     return [("用地控制指标", _indicator_basis(results["indicator_table"], data))]
-
-
-def _map_layers(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    if results.get("indicators") is not None:
-        layers["indicators"] = results["indicators"]
 
 
 STEP = Step(
@@ -197,5 +195,5 @@ STEP = Step(
     preflight=_preflight,
     sheets=_sheets,
     cover=_cover,
-    map_layers=_map_layers,
+    map_layers=result_layer("indicators"),
 )

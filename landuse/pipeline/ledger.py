@@ -9,7 +9,7 @@ import pandas as pd
 
 from landuse.core.config import Project
 from landuse.io import LayerIntake, ProjectData, layer_intake, load_layer, table_report
-from landuse.ledger import Ledger, read_ledger_file
+from landuse.ledger import Ledger, named_ledger, read_ledger_file
 from landuse.outputs.report import file_sha256
 
 
@@ -20,7 +20,7 @@ def project_ledger(data: ProjectData, out_dir: Path) -> Ledger | None:
     """
     options = data.project.options.idle
     if options.ledger:
-        return Ledger(data.project.path(options.ledger), create=False)
+        return named_ledger(data.project)
     if not options.ledger_import:
         return None
     source = data.project.path(options.ledger_import)

@@ -19,24 +19,45 @@ def parcel_area_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     Parameters
     ----------
     parcels : GeoDataFrame
-        Parcels with ``park``, ``supply_status`` and ``area_mu`` columns.
+        Parcels with ``area_mu`` and, where known, ``park`` and ``supply_status``.
 
     Returns
     -------
     DataFrame
-        Columns ``park``, ``parcels``, ``area_mu``, ``supplied_mu``, ``unsupplied_mu``.
+        Columns ``park``, ``parcels``, ``area_mu`` and, only when the parcels
+        have ``supply_status``, ``supplied_mu`` and ``unsupplied_mu``.  Parcels
+        without a park (or a layer without the field) count under 未注明.
     """
-    supplied = parcels["supply_status"].eq("已供")
     frame = pd.DataFrame(
         {
-            "park": parcels["park"],
+            "park": parcels["park"] if "park" in parcels.columns else None,
             "parcels": 1,
             "area_mu": parcels["area_mu"],
-            "supplied_mu": parcels["area_mu"].where(supplied, 0.0),
-            "unsupplied_mu": parcels["area_mu"].where(~supplied, 0.0),
-        }
+        },
+        index=parcels.index,
     )
+    if "supply_status" in parcels.columns:
+        supplied = parcels["supply_status"].eq("已供")
+        frame["supplied_mu"] = parcels["area_mu"].where(supplied, 0.0)
+        frame["unsupplied_mu"] = parcels["area_mu"].where(~supplied, 0.0)
     return sum_by(frame, "park")
+
+
+# Parcel fields the area summary splits by: field, its name, what is left out without it.
+_AREA_SPLITS = (("supply_status", "供地状态", "不分已供、未供"), ("park", "所属园区", "不分园区"))
+
+
+def _area_line(parcels: gpd.GeoDataFrame, summary: pd.DataFrame) -> str:
+    """The headline of the parcel areas, saying which split the fields did not allow."""
+    total = summary.iloc[-1]
+    line = f"地块总面积 {total['area_mu']:,.1f} 亩"
+    if "supplied_mu" in summary.columns:
+        line += f"，其中已供 {total['supplied_mu']:,.1f} 亩、未供 {total['unsupplied_mu']:,.1f} 亩"
+    missing = [(name, effect) for col, name, effect in _AREA_SPLITS if col not in parcels.columns]
+    if missing:
+        names, effects = zip(*missing, strict=True)
+        line += f"（地块图层无{'、'.join(names)}字段，面积{'、'.join(effects)}汇总）"
+    return line
 
 
 def run_intake(data: ProjectData, out_dir: Path) -> StepResult:
@@ -65,9 +86,5 @@ def run_load(data: ProjectData, out_dir: Path) -> StepResult:
     summary = parcel_area_summary(parcels)
     res.results["parcel_summary"] = summary
     res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))
-    total = summary.iloc[-1]
-    res.lines += [
-        f"地块总面积 {total['area_mu']:,.1f} 亩，其中已供 {total['supplied_mu']:,.1f} 亩、"
-        f"未供 {total['unsupplied_mu']:,.1f} 亩",
-    ]
+    res.lines.append(_area_line(parcels, summary))
     return res

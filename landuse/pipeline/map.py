@@ -45,6 +45,20 @@ def map_layers(data: ProjectData, results: Mapping[str, Any]) -> dict[str, gpd.G
     return layers
 
 
+def map_analyses(data: ProjectData, results: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The analyses the meeting map shows: ``results``, plus those it lacks that the data allow."""
+    have = dict(results or {})
+    if "conflicts" not in have:
+        have["conflicts"] = check_project(data)
+    if "buildable" not in have and "parks" in data.layers:
+        have["buildable"] = buildable_project(data)
+    if "efficiency" not in have and "enterprises" in data.tables:
+        have["efficiency"] = efficiency_project(data)
+    if "indicators" not in have and _has_indicator_inputs(data):
+        have["indicators"], _ = indicators_project(data, efficiency=have.get("efficiency"))
+    return have
+
+
 def run_map(
     data: ProjectData,
     out_dir: Path,
@@ -55,15 +69,7 @@ def run_map(
 ) -> StepResult:
     """Write the meeting map (one HTML file); runs the analyses not given in ``results``."""
     res = StepResult(out_dir)
-    have = dict(results or {})
-    if "conflicts" not in have:
-        have["conflicts"] = check_project(data)
-    if "buildable" not in have and "parks" in data.layers:
-        have["buildable"] = buildable_project(data)
-    if "efficiency" not in have and "enterprises" in data.tables:
-        have["efficiency"] = efficiency_project(data)
-    if "indicators" not in have and _has_indicator_inputs(data):
-        have["indicators"], _ = indicators_project(data, efficiency=have.get("efficiency"))
+    have = map_analyses(data, results)
     synthetic = data.synthetic
     subtitle = f"数据截至 {have['as_of']}" if "as_of" in have else ""
     m = build_map(

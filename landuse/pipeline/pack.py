@@ -10,7 +10,7 @@ from landuse import __version__
 from landuse.core.config import LAYER_LABELS
 from landuse.io import ProjectData, postgis, write_text
 from landuse.outputs.briefing import (
-    briefing_sections,
+    parcel_section,
     summary_html,
     summary_markdown,
     write_briefing,
@@ -20,6 +20,7 @@ from landuse.outputs.report import (
     Sheet,
     class_chart,
     file_sha256,
+    firm_labels,
     overview_map,
     ranking_chart,
     trend_chart,
@@ -139,6 +140,8 @@ def run_pack(
         images["亩均税收排名"] = ranking_chart(
             e.enterprises, charts / "亩均税收排名.png", year=e.year, marks=marks(source)
         )
+        if unnamed := firm_labels(e.enterprises[e.enterprises["scored"]])[1]:
+            res.lines.append(unnamed)
         images["分类分布"] = class_chart(
             e.enterprises, charts / "分类分布.png", year=e.year, marks=marks(source)
         )
@@ -169,7 +172,9 @@ def run_pack(
     res.files += maps
     images |= {f.stem: f for f in maps if f.suffix == ".png"}
     title = f"{project.name} 土地利用情况摘要"
-    sections = briefing_sections(results, images, project.options)
+    sections = parcel_section(results, images, project.options) + [
+        section for step in ANALYSES for section in step.briefing(results, images, project.options)
+    ]
     res.files.append(
         write_briefing(
             out_dir / "汇报材料.docx",

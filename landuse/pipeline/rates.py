@@ -23,6 +23,7 @@ from landuse.core.errors import ConfigError
 from landuse.core.labels import TOTAL, labelled
 from landuse.core.options import parse_day
 from landuse.io import ProjectData, write_table
+from landuse.io.postgis import is_database_url
 from landuse.ledger import Ledger
 from landuse.outputs.report import Sheet
 from landuse.pipeline.ledger import project_ledger
@@ -106,7 +107,7 @@ def run_rates(
     inside = approved_within(parcels, lo, hi) if windowed else pd.Series(True, parcels.index)
     stock = parcels[inside.to_numpy()]
     groups = parcels.set_index("parcel_id")["park"] if by == "park" else None
-    if ledger.path.parent == out_dir:  # built here from [idle] ledger_import: an output
+    if ledger.path is not None and ledger.path.parent == out_dir:  # built from ledger_import
         res.files.append(ledger.path)
     periods = idle_periods(ledger.entries(effective=True))
     if windowed:
@@ -228,7 +229,7 @@ def _preflight(data: ProjectData) -> list[str]:
         problems.append("a ledger is configured but [rates] period is not (统计期)")
     for key in ("ledger", "ledger_import"):
         name = getattr(options.idle, key)
-        if name and not data.project.path(name).exists():
+        if name and not is_database_url(name) and not data.project.path(name).exists():
             problems.append(f"[idle] {key} = {name!r}: no such file")
     return problems
 

@@ -17,7 +17,9 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse.core.config import Project
+from landuse.core.options import Options
 from landuse.io import ProjectData
+from landuse.outputs.briefing import Section
 from landuse.outputs.report import Sheet
 from landuse.pipeline.result import StepResult
 
@@ -43,6 +45,10 @@ def _no_sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[S
 
 
 def _no_rows(data: ProjectData, results: Results) -> list[tuple[str, str]]:
+    return []
+
+
+def _no_sections(results: Results, images: Mapping[str, Path], options: Options) -> list[Section]:
     return []
 
 
@@ -84,6 +90,9 @@ class Step:
     map_layers : callable
         ``(data, results, layers) -> None``: adds its layers to the meeting map's
         ``layers``, or joins its columns onto ``layers["parcels"]``.
+    briefing : callable
+        ``(results, images, options) -> sections``: its sections of the Word
+        report (a :data:`landuse.outputs.briefing.SectionBuilder`).
     """
 
     command: str
@@ -96,8 +105,23 @@ class Step:
     sheets: Callable[[ProjectData, Results], tuple[list[Sheet], list[Sheet]]] = _no_sheets
     cover: Callable[[ProjectData, Results], list[tuple[str, str]]] = _no_rows
     map_layers: Callable[[ProjectData, Results, dict[str, gpd.GeoDataFrame]], None] = _no_layers
+    briefing: Callable[[Results, Mapping[str, Path], Options], list[Section]] = _no_sections
 
 
 def pick(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The ``columns`` of ``table`` that it has, in that order (a sheet's columns)."""
     return pd.DataFrame(table[[c for c in columns if c in table.columns]])
+
+
+def result_layer(key: str) -> Callable[[ProjectData, Results, dict[str, gpd.GeoDataFrame]], None]:
+    """A :attr:`Step.map_layers` that shows the result ``key`` as the map layer ``key``."""
+
+    def add(data: ProjectData, results: Results, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        if results.get(key) is not None:
+            layers[key] = results[key]
+
+    return add
+
+
+#: The columns that name a parcel in every list a meeting reads.
+PARCEL_COLUMNS = ["parcel_id", "parcel_name", "park", "enterprise_name", "area_mu"]

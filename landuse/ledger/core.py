@@ -1,66 +1,37 @@
-"""Idle-land disposal ledger (闲置土地处置台账): append-only, transactional, hash-chained.
+"""The ledger's one core: entries, the hash chain, verification, what an import accepts.
 
-The ledger is an attribute table ``idle_ledger`` in a GeoPackage (an SQLite
-file any GIS opens).  Each row is one event of one parcel: identified as idle
-(认定闲置), a step of the procedure of Order No. 53 (发现疑似闲置, 调查通知, 认定书,
-公示, 听证告知, 处置决定, 决定书送达, 缴纳闲置费, 交回土地, 注销登记) or the disposal
-completed (处置完成) with its method, and the document number (文号, ``doc_no``)
-of the notice or decision the row records.  Rows are never changed or deleted —
-SQLite triggers refuse it — so a mistake is fixed by a new row that
-``corrects`` the old one (撤销 withdraws it); the full history stays.
-
-Imports are all-or-nothing: every row is checked first (all problems reported
-together, parcel ids against the project's parcels), then inserted in one
-``BEGIN IMMEDIATE`` transaction, so a killed import leaves the ledger exactly
-as it was and concurrent writers queue instead of corrupting the file.  Content
-already in the ledger (same SHA-256, recorded in ``batch``) is refused.
-
-Triggers can be dropped by anyone who can write the file, so every row also
-carries ``row_hash``, chained to the row before it::
-
-    row_hash = sha256(previous row_hash + canonical row).hexdigest()
-
-where the previous ``row_hash`` is ``""`` for the first row and the canonical
-row is the JSON array ``[fid, parcel_id, event, method, event_date, area_mu,
-amount_wan, note, corrects, batch, recorded_at, doc_no]`` written by
-``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` and encoded
-as UTF-8 (NULL is ``null``, areas and amounts are floats such as ``15.0``, fid
-and corrects integers).  Columns added after the first eleven (``doc_no``)
-are left out of the array while they are NULL at its end, so rows hashed
-before those columns existed keep their hash and a ledger only gains the
-column (``ALTER TABLE``) when it is upgraded.  The table ``idle_ledger_head`` holds the row count
-and last hash, updated in the same transaction, so removing the last rows
-shows too.  :meth:`Ledger.verify` checks all of it.  Limit: SHA-256 has no
-key, so someone who rewrites rows *and* recomputes every later hash and the
-head goes unnoticed; keep the head hash that ``verify`` prints outside the
-file (e.g. in the minutes) to catch that.
-
-A ledger written by an older landuse (no ``row_hash``) is upgraded on its
-first write: the rows as they are then are hashed and the head records how
-many, so the chain vouches for them only from that day.
+Everything a ledger *means* lives here, whatever stores it: which rows an
+import accepts (:func:`read_ledger_file`), the chain link of a row
+(:func:`_row_hash`), what :meth:`Ledger.append` refuses (content imported
+before, unknown parcel ids, corrections of missing entries, a head that does
+not match) and what :meth:`Ledger.verify` checks.  A storage
+(:mod:`landuse.ledger.gpkg`, :mod:`landuse.ledger.postgis`) only opens
+transactions and runs the SQL of a :class:`Session`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import pandas as pd
-import pyogrio
 
 from landuse.core.dates import parse_dates
-from landuse.core.errors import LayerNotFoundError, LayerReadError, LedgerError, SchemaError
+from landuse.core.errors import LedgerError, SchemaError
 from landuse.core.numbers import parse_amounts
 from landuse.core.tables import row_numbers
 from landuse.core.validate import standardize_fields
 from landuse.io import read_table
+from landuse.io.postgis import is_database_url
+
+if TYPE_CHECKING:
+    from landuse.core.config import Project
 
 __all__ = [
     "EVENTS",
@@ -71,12 +42,15 @@ __all__ = [
     "TABLE",
     "BrokenRow",
     "Ledger",
+    "Session",
+    "Store",
     "VerifyReport",
+    "named_ledger",
     "read_ledger_file",
 ]
 
 TABLE = "idle_ledger"
-#: One-row table: row count and last ``row_hash`` of the ledger.
+#: Row count and last ``row_hash`` of the ledger.
 HEAD_TABLE = f"{TABLE}_head"
 #: Columns of a row, in the order its canonical serialization lists them.
 HASHED_COLUMNS: tuple[str, ...] = (
@@ -147,38 +121,10 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
     "doc_no": ("文号", "文书编号", "文书文号", "WH"),
 }
 
-_COLUMNS = {
-    "parcel_id": "str",
-    "event": "str",
-    "method": "str",
-    "event_date": "str",
-    "area_mu": "float64",
-    "amount_wan": "float64",
-    "note": "str",
-    "corrects": "Int64",
-    "batch": "str",
-    "recorded_at": "str",
-    "doc_no": "str",
-    "row_hash": "str",
-}
-
-#: Append-only triggers: name → the SQL SQLite keeps for it in sqlite_master.
-_TRIGGERS: dict[str, str] = {
-    f"{TABLE}_no_update": f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE}\n"
-    f"BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: add a correction row instead'); END",
-    f"{TABLE}_no_delete": f"CREATE TRIGGER {TABLE}_no_delete BEFORE DELETE ON {TABLE}\n"
-    f"BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: add a 撤销 row instead'); END",
-}
-_HEAD_DDL = f"""CREATE TABLE IF NOT EXISTS {HEAD_TABLE} (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    row_count INTEGER NOT NULL,
-    last_hash TEXT NOT NULL,
-    upgraded_rows INTEGER NOT NULL,
-    upgraded_at TEXT,
-    updated_at TEXT NOT NULL
-)"""
 #: Shown with an unknown-id error; the count of all of them follows.
 _SHOW_IDS = 50
+#: Seconds a write waits for another import to finish before giving up.
+BUSY_TIMEOUT_S = 60
 
 
 def read_ledger_file(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
@@ -257,7 +203,7 @@ def _checked(raw: pd.DataFrame, *, source: str) -> pd.DataFrame:
 
 
 def _row_hash(previous: str, values: Sequence[object]) -> str:
-    """Chain link of one row: see the module docstring for the serialization."""
+    """Chain link of one row: see :mod:`landuse.ledger` for the serialization."""
     values = list(values)
     while len(values) > _BASE_COLUMNS and values[-1] is None:
         values.pop()  # a later column still NULL: serialized as before it existed
@@ -319,14 +265,20 @@ class VerifyReport:
 
     Attributes
     ----------
-    path : Path
-        The ledger GeoPackage.
+    location : str
+        The ledger: GeoPackage path, or database URL (password hidden).
     rows : int
         Rows in the ledger table.
     integrity : tuple of str
-        ``PRAGMA integrity_check`` result; ``("ok",)`` when the file is sound.
+        The storage's own check (SQLite ``PRAGMA integrity_check``, the
+        PostgreSQL table's columns and key); ``("ok",)`` when sound.
+    integrity_label : str
+        What that check is, for people.
     missing_triggers : tuple of str
-        Append-only triggers that are gone or no longer what landuse created.
+        Append-only guards that are gone, disabled or no longer what landuse
+        created (in PostgreSQL also UPDATE/DELETE/TRUNCATE granted to a role).
+    guard_fix : str
+        How to restore the guards.
     chained : bool
         False for a ledger written by an older landuse (no ``row_hash``).
     broken : tuple of BrokenRow
@@ -342,10 +294,12 @@ class VerifyReport:
         When that upgrade happened (UTC).
     """
 
-    path: Path
+    location: str
     rows: int
     integrity: tuple[str, ...]
+    integrity_label: str
     missing_triggers: tuple[str, ...]
+    guard_fix: str
     chained: bool
     broken: tuple[BrokenRow, ...]
     head_rows: int | None
@@ -369,7 +323,7 @@ class VerifyReport:
         out = [
             (
                 self.integrity == ("ok",),
-                "SQLite 完整性 integrity_check: " + "; ".join(self.integrity[:5]),
+                f"{self.integrity_label}: " + "; ".join(self.integrity[:5]),
             ),
             (
                 not self.missing_triggers,
@@ -378,7 +332,7 @@ class VerifyReport:
                     "完好 in place"
                     if not self.missing_triggers
                     else f"缺失或被改 missing or altered: {', '.join(self.missing_triggers)} "
-                    "(the next import or `landuse ledger verify --upgrade` restores them)"
+                    f"({self.guard_fix})"
                 ),
             ),
         ]
@@ -420,15 +374,193 @@ class VerifyReport:
         return out
 
 
-class Ledger:
-    """An idle-land ledger stored in a GeoPackage.
+class Session:
+    """One connection inside one transaction, with the ledger's SQL.
+
+    The SQL both storages share is here, written once; a storage's subclass
+    sets the parameter placeholder and supplies what differs (catalog queries,
+    how the head record advances, upgrades, guards).
 
     Parameters
     ----------
-    path : str or Path
-        The GeoPackage; created with an empty ledger table when missing.
+    con : DB-API connection
+        ``sqlite3.Connection`` or ``psycopg.Connection``, inside a transaction.
+    table, head_table : str
+        The ledger and head tables as SQL (quoted where needed).
+    """
+
+    #: DB-API parameter placeholder.
+    placeholder: ClassVar[str] = "?"
+    #: SQL true when ``{value}`` occurs in ``{column}``.
+    contains: ClassVar[str] = "instr({column}, {value}) > 0"
+
+    def __init__(self, con: Any, table: str, head_table: str) -> None:
+        self.con = con
+        self.table = table
+        self.head_table = head_table
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+        """Run one statement; the cursor (iterable over rows)."""
+        cursor = self.con.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self.placeholder] * n)
+
+    # --- storage-specific -------------------------------------------------------------------
+
+    def columns(self) -> set[str]:
+        """Columns the ledger table has."""
+        raise NotImplementedError
+
+    def has_head_table(self) -> bool:
+        """The head table exists."""
+        raise NotImplementedError
+
+    def advance_head(self, added: int, last_hash: str, now: str) -> None:
+        """Record ``added`` more rows ending with ``last_hash``."""
+        raise NotImplementedError
+
+    def prepare(self, now: str) -> int:
+        """Inside a write: bring the storage up to this version; rows hashed by an upgrade."""
+        raise NotImplementedError
+
+    def integrity(self) -> tuple[str, ...]:
+        """The storage's own soundness check: ``("ok",)`` or the problems."""
+        raise NotImplementedError
+
+    def bad_guards(self) -> tuple[str, ...]:
+        """Append-only guards that are missing, disabled or altered."""
+        raise NotImplementedError
+
+    # --- shared SQL -------------------------------------------------------------------------
+
+    def has_chain(self) -> bool:
+        """The table has ``row_hash`` (False: written by a landuse before the chain)."""
+        return "row_hash" in self.columns()
+
+    def select_list(self) -> str:
+        """The hashed columns and ``row_hash``; NULL for later ones the table lacks yet."""
+        have = self.columns()
+        return ", ".join(c if c in have else f"NULL AS {c}" for c in (*HASHED_COLUMNS, "row_hash"))
+
+    def count(self) -> int:
+        """Rows in the ledger table."""
+        return int(self.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every row as (hashed values..., row_hash), in entry order."""
+        yield from self.execute(f"SELECT {self.select_list()} FROM {self.table} ORDER BY fid")
+
+    def frame(self) -> pd.DataFrame:
+        """Every row as a DataFrame, in entry order."""
+        cursor = self.execute(f"SELECT {self.select_list()} FROM {self.table} ORDER BY fid")
+        names = [d[0] for d in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names, coerce_float=True)
+
+    def tail(self) -> tuple[int, int, str | None]:
+        """Row count, last fid (0 when empty) and the last row's ``row_hash``."""
+        count, last_fid = self.execute(f"SELECT COUNT(*), MAX(fid) FROM {self.table}").fetchone()
+        last = self.execute(
+            f"SELECT row_hash FROM {self.table} ORDER BY fid DESC LIMIT 1"
+        ).fetchone() or ("",)
+        return int(count), int(last_fid or 0), last[0]
+
+    def head(self) -> tuple[int, str, int, str | None] | None:
+        """The head record (row count, last hash, rows hashed by an upgrade, when), or None."""
+        if not self.has_head_table():
+            return None
+        row = self.execute(
+            f"SELECT row_count, last_hash, upgraded_rows, upgraded_at FROM {self.head_table} "
+            "ORDER BY row_count DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1], int(row[2]), row[3])
+
+    def earlier_batch(self, digests: Sequence[str]) -> tuple[str, str, int, int] | None:
+        """The first batch recorded with one of these content digests: batch, when, fids."""
+        match = " OR ".join(
+            [self.contains.format(column="batch", value=self.placeholder)] * len(digests)
+        )
+        return self.execute(
+            f"SELECT batch, MIN(recorded_at), MIN(fid), MAX(fid) FROM {self.table} "
+            f"WHERE {match} GROUP BY batch ORDER BY MIN(fid) LIMIT 1",
+            [f" sha256:{d} " for d in digests],
+        ).fetchone()
+
+    def existing(self, fids: Sequence[int]) -> set[int]:
+        """Which of ``fids`` are entries of the ledger."""
+        found = self.execute(
+            f"SELECT fid FROM {self.table} WHERE fid IN ({self._marks(len(fids))})", list(fids)
+        )
+        return {int(row[0]) for row in found}
+
+    def insert(self, records: Sequence[tuple[object, ...]]) -> None:
+        """Insert rows of (hashed values..., row_hash)."""
+        names = (*HASHED_COLUMNS, "row_hash")
+        self.con.cursor().executemany(
+            f"INSERT INTO {self.table} ({', '.join(names)}) VALUES ({self._marks(len(names))})",
+            records,
+        )
+
+
+class Store(Protocol):
+    """Where a ledger is kept: opens the transactions its :class:`Session` runs in.
+
+    Attributes
+    ----------
+    location : str
+        For messages: the file, or the URL without its password.
+    path : Path or None
+        The GeoPackage (None for a database).
+    integrity_label : str
+        What :meth:`Session.integrity` checks, for people.
+    guard_fix : str
+        How to restore missing append-only guards.
+    """
+
+    location: str
+    path: Path | None
+    integrity_label: str
+    guard_fix: str
+
+    def write(self) -> AbstractContextManager[Session]:
+        """One write transaction, taken only when no other write holds the ledger."""
+        ...
+
+    def read(self) -> AbstractContextManager[Session]:
+        """One read-only transaction: a concurrent import is seen wholly or not at all."""
+        ...
+
+
+def busy_error(location: str, reason: str) -> LedgerError:
+    """The error for a write that waited too long for another import."""
+    return LedgerError(
+        f"{location}: 台账正被另一导入占用 another import has held the ledger for over "
+        f"{BUSY_TIMEOUT_S} s ({reason}); nothing imported. Run the import again when it finishes."
+    )
+
+
+class Ledger:
+    """An idle-land ledger, in a GeoPackage or a PostGIS table.
+
+    Parameters
+    ----------
+    target : str or Path
+        The GeoPackage, created with an empty ledger table when missing; or
+        ``postgresql://user@host/db?table=schema.name`` (default table
+        ``public.idle_ledger``), which ``landuse ledger init-db`` set up.
     create : bool, default True
-        False to require an existing ledger.
+        False to require an existing GeoPackage ledger.  A database ledger is
+        never created here: its owner sets it up once, with its guards and
+        grants (:func:`landuse.ledger.postgis.init_database`).
+
+    Attributes
+    ----------
+    location : str
+        The file, or the URL without its password: what messages name.
+    path : Path or None
+        The GeoPackage (None for a database ledger).
 
     Examples
     --------
@@ -444,71 +576,36 @@ class Ledger:
     True
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
-        self.path = Path(path)
-        if not self._has_table():
-            if not create:
-                raise LayerNotFoundError(f"{self.path}: no idle-land ledger here.")
-            self._create()
+    def __init__(self, target: str | Path, *, create: bool = True) -> None:
+        # The storages build on this module: imported here, when a ledger is opened.
+        if is_database_url(target):
+            from landuse.ledger.postgis import PostgisStore
 
-    def _connect(self) -> sqlite3.Connection:
-        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        return sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.store: Store = PostgisStore(str(target))
+        else:
+            from landuse.ledger.gpkg import GpkgStore
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed at the end, rolled back on any exception."""
-        with closing(self._connect()) as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-
-    def _has_table(self) -> bool:
-        if not self.path.exists():
-            return False
-        try:
-            with closing(self._connect()) as con:
-                row = con.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)
-                ).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise LayerReadError(
-                f"{self.path}: not a readable GeoPackage ({exc}); name the ledger file "
-                "with --ledger or restore it from a backup."
-            ) from exc
-        return row is not None
-
-    def _create(self) -> None:
-        empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _COLUMNS.items()})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        pyogrio.write_dataframe(empty, self.path, layer=TABLE, driver="GPKG")
-        with self._transaction() as con:
-            con.execute(_HEAD_DDL)
-            con.execute(
-                f"INSERT OR IGNORE INTO {HEAD_TABLE} VALUES (1, 0, '', 0, NULL, ?)", (_now(),)
-            )
-            con.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_parcel ON {TABLE}(parcel_id)")
-            _restore_triggers(con)
+            self.store = GpkgStore(Path(target), create=create)
+        self.location = self.store.location
+        self.path = self.store.path
 
     def upgrade(self) -> int:
         """Bring the ledger up to this version: hash chain and append-only triggers.
 
-        A ledger written by an older landuse gets ``row_hash`` (its rows hashed
-        as they are now, which the head records) and the head table; missing
-        or altered append-only triggers are re-created.  :meth:`append` does
-        the same in its own transaction.
+        A GeoPackage ledger written by an older landuse gets ``row_hash`` (its
+        rows hashed as they are now, which the head records) and the head
+        table; missing or altered append-only triggers are re-created.
+        :meth:`append` does the same in its own transaction.  A database
+        ledger has its chain from the start (its guards are restored by
+        ``landuse ledger init-db``, run by the table's owner).
 
         Returns
         -------
         int
             Rows hashed (0 when the ledger already had its chain).
         """
-        with self._transaction() as con:
-            return _prepare(con, _now())
+        with self.store.write() as session:
+            return session.prepare(_now())
 
     def append(
         self,
@@ -520,6 +617,9 @@ class Ledger:
         on_row: Callable[[int], None] | None = None,
     ) -> int:
         """Append rows in one transaction; all or nothing.
+
+        Concurrent writers queue: the transaction starts by taking the
+        ledger's write lock, so each import chains onto the one before it.
 
         Parameters
         ----------
@@ -538,7 +638,8 @@ class Ledger:
             SHA-256 (hex) of the import file's raw bytes: what identifies the
             content.  Default: SHA-256 of the checked rows as CSV.
         on_row : callable, optional
-            Called with the number of rows written so far (progress display).
+            Called with the number of rows written so far (progress display),
+            inside the transaction.
 
         Returns
         -------
@@ -551,8 +652,9 @@ class Ledger:
             A row is invalid, a parcel id is unknown, or a correction names an
             entry that does not exist.
         LedgerError
-            The content was imported before (the earlier batch is named), or
-            the ledger's last rows do not match its head record.
+            The content was imported before (the earlier batch is named), the
+            ledger's last rows do not match its head record, another import
+            held the ledger too long, or the database refuses the write.
         """
         checked = _checked(rows, source=source)
         if parcel_ids is not None:
@@ -564,18 +666,14 @@ class Ledger:
             " 地块编号未核对" if parcel_ids is None else ""
         )
         plain = checked.astype(object).where(checked.notna(), None)
-        # Python str/float/int/None, as SQLite gives them back: the hash is reproducible.
+        # Python str/float/int/None, as both databases give them back: the hash is reproducible.
         values = list(plain.itertuples(index=False, name=None))
-        sql = (
-            f"INSERT INTO {TABLE} ({', '.join(HASHED_COLUMNS)}, row_hash) "
-            f"VALUES ({', '.join('?' * (len(HASHED_COLUMNS) + 1))})"
-        )
-        with self._transaction() as con:
-            _prepare(con, now)
-            last_fid, last_hash = self._tail(con)
+        with self.store.write() as session:
+            session.prepare(now)
+            last_fid, last_hash = self._tail(session)
             # Batches of older versions recorded 12 hex digits of the rows as CSV.
-            _refuse_duplicate(con, source, (digest, as_csv[:12]))
-            _check_corrections(con, values, source)
+            _refuse_duplicate(session, source, (digest, as_csv[:12]))
+            _check_corrections(session, values, source)
             records = []
             for fid, row in enumerate(values, start=last_fid + 1):
                 *fields, doc_no = row
@@ -584,39 +682,33 @@ class Ledger:
                 records.append((*linked, last_hash))
             step = max(1, len(records) // 100)
             for start in range(0, len(records), step):
-                con.executemany(sql, records[start : start + step])
+                session.insert(records[start : start + step])
                 if on_row:
                     on_row(min(start + step, len(records)))
-            con.execute(
-                f"UPDATE {HEAD_TABLE} SET row_count = row_count + ?, last_hash = ?, "
-                "updated_at = ? WHERE id = 1",
-                (len(records), last_hash, now),
-            )
+            if records:
+                session.advance_head(len(records), last_hash, now)
         return len(records)
 
-    def _tail(self, con: sqlite3.Connection) -> tuple[int, str]:
+    def _tail(self, session: Session) -> tuple[int, str]:
         """Last fid and row_hash, after checking them against the head record.
 
         Chaining onto a ledger whose last rows were removed would hide the
         removal, so a mismatch refuses the write.
         """
-        head = (_head(con) or (None, None))[:2]
-        count, last_fid = con.execute(f"SELECT COUNT(*), MAX(fid) FROM {TABLE}").fetchone()
-        last = con.execute(
-            f"SELECT row_hash FROM {TABLE} ORDER BY fid DESC LIMIT 1"
-        ).fetchone() or ("",)
-        if head != (count, last[0]):
+        head = (session.head() or (None, None))[:2]
+        count, last_fid, last_hash = session.tail()
+        if head != (count, last_hash):
             recorded = "no head record" if head[0] is None else f"{head[0]} rows recorded"
             raise LedgerError(
-                f"{self.path}: 台账链尾与记录不符 the ledger does not match its head record "
+                f"{self.location}: 台账链尾与记录不符 the ledger does not match its head record "
                 f"({recorded}, {count} present): rows at the end were removed, added or "
                 "changed outside landuse; nothing imported. Run `landuse ledger verify "
-                f"--ledger {self.path}` and restore the ledger from a backup."
+                f"--ledger {self.location}` and restore the ledger from a backup."
             )
-        return int(last_fid or 0), str(last[0])
+        return last_fid, str(last_hash)
 
     def verify(self) -> VerifyReport:
-        """Check the ledger: SQLite integrity, triggers, hash chain, head record.
+        """Check the ledger: storage integrity, append-only guards, hash chain, head record.
 
         Reads only; one read transaction, so a concurrent import is seen
         either wholly or not at all.
@@ -630,39 +722,28 @@ class Ledger:
         Raises
         ------
         LayerReadError
-            SQLite cannot read the file at all.
+            The storage cannot be read at all.
         """
-        try:
-            with closing(self._connect()) as con:
-                con.execute("BEGIN")
-                try:
-                    return self._verify(con)
-                finally:
-                    con.execute("ROLLBACK")
-        except sqlite3.DatabaseError as exc:
-            raise LayerReadError(
-                f"{self.path}: SQLite cannot read the ledger ({exc}); restore it from a backup."
-            ) from exc
+        with self.store.read() as session:
+            return self._verify(session)
 
-    def _verify(self, con: sqlite3.Connection) -> VerifyReport:
-        integrity = tuple(r[0] for r in con.execute("PRAGMA integrity_check"))
-        missing = tuple(_bad_triggers(con))
-        rows = con.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
-        common = {"path": self.path, "rows": rows, "integrity": integrity}
-        if not _has_chain(con):
+    def _verify(self, session: Session) -> VerifyReport:
+        store = self.store
+        common: dict[str, Any] = {
+            "location": self.location,
+            "rows": session.count(),
+            "integrity": session.integrity(),
+            "integrity_label": store.integrity_label,
+            "missing_triggers": session.bad_guards(),
+            "guard_fix": store.guard_fix,
+        }
+        if not session.has_chain():
             return VerifyReport(
-                **common,
-                missing_triggers=missing,
-                chained=False,
-                broken=(),
-                head_rows=None,
-                head_hash=None,
-                last_hash="",
+                **common, chained=False, broken=(), head_rows=None, head_hash=None, last_hash=""
             )
         broken: list[BrokenRow] = []
         previous, previous_fid, stored = "", 0, ""
-        cursor = con.execute(f"SELECT {_hashed_columns(con)}, row_hash FROM {TABLE} ORDER BY fid")
-        for *values, stored in cursor:
+        for *values, stored in session.rows():
             fid = values[0]
             if stored is None:
                 broken.append(BrokenRow(fid, "unhashed"))
@@ -675,10 +756,9 @@ class Ledger:
                 else:
                     broken.append(BrokenRow(fid, "changed"))
             previous, previous_fid = stored, fid
-        head = _head(con)
+        head = session.head()
         return VerifyReport(
             **common,
-            missing_triggers=missing,
             chained=True,
             broken=tuple(broken),
             head_rows=None if head is None else head[0],
@@ -697,11 +777,9 @@ class Ledger:
             Leave out rows that a later row corrects or withdraws, and the
             撤销 rows themselves: the ledger as it now stands.
         """
-        with closing(self._connect()) as con:
-            df = pd.read_sql_query(f"SELECT * FROM {TABLE} ORDER BY fid", con)
+        with self.store.read() as session:
+            df = session.frame()
         df = df.rename(columns={"fid": "entry_id"})
-        if "doc_no" not in df.columns:  # a ledger not yet upgraded to the 文号 column
-            df["doc_no"] = None
         df["corrects"] = df["corrects"].astype("Int64")
         if effective:
             superseded = set(df["corrects"].dropna().astype(int))
@@ -714,94 +792,24 @@ class Ledger:
         return df[df["parcel_id"] == str(parcel_id)].reset_index(drop=True)
 
 
+def named_ledger(project: Project, *, create: bool = False) -> Ledger | None:
+    """The ledger ``[idle] ledger`` names: a file beside landuse.toml or a ``postgresql://`` URL.
+
+    None when the project names none.
+    """
+    name = project.options.idle.ledger
+    if name is None:
+        return None
+    return Ledger(name if is_database_url(name) else project.path(name), create=create)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _columns_of(con: sqlite3.Connection) -> set[str]:
-    return {r[1] for r in con.execute(f"PRAGMA table_info({TABLE})")}
-
-
-def _has_chain(con: sqlite3.Connection) -> bool:
-    return "row_hash" in _columns_of(con)
-
-
-def _hashed_columns(con: sqlite3.Connection) -> str:
-    """SELECT list of the hashed columns; NULL for later ones the table lacks yet."""
-    have = _columns_of(con)
-    return ", ".join(c if c in have else f"NULL AS {c}" for c in HASHED_COLUMNS)
-
-
-def _head(con: sqlite3.Connection) -> tuple[int, str, int, str | None] | None:
-    """The head record, or None when its table is gone."""
-    exists = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (HEAD_TABLE,)
-    ).fetchone()
-    if exists is None:
-        return None
-    return con.execute(
-        f"SELECT row_count, last_hash, upgraded_rows, upgraded_at FROM {HEAD_TABLE}"
-    ).fetchone()
-
-
-def _bad_triggers(con: sqlite3.Connection) -> list[str]:
-    """Append-only triggers that are missing or differ from what landuse creates."""
-    stored = dict(
-        con.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=?", (TABLE,)
-        )
-    )
-    return [
-        name
-        for name, sql in _TRIGGERS.items()
-        if " ".join(str(stored.get(name)).split()) != " ".join(sql.split())
-    ]
-
-
-def _restore_triggers(con: sqlite3.Connection) -> None:
-    for name in _bad_triggers(con):
-        con.execute(f"DROP TRIGGER IF EXISTS {name}")
-        con.execute(_TRIGGERS[name])
-
-
-def _prepare(con: sqlite3.Connection, now: str) -> int:
-    """Inside a write transaction: bring an older ledger's columns and chain up, restore triggers.
-
-    Returns the number of rows hashed by the upgrade (0 when already chained).
-    """
-    hashed = 0
-    if "doc_no" not in _columns_of(con):
-        # NULL in every existing row: their serialization, hence their hash, is unchanged.
-        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN doc_no TEXT")
-    if not _has_chain(con):
-        # Hashing existing rows updates them: lift the update guard for this
-        # transaction only (it is re-created below before the commit).
-        con.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_update")
-        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN row_hash TEXT")
-        last = ""
-        links = []
-        for values in con.execute(f"SELECT {', '.join(HASHED_COLUMNS)} FROM {TABLE} ORDER BY fid"):
-            last = _row_hash(last, values)
-            links.append((last, values[0]))
-        con.executemany(f"UPDATE {TABLE} SET row_hash = ? WHERE fid = ?", links)
-        con.execute(_HEAD_DDL)
-        con.execute(
-            f"INSERT INTO {HEAD_TABLE} VALUES (1, ?, ?, ?, ?, ?)",
-            (len(links), last, len(links), now, now),
-        )
-        hashed = len(links)
-    _restore_triggers(con)
-    return hashed
-
-
-def _refuse_duplicate(con: sqlite3.Connection, source: str, digests: Sequence[str]) -> None:
+def _refuse_duplicate(session: Session, source: str, digests: Sequence[str]) -> None:
     """Raise when a batch with one of these content digests is in the ledger."""
-    match = " OR ".join(["instr(batch, ?) > 0"] * len(digests))
-    earlier = con.execute(
-        f"SELECT batch, MIN(recorded_at), MIN(fid), MAX(fid) FROM {TABLE} WHERE {match} "
-        "GROUP BY batch ORDER BY MIN(fid) LIMIT 1",
-        [f" sha256:{d} " for d in digests],
-    ).fetchone()
+    earlier = session.earlier_batch(digests)
     if earlier is None:
         return
     batch, recorded_at, first, last = earlier
@@ -812,22 +820,13 @@ def _refuse_duplicate(con: sqlite3.Connection, source: str, digests: Sequence[st
     )
 
 
-def _check_corrections(
-    con: sqlite3.Connection, values: Sequence[tuple[object, ...]], source: str
-) -> None:
+def _check_corrections(session: Session, values: Sequence[tuple[object, ...]], source: str) -> None:
     """Raise when a row corrects an entry that is not in the ledger."""
     position = HASHED_COLUMNS.index("corrects") - 1  # values lack the fid
     targets = {int(cast(int, r[position])) for r in values if r[position] is not None}
     if not targets:
         return
-    known = {
-        row[0]
-        for row in con.execute(
-            f"SELECT fid FROM {TABLE} WHERE fid IN ({','.join('?' * len(targets))})",
-            sorted(targets),
-        )
-    }
-    unknown = sorted(targets - known)
+    unknown = sorted(targets - session.existing(sorted(targets)))
     if unknown:
         raise SchemaError(
             f"{source}: 更正编号 {', '.join(map(str, unknown))} do not exist "
