@@ -14,8 +14,8 @@ From files (``--files N``): a project of N parcels is generated once into
 ``landuse check`` and ``landuse buildable`` (``--commands``) each run as a
 subprocess, as a user runs them.  Reported: wall time, peak RSS of the
 subprocess, and where the time went (imports, reading each layer, the
-analysis, GeoPackage and CSV writing, the rest), measured by timers wrapped
-around those functions inside the subprocess.
+analysis, GeoPackage and CSV writing, the rest), in wall and CPU seconds,
+measured by timers wrapped around those functions inside the subprocess.
 
 In-memory steps:
 
@@ -171,8 +171,10 @@ def ours_full_buildable(threads: int) -> Callable[[], object]:
     return lambda: _buildable(threads=threads)
 
 
-def run_command(args: list[str], log: Path) -> tuple[float, float, dict[str, float], int]:
-    """Wall seconds, peak RSS (MiB), phase seconds and exit code of one landuse command."""
+def run_command(
+    args: list[str], log: Path
+) -> tuple[float, float, float, dict[str, list[float]], int]:
+    """Wall and CPU seconds, peak RSS (MiB), phases (wall, CPU) and exit code of a command."""
     times = log.with_suffix(".json")
     script = Path(__file__).with_name("cli_phases.py")
     t0 = time.perf_counter()
@@ -181,7 +183,8 @@ def run_command(args: list[str], log: Path) -> tuple[float, float, dict[str, flo
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     phases = json.loads(times.read_text(encoding="utf-8"))["phases"] if times.exists() else {}
-    return wall, usage.ru_maxrss / 1024, phases, os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, phases, os.waitstatus_to_exitcode(status)
 
 
 def from_files(n: int, data: Path | None, commands: list[str], out: Path | None) -> None:
@@ -201,14 +204,16 @@ def from_files(n: int, data: Path | None, commands: list[str], out: Path | None)
     for command in commands:
         target = outputs / f"out_{command}"
         args = [command, "--project", str(project), "--out", str(target)]
-        wall, peak, phases, code = run_command(args, outputs / f"{command}.log")
+        wall, cpu, peak, phases, code = run_command(args, outputs / f"{command}.log")
         print(
-            f"landuse {command}: {wall:.1f} s wall, peak RSS {peak / 1024:.2f} GiB"
+            f"landuse {command}: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+            f"peak RSS {peak / 1024:.2f} GiB"
             + (f", EXIT {code} (see {outputs / f'{command}.log'})" if code else ""),
             flush=True,
         )
-        for phase, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):
-            print(f"  {phase:<28} {seconds:7.1f} s")
+        print(f"  {'phase':<28} {'wall s':>7} {'CPU s':>7}")
+        for phase, (seconds, cpu_s) in sorted(phases.items(), key=lambda kv: -kv[1][0]):
+            print(f"  {phase:<28} {seconds:7.1f} {cpu_s:7.1f}")
 
 
 def main() -> None:

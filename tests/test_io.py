@@ -1,9 +1,12 @@
+import datetime as dt
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -182,6 +185,87 @@ def test_write_gpkg_keeps_other_layers_and_is_atomic(tmp_path, parcels_gdf, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]  # no temp left
 
 
+def _every_output_type() -> gpd.GeoDataFrame:
+    """A layer with every column type the outputs hold, missing values in each."""
+    n = 4
+    return gpd.GeoDataFrame(
+        {
+            "宗数": np.arange(n, dtype="int64"),
+            "面积（亩）": [15.0, np.nan, 0.1, -2.5],
+            "合规": [True, False, True, False],
+            "闲置": pd.array([True, None, False, None], dtype="boolean"),
+            "年度": pd.array([2024, None, 2025, 2023], dtype="Int64"),
+            "税收": pd.array([1.5, None, 3.25, 4.0], dtype="double[pyarrow]"),
+            "约定动工日期": pd.to_datetime(["2023-03-01", None, "2025-12-31", "2020-01-02"]),
+            "时间": pd.to_datetime(
+                ["2024-01-01 08:30", None, "2025-12-31 00:00", "1999-02-03 00:01"]
+            ),
+            "名称": ["永久基本农田", None, "城镇开发边界", "生态保护红线"],
+            "园区": pd.array(["河南工业园", None, "", "凤凰工业园"], dtype="str"),
+            "空": [None] * n,
+            "逾期": [True, np.nan, False, np.nan],  # object booleans, as after a join
+            "日期对象": [dt.date(2024, 1, 2), None, dt.date(2025, 3, 4), dt.date(2020, 1, 1)],
+            "等级": pd.Categorical(["A", None, "B", "A"]),
+        },
+        geometry=[square(200 * i, 0) for i in range(n)],
+        crs=GK36,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_arrow_writes_read_back_as_the_row_writer_wrote(tmp_path, suffix, monkeypatch):
+    layer = _every_output_type()
+    before = tmp_path / f"before{suffix}"
+    pyogrio.write_dataframe(layer, before, layer="t")  # the writer landuse used before
+    calls = []
+    write = pyogrio.write_dataframe
+    monkeypatch.setattr(
+        pyogrio, "write_dataframe", lambda *a, **k: calls.append(k) or write(*a, **k)
+    )
+    after = lio.write_layer(layer, tmp_path / f"after{suffix}", "t")
+    assert [call["use_arrow"] for call in calls] == [True]
+    old, new = pyogrio.read_info(before), pyogrio.read_info(after)
+    assert new["fields"].tolist() == old["fields"].tolist()
+    assert new["dtypes"].tolist() == old["dtypes"].tolist()
+    assert new["geometry_type"] == old["geometry_type"] and new["crs"] == old["crs"]
+    for arrow in (False, True):
+        pd.testing.assert_frame_equal(
+            pyogrio.read_dataframe(after, use_arrow=arrow),
+            pyogrio.read_dataframe(before, use_arrow=arrow),
+            check_exact=True,
+        )
+    # The object booleans stay text, as before: "True", missing, "False", missing.
+    assert pyogrio.read_dataframe(after)["逾期"].tolist()[::2] == ["True", "False"]
+
+
+def test_arrow_writes_keep_layer_metadata_and_tables(tmp_path):
+    path = tmp_path / "out.gpkg"
+    table = pd.DataFrame(_every_output_type().drop(columns="geometry"))
+    lio.write_layers(
+        {"parcels": _every_output_type(), "table": table},
+        path,
+        metadata={"parcels": {"SYNTHETIC": "yes"}},
+    )
+    assert pyogrio.read_info(path, layer="parcels")["layer_metadata"] == {"SYNTHETIC": "yes"}
+    assert pyogrio.read_info(path, layer="table")["geometry_type"] is None
+    assert len(pyogrio.read_dataframe(path, layer="table")) == 4
+
+
+def test_rewriting_every_layer_starts_a_fresh_geopackage(tmp_path, parcels_gdf, monkeypatch):
+    path = tmp_path / "out.gpkg"
+    layers = {"parcels": parcels_gdf, "udb": parcels_gdf.iloc[:1]}
+    lio.write_layers(layers, path)
+    copies = []
+    copy = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda *a, **k: copies.append(a) or copy(*a, **k))
+    lio.write_layers({"parcels": parcels_gdf.iloc[:2], "udb": parcels_gdf}, path)  # a rerun
+    assert copies == []
+    assert [len(pyogrio.read_dataframe(path, layer=n)) for n in ("parcels", "udb")] == [2, 3]
+    lio.write_layers({"udb": parcels_gdf.iloc[:1]}, path)  # parcels kept: copied first
+    assert len(copies) == 1
+    assert [len(pyogrio.read_dataframe(path, layer=n)) for n in ("parcels", "udb")] == [2, 1]
+
+
 def test_write_shapefile_utf8_with_cpg(tmp_path, parcels_gdf):
     shp = lio.write_layer(parcels_gdf, tmp_path / "出.shp")
     assert shp.with_suffix(".cpg").read_text() == "UTF-8"
@@ -196,6 +280,28 @@ def test_write_table_opens_in_chinese_excel(tmp_path):
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
     assert raw.decode("utf-8-sig") == "园区,面积（亩）\n河南工业园,15.0\n"
+
+
+def test_write_table_keeps_codes_text(tmp_path):
+    table = pd.DataFrame(
+        {
+            # 13 digits, a leading zero, full-width digits (any decimal digit counts, as
+            # Python's \d), 10 digits (a number Excel shows whole), a lone zero.
+            "地块编号": ["4513020000001", "0771", "４５１３０２００００００１", "1234567890", "0"],
+            "统一社会信用代码": pd.array(
+                ["91451300MA5K00000X", "914513001234567890", None, "", "01"], dtype="str"
+            ),
+            "面积（亩）": [15.0, 1.5, 2.0, 3.0, 4.0],
+        }
+    )
+    rows = lio.write_table(table, tmp_path / "t.csv").read_text(encoding="utf-8-sig").split("\n")
+    assert rows[1:-1] == [
+        "\t4513020000001,91451300MA5K00000X,15.0",
+        "\t0771,\t914513001234567890,1.5",
+        "\t４５１３０２００００００１,,2.0",
+        "1234567890,,3.0",
+        "0,\t01,4.0",
+    ]
 
 
 def test_read_table_csv_gbk_and_utf8(tmp_path):

@@ -12,6 +12,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import pyogrio._io
 import pyogrio.raw
@@ -21,6 +23,7 @@ from numpy.typing import NDArray
 
 from landuse.core.errors import LayerReadError
 from landuse.io.boundary_txt import format_boundary_txt
+from landuse.io.csv_text import write_csv
 from landuse.io.paths import _SHP_SIDECARS, PathLike
 
 _WRITE_DRIVERS = {
@@ -119,14 +122,52 @@ def write_layers(
             raise LayerReadError(f"{p}: a table without geometry can only go into a .gpkg.")
         if driver == "ESRI Shapefile":
             return _write_shapefile(gdf, p)
-    with _atomic_target(p, seed_from_existing=driver == "GPKG") as tmp:
+    # Start from the existing GeoPackage only to keep layers not written now: copying
+    # a file whose every layer is replaced (a step run again) costs a copy and GDAL
+    # dropping each old table, more than half the writing time again.
+    keep = driver == "GPKG" and p.exists() and bool(set(_layer_names(p)) - set(layers))
+    with _atomic_target(p, seed_from_existing=keep) as tmp:
         for name, gdf in layers.items():
             extra = {"layer_metadata": metadata[name]} if metadata and name in metadata else {}
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver=driver, **extra)
+            pyogrio.write_dataframe(
+                _as_row_writer_types(gdf), tmp, layer=name, driver=driver, use_arrow=True, **extra
+            )
     return p
 
 
+# What an object column holds when Arrow writes it as the row writer did: text,
+# nothing, or date-times (which pyogrio passes to GDAL as date-times either way).
+_ARROW_SAFE_OBJECTS = ("string", "empty", "datetime", "datetime64")
+
+
+def _as_row_writer_types(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the field types pyogrio's row-by-row writer gave it, for Arrow.
+
+    That writer makes a text field of every object column (``str`` of each
+    value, missing values NULL).  Arrow would instead make a boolean field of
+    an object column of True/False/NaN (e.g. ``overdue`` after a join), a date
+    field of ``datetime.date`` values and a number field of numbers: such
+    columns are turned into text here so the files read back as before.
+    """
+    mixed = [
+        col
+        for col in df.columns
+        if df[col].dtype == object
+        and pd.api.types.infer_dtype(df[col]) not in _ARROW_SAFE_OBJECTS
+        and not (isinstance(df, gpd.GeoDataFrame) and col == df.geometry.name)
+    ]
+    if not mixed:
+        return df
+    return df.assign(**{col: df[col].astype("string") for col in mixed})
+
+
+def _layer_names(path: Path) -> list[str]:
+    return [str(name) for name, _ in pyogrio.list_layers(path)]
+
+
 def _write_shapefile(gdf: gpd.GeoDataFrame, p: Path) -> Path:
+    # Row by row, not Arrow: on the Arrow path GDAL writes date-times into a
+    # shapefile's text fields as 2024-01-01T08:30:00 instead of 2024/01/01 08:30:00.
     p.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=p.parent, prefix=f".{p.stem}.") as tmpdir:
         tmp = Path(tmpdir) / p.name
@@ -254,13 +295,14 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with _atomic_target(p) as tmp:
-        _codes_as_text(df).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        write_csv(_codes_as_text(df), tmp)
     return p
 
 
 # Digit strings Excel/WPS would turn into numbers and damage: 11+ digits (shown as
-# 4.51302E+12, digits past the 15th lost) or a leading zero.
-_CODE = r"\d{11,}|0\d+"
+# 4.51302E+12, digits past the 15th lost) or a leading zero.  Matched by Arrow (RE2),
+# digits as Python's \d counts them: any Unicode decimal digit (Nd).
+_CODE = r"^(?:\p{Nd}{11,}|0\p{Nd}+)$"
 
 
 def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -273,8 +315,9 @@ def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
             continue
-        text = df[col].astype("string")
-        code = text.str.fullmatch(_CODE).fillna(False).to_numpy(dtype=bool)
+        text = df[col].astype("string[pyarrow]")  # str() of each value, held by Arrow
+        matched = pc.match_substring_regex(pa.array(text), _CODE)
+        code = pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
         if code.any():
             out = out.copy() if out is df else out
             out[col] = df[col].where(~code, "\t" + text)
