@@ -58,3 +58,35 @@ def test_runs_on_a_given_scheduler_address(sample_data):
         got = check_conflicts_dask(parcels, client=client, udb=L["udb"], farmland=L["farmland"])
     want = check_conflicts(parcels, udb=L["udb"], farmland=L["farmland"])
     _same(got.parcels, want.parcels)
+
+
+def test_workers_read_the_parcels_same_outputs_as_local(tmp_path):
+    # The sample project from files: the client never loads the parcels; every output
+    # file and the intake lines must be those of the local engine, byte for byte.
+    from landuse.core.config import sample_project
+    from landuse.pipeline.engine import Engine
+    from landuse.pipeline.run import run_project
+
+    local = run_project("check", sample_project(), tmp_path / "local")
+    dask = run_project("check", sample_project(), tmp_path / "dask", engine=Engine("dask"))
+    assert dask.lines == [line.replace("/local", "/dask") for line in local.lines]
+    assert [f.name for f in dask.files] == [f.name for f in local.files]
+    for name in ("geometry_report.csv", "conflicts.csv", "conflict_pieces.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    report = pd.read_csv(tmp_path / "dask" / "geometry_report.csv")
+    assert len(report) > 0  # the sample's damaged parcels are reported, from several parts
+
+
+def test_layers_without_ids_numbered_in_the_whole_layer(client, sample_data):
+    # farmland without an id field: pieces name farmland#k, k the position in the whole
+    # layer (the local engine's numbering), not in the subset a partition receives.
+    L = sample_data.layers
+    farmland = L["farmland"].drop(
+        columns=[c for c in ("zone_id", "patch_id", "park_id") if c in L["farmland"]]
+    )
+    want = check_conflicts(L["parcels"], udb=L["udb"], farmland=farmland)
+    got = check_conflicts_dask(
+        L["parcels"], client=client, udb=L["udb"], farmland=farmland, npartitions=7
+    )
+    _same(got.pieces, want.pieces)
+    assert want.pieces["constraint_ids"].str.contains("farmland#").any()

@@ -24,6 +24,7 @@ __all__ = [
     "check_layer",
     "clean_geometries",
     "intake_counts",
+    "report_order",
     "standardize_fields",
 ]
 
@@ -42,6 +43,18 @@ _TYPE_NAMES = np.array(
         "GeometryCollection",
     ]
 )
+# What clean_geometries reports, in the order it lists the features: these
+# events, then features of the wrong type, then repaired polygons.
+_EVENTS = (
+    ("dropped", "无几何，已剔除 no geometry"),
+    ("dropped", "空几何，已剔除 empty geometry"),
+    ("dropped", "修复后面积为零，已剔除 no area left after repair"),
+    # A valid polygon has area, so only a collection can hold none.
+    ("dropped", "几何集合中没有面（GeometryCollection），已剔除 no polygon in the collection"),
+    ("repaired", "保留几何集合中的面部分 kept the polygon parts of a collection"),
+)
+_WRONG_TYPE = "不是"
+_REPAIRED = "无效面已修复 invalid polygon repaired: "
 _KIND_NAMES = {"polygon": ("面要素", "a polygon"), "line": ("线要素", "a line")}
 _ALLOWED_TYPES = {
     "polygon": [_POLYGON, _MULTIPOLYGON, _COLLECTION],
@@ -221,7 +234,8 @@ def clean_geometries(
         The kept features, index preserved, input not mutated.
     report : DataFrame
         One row per repaired or dropped feature: ``layer``, ``feature_id``,
-        ``action`` (``repaired`` / ``dropped``) and ``detail``.
+        ``action`` (``repaired`` / ``dropped``) and ``detail``, indexed by the
+        feature's index; rows grouped by what was done (see :func:`report_order`).
     """
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     ids = gdf[id_field].astype(str).to_numpy() if id_field else np.arange(len(gdf)).astype(str)
@@ -250,21 +264,12 @@ def clean_geometries(
     repaired = invalid & ~collapsed
     extracted = candidate & ~invalid & ~collapsed & (types == _COLLECTION)
 
-    events = [
-        (null, "dropped", "无几何，已剔除 no geometry"),
-        (empty, "dropped", "空几何，已剔除 empty geometry"),
-        (collapsed & invalid, "dropped", "修复后面积为零，已剔除 no area left after repair"),
-        # A valid polygon has area, so only a collection can hold none.
-        (
-            collapsed & ~invalid,
-            "dropped",
-            "几何集合中没有面（GeometryCollection），已剔除 no polygon in the collection",
-        ),
-        (extracted, "repaired", "保留几何集合中的面部分 kept the polygon parts of a collection"),
-    ]
+    masks = [null, empty, collapsed & invalid, collapsed & ~invalid, extracted]
     rows = [
-        pd.DataFrame({"feature_id": ids[mask], "action": action, "detail": detail})
-        for mask, action, detail in events
+        pd.DataFrame(
+            {"feature_id": ids[mask], "action": action, "detail": detail}, index=gdf.index[mask]
+        )
+        for mask, (action, detail) in zip(masks, _EVENTS, strict=True)
         if mask.any()
     ]
     if wrong_type.any():
@@ -275,8 +280,9 @@ def clean_geometries(
                 {
                     "feature_id": ids[wrong_type],
                     "action": "dropped",
-                    "detail": [f"不是{zh}（{t}），已剔除 not {en}" for t in names],
-                }
+                    "detail": [f"{_WRONG_TYPE}{zh}（{t}），已剔除 not {en}" for t in names],
+                },
+                index=gdf.index[wrong_type],
             )
         )
     if repaired.any():
@@ -285,20 +291,44 @@ def clean_geometries(
                 {
                     "feature_id": ids[repaired],
                     "action": "repaired",
-                    "detail": [
-                        f"无效面已修复 invalid polygon repaired: {r}" for r in reasons[repaired]
-                    ],
-                }
+                    "detail": [f"{_REPAIRED}{r}" for r in reasons[repaired]],
+                },
+                index=gdf.index[repaired],
             )
         )
-    report = (
-        pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=REPORT_COLUMNS[1:])
-    )
+    report = pd.concat(rows) if rows else pd.DataFrame(columns=REPORT_COLUMNS[1:])
     report.insert(0, "layer", layer_name)
     keep = candidate & ~collapsed
     cleaned = gdf.loc[keep].copy()
     cleaned[gdf.geometry.name] = gpd.GeoSeries(fixed[keep], index=cleaned.index, crs=gdf.crs)
     return cleaned, report[REPORT_COLUMNS]
+
+
+def report_order(report: pd.DataFrame, position: np.ndarray) -> np.ndarray:
+    """The order putting reports of parts of a layer as :func:`clean_geometries` of all of it.
+
+    Parameters
+    ----------
+    report : DataFrame
+        The reports of the parts, concatenated.
+    position : ndarray of int
+        Each row's feature position in the whole layer.
+
+    Returns
+    -------
+    ndarray of int
+        Row positions: by what was done, in the order :func:`clean_geometries`
+        lists it, then by feature.
+    """
+    detail = report["detail"].astype(str)
+    group = np.select(
+        [detail.str.startswith(_WRONG_TYPE), detail.str.startswith(_REPAIRED)],
+        [len(_EVENTS), len(_EVENTS) + 1],
+        default=-1,
+    )
+    for k, (_, text) in enumerate(_EVENTS):
+        group[(detail == text).to_numpy()] = k
+    return np.lexsort((position, group))
 
 
 def intake_counts(n_in: int, report: pd.DataFrame) -> dict[str, int]:

@@ -250,7 +250,9 @@ def check_shapefile(
     )
 
 
-def check_read_geometries(index: ShapefileIndex, geoms: np.ndarray, *, name: str) -> None:
+def check_read_geometries(
+    index: ShapefileIndex, geoms: np.ndarray, *, name: str, fids: np.ndarray | None = None
+) -> None:
     """Check the geometries GDAL returned against what the ``.shp`` declares.
 
     GDAL turns a record it cannot decode into a null geometry and takes
@@ -264,6 +266,8 @@ def check_read_geometries(index: ShapefileIndex, geoms: np.ndarray, *, name: str
         As read, in FID order.
     name : str
         The ``.shp`` as shown in messages.
+    fids : ndarray of int, optional
+        The features ``geoms`` are, when only some were read (ascending).
 
     Raises
     ------
@@ -271,11 +275,12 @@ def check_read_geometries(index: ShapefileIndex, geoms: np.ndarray, *, name: str
         A record with a shape came back without one, or a feature has
         coordinates outside the extent in the ``.shp`` header.
     """
+    fid = np.arange(len(geoms)) if fids is None else np.asarray(fids)
     missing = shapely.is_missing(geoms)
-    lost = missing & (index.record_types != 0)
+    lost = missing & (index.record_types[fid] != 0)
     if lost.any():
         raise LayerReadError(
-            f"{name}: {_features(np.flatnonzero(lost))} 几何无法解读 have a shape in the .shp "
+            f"{name}: {_features(fid[lost])} 几何无法解读 have a shape in the .shp "
             f"that cannot be decoded (damaged bytes). {DAMAGED_FIX}"
         )
     xmin, ymin, xmax, ymax = index.bbox
@@ -290,9 +295,9 @@ def check_read_geometries(index: ShapefileIndex, geoms: np.ndarray, *, name: str
         & (bounds[:, 3] <= ymax + tol)
     )
     if not inside.all():
-        fids = present[~inside]
+        outside = fid[present[~inside]]
         raise LayerReadError(
-            f"{name}: {_features(fids)} 坐标超出文件范围 have coordinates outside the extent "
+            f"{name}: {_features(outside)} 坐标超出文件范围 have coordinates outside the extent "
             f"in the file header (x {xmin:.3f}–{xmax:.3f}, y {ymin:.3f}–{ymax:.3f}): "
             f"garbage bytes in the records. {DAMAGED_FIX}"
         )
@@ -450,12 +455,14 @@ def _layer_info(p: Path, name: str, enc: str | None) -> dict[str, Any]:
 
 
 def _read_features(
-    p: Path, name: str, enc: str | None, driver: str
+    p: Path, name: str, enc: str | None, driver: str, fids: np.ndarray | None = None
 ) -> tuple[gpd.GeoDataFrame, str | None]:
-    """Read a layer with Arrow where pyogrio allows it; any GDAL error is an error.
+    """Read a layer (only the features ``fids``) with Arrow where pyogrio allows it.
 
-    Returns the layer and the encoding it was read with.
+    Any GDAL error is an error.  Returns the layer and the encoding it was read
+    with; with ``fids`` the layer is indexed by them.
     """
+    some = {} if fids is None else {"fids": fids, "fid_as_index": True}
     src = _gdal_path(p)
     shapefile = driver == "ESRI Shapefile"
     utf8 = enc is None or codecs.lookup(enc).name == "utf-8"
@@ -466,7 +473,9 @@ def _read_features(
     with _gdal_messages() as messages:
         try:
             try:
-                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=use_arrow)
+                gdf = pyogrio.read_dataframe(
+                    src, layer=name, encoding=enc, use_arrow=use_arrow, **some
+                )
             except DataSourceError as exc:
                 # Undeclared non-UTF-8 text Arrow cannot take (e.g. GBK field names over
                 # ASCII values, which encoding detection does not see).  Chinese DBFs
@@ -481,7 +490,7 @@ def _read_features(
                     LanduseWarning,
                     stacklevel=3,
                 )
-                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=True)
+                gdf = pyogrio.read_dataframe(src, layer=name, encoding=enc, use_arrow=True, **some)
         except UnicodeError as exc:
             raise _undecodable_text(p, name, enc, exc) from exc
         except (DataSourceError, DataLayerError, FeatureError) as exc:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio
 import pyproj
+import shapely
 
+from landuse.core.chunks import spatial_chunks
 from landuse.core.config import (
     FIELD_ALIASES,
     GEOMETRY_KINDS,
@@ -31,6 +37,8 @@ from landuse.core.validate import (
 )
 from landuse.io import postgis
 from landuse.io.crs_checks import ZoneUnknownError, zone_hint
+from landuse.io.info import _choose_layer
+from landuse.io.paths import _gdal_path
 from landuse.io.read import read_database_layer, read_layer, read_table
 
 
@@ -40,6 +48,7 @@ def load_layer(
     *,
     bbox: tuple[float, float, float, float] | None = None,
     bbox_crs: pyproj.CRS | None = None,
+    fids: np.ndarray | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read a project's spatial layer with canonical fields, checked and repaired.
 
@@ -52,6 +61,10 @@ def load_layer(
         ``parks``, ``district`` or ``roads``.
     bbox, bbox_crs : optional
         For a layer in a database table: read only features meeting this box.
+    fids : ndarray of int, optional
+        For a layer in a file: read only these features, one part from
+        :func:`layer_parts` (the layer is then indexed by them, and checks that
+        need the whole layer, such as unique ids, are the caller's).
 
     Returns
     -------
@@ -78,7 +91,12 @@ def load_layer(
     else:
         assert spec.path is not None  # a spec names a path or a table (config checks)
         raw = read_layer(
-            spec.path, spec.layer, crs=spec.crs, encoding=spec.encoding, datum_transform=transform
+            spec.path,
+            spec.layer,
+            crs=spec.crs,
+            encoding=spec.encoding,
+            datum_transform=transform,
+            fids=fids,
         )
     gdf = standardize_fields(
         raw, FIELD_ALIASES.get(name, {}), layer_name=name, overrides=spec.fields
@@ -91,6 +109,86 @@ def load_layer(
         "landuse_source": {**raw.attrs["landuse_source"], "read": len(raw)},
     }
     return cleaned, report
+
+
+def can_split(project: Project, name: str) -> bool:
+    """Whether :func:`layer_parts` can split a layer: a file other than ``.txt`` and ``.dxf``."""
+    spec = project.layer(name)
+    return spec.path is not None and spec.path.suffix.lower() not in (".txt", ".dxf")
+
+
+def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], gpd.GeoSeries]:
+    """A file layer's feature ids in ``n`` spatially compact parts, from their boxes only.
+
+    Nothing is decoded: a GeoPackage's boxes come from its spatial index, other
+    files' from :func:`pyogrio.read_bounds`.  The parts follow
+    :func:`landuse.core.chunks.spatial_chunks` (features without geometry in the last).
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    name : str
+        A logical layer in a file other than ``.txt`` or ``.dxf``.
+    n : int
+        Parts wanted.
+
+    Returns
+    -------
+    parts : list of ndarray of int
+        Ascending feature ids, for ``load_layer(..., fids=part)``.
+    boxes : GeoSeries
+        Every feature's box, in the layer's own CRS (None without a geometry).
+
+    Raises
+    ------
+    LayerReadError
+        A database table, a ``.txt`` or a ``.dxf`` (see :func:`can_split`).
+    """
+    spec = project.layer(name)
+    if spec.path is None or not can_split(project, name):
+        raise LayerReadError(f"Layer '{name}' cannot be read in parts (a table, .txt or .dxf).")
+    source = _gdal_path(spec.path)
+    layer = _choose_layer(spec.path, spec.layer)
+    info = pyogrio.read_info(source, layer=layer)
+    fids, bounds = _gpkg_index_bounds(spec.path, layer, info) or pyogrio.read_bounds(
+        source, layer=layer
+    )
+    present = np.isfinite(bounds).all(axis=0)
+    boxes = np.full(len(fids), None, dtype=object)
+    boxes[present] = shapely.box(*bounds[:, present])
+    crs = spec.crs or info["crs"]
+    parts = [fids[rows] for rows in spatial_chunks(boxes, n)]
+    return parts, gpd.GeoSeries(boxes, index=fids, crs=crs)
+
+
+def _gpkg_index_bounds(
+    path: Path, layer: str, info: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Ids and boxes (4 × n) of a GeoPackage layer from its R-tree, or None without one.
+
+    The R-tree leaves out features without geometry: they get NaN boxes.
+    """
+    if path.suffix.lower() != ".gpkg" or not info.get("fid_column"):
+        return None
+    geom = info.get("geometry_name")
+    quote = '"{}"'.format
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        tree = f"rtree_{layer}_{geom}"
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (tree,)).fetchone():
+            return None
+        fids = np.array(
+            db.execute(f"SELECT {quote(info['fid_column'])} FROM {quote(layer)}").fetchall(),
+            dtype=np.int64,
+        ).reshape(-1)
+        rows = db.execute(f"SELECT id, minx, miny, maxx, maxy FROM {quote(tree)}").fetchall()
+    indexed = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    fids.sort()
+    bounds = np.full((4, len(fids)), np.nan)
+    at = np.searchsorted(fids, indexed[:, 0].astype(np.int64))
+    bounds[:, at] = indexed[:, 1:].T
+    return fids, bounds
 
 
 def load_table(project: Project, name: str = "enterprises") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -207,6 +305,10 @@ class ProjectData:
         Every repaired or dropped feature (``layer``, ``feature_id``, ``action``, ``detail``).
     intake : list of LayerIntake
         Per layer: features read, kept, repaired and dropped.
+    parts : dict
+        Layer name → feature ids in spatial parts (:func:`layer_parts`), for
+        layers the dask engine's workers read themselves; their intake is added
+        when they have been read.
     """
 
     project: Project
@@ -215,6 +317,8 @@ class ProjectData:
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
     intake: list[LayerIntake] = field(default_factory=list)
+    #: Layers not loaded here but read by the dask engine's workers: feature-id parts.
+    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
     @property
     def synthetic(self) -> bool:
@@ -235,6 +339,7 @@ def load_project_data(
     *,
     on_step: Callable[[str], None] | None = None,
     area_of: str | None = None,
+    crs: pyproj.CRS | None = None,
 ) -> ProjectData:
     """Load a project's layers and tables and bring them into one analysis CRS.
 
@@ -254,6 +359,9 @@ def load_project_data(
         A layer covering the only area analysed (a red line given as
         ``parcels``): it is read first, and database tables are read within its
         bounding box (plus 1 km) only.
+    crs : pyproj.CRS, optional
+        The analysis CRS, when chosen elsewhere (the dask engine chooses it
+        from the boxes of parcels it does not load).
     """
     wanted = list(names) if names is not None else list(project.layers)
     if area_of is not None and area_of in wanted:
@@ -294,11 +402,11 @@ def load_project_data(
         if not layers:
             raise error
         raise zone_hint(error, unplaced, centre_lon(next(iter(layers.values())))) from error
-    if project.analysis_crs:
+    if crs is None and project.analysis_crs:
         crs = pyproj.CRS.from_user_input(project.analysis_crs)
-    elif layers:
+    elif crs is None and layers:
         crs = analysis_crs(layers.get("parcels", next(iter(layers.values()))))
-    else:
+    elif crs is None:
         crs = pyproj.CRS.from_epsg(CGCS2000)
     layers = {name: to_analysis_crs(gdf, crs) for name, gdf in layers.items()}
     report = (

@@ -55,6 +55,7 @@ def read_layer(
     crs: Any = None,
     encoding: str | None = None,
     datum_transform: str | None = None,
+    fids: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one spatial layer, fixing what real bureau files get wrong.
 
@@ -85,12 +86,16 @@ def read_layer(
         PROJ pipeline taking Xian 1980 / Beijing 1954 degrees to CGCS2000
         degrees (``[project] datum_transform``); layers on those datums are
         refused without it.
+    fids : ndarray of int, optional
+        Read only these features (ascending feature ids, as
+        :func:`pyogrio.read_bounds` gives them): one partition of a layer read
+        in pieces.  Not for ``.txt`` and ``.dxf``.
 
     Returns
     -------
     GeoDataFrame
         ``attrs["landuse_source"]`` records the file, layer, encoding and where
-        the CRS came from.
+        the CRS came from.  With ``fids``, indexed by them.
 
     Raises
     ------
@@ -109,6 +114,8 @@ def read_layer(
     """
     p = _existing(path)
     _check_encoding_name(p, encoding)
+    if fids is not None and p.suffix.lower() in (".txt", ".dxf"):
+        raise LayerReadError(f"{p}: a .txt or .dxf layer is read whole, not in pieces.")
     if p.suffix.lower() == ".txt":
         return _read_boundary_txt(p, crs=crs, encoding=encoding, datum_transform=datum_transform)
     cad_layer = None
@@ -124,18 +131,18 @@ def read_layer(
     is_shp = p.suffix.lower() in (".shp", ".zip")
     enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
     info = _layer_info(p, name, enc)
-    gdf, enc = _read_features(p, name, enc, info["driver"])
-    if len(gdf) != info["features"]:
+    gdf, enc = _read_features(p, name, enc, info["driver"], fids)
+    if len(gdf) != (info["features"] if fids is None else len(fids)):
         raise LayerReadError(
             f"{p}: 图层 '{name}' 声明 {info['features']} 个要素，只读到 {len(gdf)} 个 "
             f"declares {info['features']} features but {len(gdf)} were read. {DAMAGED_FIX}"
         )
     if name in shapefiles:
         index, shown = shapefiles[name]
-        check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown)
+        check_read_geometries(index, np.asarray(gdf.geometry.array), name=shown, fids=fids)
     if info["driver"] == "DXF":
         gdf = _dxf_polygons(p, gdf, cad_layer)
-    if len(gdf) == 0:
+    if len(gdf) == 0 and fids is None:
         raise LayerReadError(f"{p}: layer '{name}' has no features. Check the export.")
     gdf, crs_source = _resolve_crs(p, gdf, crs, datum_transform)
     metadata = info.get("layer_metadata") or {}

@@ -19,7 +19,7 @@ from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
 from landuse.outputs.briefing import conflict_section
 from landuse.outputs.report import Sheet
-from landuse.pipeline.distributed import check_conflicts_dask, dask_client
+from landuse.pipeline.distributed import check_conflicts_dask, check_parts, dask_client
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
@@ -41,6 +41,8 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         threads = data.project.options.project.threads
         return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
+        if "parcels" in data.parts:  # the workers read them
+            return check_parts(data, client=client, **args)
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
 

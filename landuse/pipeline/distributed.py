@@ -1,10 +1,21 @@
 """Province scale: the conflict check and buildable land on a dask cluster.
 
 Parcels (or parks) are partitioned spatially by their Hilbert distance, as
-for the local engine's threads (:mod:`landuse.core.chunks`); each partition is
-scattered to the workers together with only the constraint features that
-reach its bounding box, and runs the same vectorised engine as the
-single-machine path on them.  A parcel's figures depend
+for the local engine's threads (:mod:`landuse.core.chunks`), and each
+partition runs the same vectorised engine as the single-machine path.
+
+For the conflict check of a project (:func:`check_parts`) the client
+does not load the parcels: it splits them by their boxes alone
+(:func:`landuse.io.layer_parts`) and each worker reads its part itself through
+the same intake as the local engine (``load_layer(..., fids=part)``); the
+intake counts and the geometry report are summed from the parts.  The
+constraint layers (small beside the parcels) are loaded on the client, which
+counts them, and sent once to every worker.  Workers therefore need the
+project's files at the same paths as the client.
+
+Given layers in memory (:func:`check_conflicts_dask`,
+:func:`find_buildable_dask`), each partition is scattered to the workers
+together with only the constraint features that reach its bounding box.  A parcel's figures depend
 only on the parcel and the features it meets, so the results are the same
 as :func:`landuse.analysis.conflicts.check_conflicts` and
 :func:`landuse.analysis.buildable.find_buildable` — tested for equality.
@@ -21,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from distributed import Client, LocalCluster, as_completed
 
@@ -32,12 +44,28 @@ from landuse.analysis.buildable import (
     prepare,
     ranked_candidates,
 )
-from landuse.analysis.conflicts import ConflictResult, NoiseTolerance, check_conflicts, sort_pieces
+from landuse.analysis.conflicts import (
+    _ID_CANDIDATES,
+    ConflictResult,
+    NoiseTolerance,
+    _feature_ids,
+    check_conflicts,
+    sort_pieces,
+)
 from landuse.core.chunks import spatial_chunks
-from landuse.core.crs import check_same_crs
-from landuse.core.errors import SchemaError
+from landuse.core.config import ID_FIELDS, Project
+from landuse.core.crs import analysis_crs, check_same_crs, to_analysis_crs
+from landuse.core.errors import LayerReadError, SchemaError
+from landuse.core.validate import check_layer, report_order
+from landuse.io import ProjectData, can_split, layer_intake, layer_parts, load_layer
 
-__all__ = ["check_conflicts_dask", "dask_client", "find_buildable_dask"]
+__all__ = [
+    "check_conflicts_dask",
+    "check_parts",
+    "dask_client",
+    "find_buildable_dask",
+    "split_parcels",
+]
 
 
 @contextlib.contextmanager
@@ -69,19 +97,23 @@ def _hilbert_chunks(gdf: gpd.GeoDataFrame, npartitions: int) -> list[np.ndarray]
     return spatial_chunks(np.asarray(gdf.geometry.array, dtype=object), npartitions)
 
 
-def _run_windowed(client: Client, func: Callable, jobs: Iterable[tuple]) -> list:
+def _run_windowed(
+    client: Client, func: Callable, jobs: Iterable[tuple], *, scatter: bool = True
+) -> list:
     """Run ``func(*job)`` for each job on the cluster, in order of the jobs.
 
     At most two jobs per worker are in flight: inputs are prepared and shipped
-    lazily and results fetched as they finish, so neither the client nor the
-    workers ever hold every partition at once.
+    lazily (scattered, but for the last argument, when ``scatter``) and results
+    fetched as they finish, so neither the client nor the workers ever hold
+    every partition at once.
     """
     window = 2 * max(1, len(client.scheduler_info()["workers"]))
     results: dict[int, object] = {}
     running = as_completed()
     position: dict = {}
     for index, job in enumerate(jobs):
-        future = client.submit(func, *client.scatter(list(job[:-1])), job[-1], pure=False)
+        args = [*client.scatter(list(job[:-1])), job[-1]] if scatter else job
+        future = client.submit(func, *args, pure=False)
         position[future.key] = index
         running.add(future)
         if running.count() >= window:
@@ -93,8 +125,24 @@ def _run_windowed(client: Client, func: Callable, jobs: Iterable[tuple]) -> list
 
 
 def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
+    if not np.isfinite(bounds).all():  # an empty part
+        return layer.iloc[:0]
     hits = layer.sindex.query(shapely.box(*bounds), predicate="intersects")
     return layer.iloc[np.sort(hits)]  # original order: unions see the same sequence
+
+
+def _with_ids(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """Layers with their feature ids as a column, so subsets keep the whole layer's ids.
+
+    A layer without an id field is numbered ``name#1`` ... by position in the whole
+    layer, not in a subset.
+    """
+    return {
+        name: layer
+        if any(col in layer.columns for col in _ID_CANDIDATES)
+        else layer.assign(**{_ID_CANDIDATES[0]: _feature_ids(layer, name)})
+        for name, layer in layers.items()
+    }
 
 
 def _check_partition(
@@ -138,12 +186,14 @@ def check_conflicts_dask(
     """
     if not parcels.index.is_unique:
         raise SchemaError("Parcels need a unique index for the dask engine; reset_index() first.")
-    layers = {
-        "udb": udb,
-        **({"farmland": farmland} if farmland is not None else {}),
-        **({"eco_redline": eco_redline} if eco_redline is not None else {}),
-        **(others or {}),
-    }
+    layers = _with_ids(
+        {
+            "udb": udb,
+            **({"farmland": farmland} if farmland is not None else {}),
+            **({"eco_redline": eco_redline} if eco_redline is not None else {}),
+            **(others or {}),
+        }
+    )
     # Validate once, here, exactly as the single-machine path does (also on an empty set).
     check_conflicts(parcels.iloc[:0], udb=udb.iloc[:0], id_field=id_field)
     check_same_crs({"parcels": parcels, **layers})
@@ -220,3 +270,138 @@ def find_buildable_dask(
     names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
     area = np.concatenate([r[2] for r in results]) if results else np.array([])
     return ranked_candidates(parts, names, area, crs)
+
+
+#: Parts per worker: a part of dense parcels takes longer than one of sparse ones.
+PARTS_PER_WORKER = 4
+
+
+def split_parcels(
+    project: Project, names: list[str], workers: int
+) -> tuple[list[str], pyproj.CRS | None, list[np.ndarray]]:
+    """Leave the parcels to the workers: the layers to load, the analysis CRS, the parts.
+
+    The parcels are split by their boxes only; the analysis CRS is chosen from
+    those boxes exactly as from the parcels (``[project] analysis_crs`` wins).
+    Parcels in a database table, a ``.txt`` or a ``.dxf`` are loaded as usual
+    (no parts).
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    names : list of str
+        The layers the step reads.
+    workers : int
+        Workers of the cluster.
+    """
+    if "parcels" not in names or not can_split(project, "parcels"):
+        return names, None, []
+    parts, boxes = layer_parts(project, "parcels", PARTS_PER_WORKER * max(1, workers))
+    crs = None
+    if not project.analysis_crs:
+        # The CRS the intake gives the layer (it may come from [layers] crs or be proven).
+        first, _ = load_layer(project, "parcels", fids=parts[0][:1])
+        crs = analysis_crs(gpd.GeoDataFrame(geometry=boxes.set_crs(first.crs, allow_override=True)))
+    return [name for name in names if name != "parcels"], crs, parts
+
+
+def _read_part(
+    project: Project, name: str, fids: np.ndarray, position: np.ndarray, crs: pyproj.CRS
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]:
+    """Read one part of a layer through the intake; index and report by whole-layer position."""
+    try:
+        layer, report = load_layer(project, name, fids=fids)
+    except (FileNotFoundError, LayerReadError) as exc:
+        raise LayerReadError(
+            f"{exc} (dask 工作进程读不到文件 a dask worker cannot read the file: workers need the "
+            "project's files and the output folder at the same paths as the client)"
+        ) from exc
+    source = dict(layer.attrs["landuse_source"], read=len(fids))
+    layer = to_analysis_crs(layer, crs).set_axis(position[np.searchsorted(fids, layer.index)])
+    report = report.set_axis(position[np.searchsorted(fids, report.index)])
+    return layer, report, source
+
+
+def _positions(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Each part's features' positions in the whole layer (feature ids ascending)."""
+    every = np.sort(np.concatenate(parts))
+    return [np.searchsorted(every, part) for part in parts]
+
+
+def _add_intake(data: ProjectData, name: str, reports: list[pd.DataFrame], sources: list) -> None:
+    """Add a layer read in parts to what was read, in the project's order of layers."""
+    report = pd.concat(reports)
+    position = report.index.to_numpy()
+    report = report.iloc[report_order(report, position)].reset_index(drop=True)
+    layer = pd.DataFrame()
+    layer.attrs["landuse_source"] = dict(sources[0], read=sum(s["read"] for s in sources))
+    order = [n for n in data.project.layers if n == name or n in data.layers or n in data.tables]
+    at = order.index(name)
+    data.intake.insert(at, layer_intake(name, layer, report))
+    report_of = data.report.groupby("layer", sort=False)
+    by_layer = [report_of.get_group(i.layer) for i in data.intake if i.layer in report_of.groups]
+    by_layer.insert(at, report)
+    data.report = pd.concat(by_layer, ignore_index=True)
+    del data.parts[name]
+
+
+def _check_part(
+    project: Project,
+    fids: np.ndarray,
+    position: np.ndarray,
+    crs: pyproj.CRS,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    kwargs: dict,
+) -> tuple[ConflictResult, pd.DataFrame, dict]:
+    parcels, report, source = _read_part(project, "parcels", fids, position, crs)
+    near = {name: _subset(layer, parcels.total_bounds) for name, layer in layers.items()}
+    return _check_partition(parcels, near, kwargs), report, source
+
+
+def check_parts(
+    data: ProjectData,
+    *,
+    client: Client,
+    udb: gpd.GeoDataFrame,
+    farmland: gpd.GeoDataFrame | None = None,
+    eco_redline: gpd.GeoDataFrame | None = None,
+    others: Mapping[str, gpd.GeoDataFrame] | None = None,
+    labels: Mapping[str, tuple[str, str]] | None = None,
+    tolerance: NoiseTolerance | None = None,
+) -> ConflictResult:
+    """The conflict check of parcels the workers read themselves (``data.parts``).
+
+    Same result as :func:`~landuse.analysis.conflicts.check_conflicts` on the
+    loaded parcels; the parcels' intake is added to ``data``.
+    """
+    layers = _with_ids(
+        {
+            "udb": udb,
+            **({"farmland": farmland} if farmland is not None else {}),
+            **({"eco_redline": eco_redline} if eco_redline is not None else {}),
+            **(others or {}),
+        }
+    )
+    id_field = ID_FIELDS["parcels"]
+    tolerance = tolerance or NoiseTolerance()
+    kwargs = {"labels": labels, "tolerance": tolerance, "id_field": id_field}
+    parts = data.parts["parcels"]
+    shared = client.scatter(layers, broadcast=True)  # once per worker, not per part
+    jobs = (
+        (data.project, fids, position, data.crs, shared, kwargs)
+        for fids, position in zip(parts, _positions(parts), strict=True)
+    )
+    results = _run_windowed(client, _check_part, jobs, scatter=False)
+    out = pd.concat([r.parcels for r, _, _ in results]).sort_index()
+    # Each part checked its own ids; repeats across parts are found here.
+    check_layer(pd.DataFrame({id_field: out[id_field]}), layer_name="parcels", id_field=id_field)
+    _add_intake(data, "parcels", [rep for _, rep, _ in results], [s for _, _, s in results])
+    pieces = gpd.GeoDataFrame(
+        pd.concat([r.pieces for r, _, _ in results], ignore_index=True), crs=data.crs
+    )
+    return ConflictResult(
+        parcels=gpd.GeoDataFrame(out, crs=data.crs),
+        pieces=sort_pieces(pieces, id_field=id_field),
+        tolerance=tolerance,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from landuse.core.config import Project, sample_project
 from landuse.core.errors import ConfigError
 from landuse.io import load_project_data, postgis, read_result_layers
+from landuse.pipeline.distributed import split_parcels
 from landuse.pipeline.load import run_intake
 from landuse.pipeline.map import STEP as MAP_STEP
 from landuse.pipeline.registry import ANALYSES
@@ -97,7 +98,14 @@ def run_project(
             out.mkdir(parents=True, exist_ok=True)
         needs = STEPS[step].needs(project)
         names = [name for name in project.layers if name in needs]  # the project's order
-        data = load_project_data(project, names, on_step=on_step, area_of=area_of)
+        engine = options.get("engine")
+        parts: list = []
+        crs = None
+        if engine is not None and engine.kind == "dask" and step == "check":
+            names, crs, parts = split_parcels(project, names, engine.workers)
+        data = load_project_data(project, names, on_step=on_step, area_of=area_of, crs=crs)
+        if parts:
+            data.parts["parcels"] = parts
         if on_step is not None:
             on_step(STEPS[step].label)
         if step == "report":
