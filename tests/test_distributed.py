@@ -1,4 +1,5 @@
 import pandas as pd
+import pyogrio
 import pytest
 from distributed import LocalCluster
 
@@ -75,6 +76,23 @@ def test_workers_read_the_parcels_same_outputs_as_local(tmp_path):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
     report = pd.read_csv(tmp_path / "dask" / "geometry_report.csv")
     assert len(report) > 0  # the sample's damaged parcels are reported, from several parts
+    for layer in ("parcels_check", "conflict_pieces"):
+        got, want = (
+            pyogrio.read_dataframe(
+                tmp_path / engine / "conflicts.gpkg", layer=layer, fid_as_index=True
+            )
+            for engine in ("dask", "local")
+        )
+        _same(got, want)
+        assert got.index.equals(want.index)
+        assert (got.geometry.to_wkb() == want.geometry.to_wkb()).all()
+        info = {
+            engine: pyogrio.read_info(tmp_path / engine / "conflicts.gpkg", layer=layer)
+            for engine in ("dask", "local")
+        }
+        for key in ("geometry_type", "fields", "dtypes", "crs"):
+            assert str(info["dask"][key]) == str(info["local"][key])
+    assert not list((tmp_path / "dask").glob(".landuse-dask-*"))  # the scratch parts are gone
 
 
 def test_layers_without_ids_numbered_in_the_whole_layer(client, sample_data):

@@ -25,8 +25,14 @@ from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
 
 
-def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictResult:
-    """Run the conflict check with the project's layers and ``[check]`` options."""
+def check_project(
+    data: ProjectData, engine: Engine | None = None, *, gpkg: Path | None = None
+) -> ConflictResult:
+    """Run the conflict check with the project's layers and ``[check]`` options.
+
+    Parcels left to the dask engine's workers (``data.parts``) are checked and
+    written into ``gpkg`` by them; the result then holds no geometries.
+    """
     options = data.project.options.check
     extra = options.extra_constraints
     args = dict(
@@ -41,8 +47,8 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
         threads = data.project.options.project.threads
         return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
-        if "parcels" in data.parts:  # the workers read them
-            return check_parts(data, client=client, **args)
+        if "parcels" in data.parts and gpkg is not None:  # the workers read and write them
+            return check_parts(data, client=client, gpkg=gpkg, **args)
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
 
@@ -68,12 +74,14 @@ _CHECK_COLUMNS = [
 def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
     """Conflict check: GeoPackage (parcels + pieces) and CSV tables."""
     res = StepResult(out_dir)
-    result = check_project(data, engine)
+    gpkg = out_dir / "conflicts.gpkg"
+    written = "parcels" in data.parts  # by the dask engine's workers and check_project
+    result = check_project(data, engine, gpkg=gpkg)
     res.results["conflicts"] = result
     p, pieces = result.parcels, result.pieces
-    res.files.append(
-        write_layers({"parcels_check": p, "conflict_pieces": pieces}, out_dir / "conflicts.gpkg")
-    )
+    if not written:
+        write_layers({"parcels_check": p, "conflict_pieces": pieces}, gpkg)
+    res.files.append(gpkg)
     cols = [c for c in _CHECK_COLUMNS if c in p.columns]
     extra_cols = [c for c in p.columns if c.endswith("_mu") and c not in cols and c != "area_mu"]
     table = pd.DataFrame(p[cols[:-1] + extra_cols + cols[-1:]])

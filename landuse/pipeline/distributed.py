@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 import shapely
 from distributed import Client, LocalCluster, as_completed
@@ -58,6 +60,16 @@ from landuse.core.crs import analysis_crs, check_same_crs, to_analysis_crs
 from landuse.core.errors import LayerReadError, SchemaError
 from landuse.core.validate import check_layer, report_order
 from landuse.io import ProjectData, can_split, layer_intake, layer_parts, load_layer
+from landuse.io.parts import (
+    GEOMETRY,
+    ORDER,
+    needs_promotion,
+    part_folder,
+    promote_part,
+    read_parts,
+    write_part,
+    write_parts_gpkg,
+)
 
 __all__ = [
     "check_conflicts_dask",
@@ -353,16 +365,24 @@ def _check_part(
     crs: pyproj.CRS,
     layers: Mapping[str, gpd.GeoDataFrame],
     kwargs: dict,
-) -> tuple[ConflictResult, pd.DataFrame, dict]:
+    folder: Path,
+) -> tuple[pd.DataFrame, dict, list[int], list[int], dict[str, Path]]:
+    """Read, check and write one part of the parcels: what was read, geometry types, files."""
     parcels, report, source = _read_part(project, "parcels", fids, position, crs)
     near = {name: _subset(layer, parcels.total_bounds) for name, layer in layers.items()}
-    return _check_partition(parcels, near, kwargs), report, source
+    result = _check_partition(parcels, near, kwargs)
+    k = int(position[0]) if len(position) else 0
+    paths = {"parcels": folder / f"parcels-{k}", "pieces": folder / f"pieces-{k}"}
+    kinds = write_part(result.parcels, result.parcels.index.to_numpy(), paths["parcels"])
+    pieces = write_part(result.pieces, np.arange(len(result.pieces)), paths["pieces"])
+    return report, source, kinds, pieces, paths
 
 
 def check_parts(
     data: ProjectData,
     *,
     client: Client,
+    gpkg: Path,
     udb: gpd.GeoDataFrame,
     farmland: gpd.GeoDataFrame | None = None,
     eco_redline: gpd.GeoDataFrame | None = None,
@@ -372,8 +392,17 @@ def check_parts(
 ) -> ConflictResult:
     """The conflict check of parcels the workers read themselves (``data.parts``).
 
-    Same result as :func:`~landuse.analysis.conflicts.check_conflicts` on the
-    loaded parcels; the parcels' intake is added to ``data``.
+    Each worker reads its parts of the parcels, checks them and writes the
+    results as part files in a scratch folder beside ``gpkg``; here they are
+    joined into ``gpkg`` (layers ``parcels_check`` and ``conflict_pieces``, as
+    the local engine writes them) without making shapely geometries of every
+    parcel.  The parcels' intake is added to ``data``.
+
+    Returns
+    -------
+    ConflictResult
+        As :func:`~landuse.analysis.conflicts.check_conflicts` gives it, but
+        without geometries (they are in ``gpkg``); text held by Arrow.
     """
     layers = _with_ids(
         {
@@ -388,20 +417,42 @@ def check_parts(
     kwargs = {"labels": labels, "tolerance": tolerance, "id_field": id_field}
     parts = data.parts["parcels"]
     shared = client.scatter(layers, broadcast=True)  # once per worker, not per part
-    jobs = (
-        (data.project, fids, position, data.crs, shared, kwargs)
-        for fids, position in zip(parts, _positions(parts), strict=True)
-    )
-    results = _run_windowed(client, _check_part, jobs, scatter=False)
-    out = pd.concat([r.parcels for r, _, _ in results]).sort_index()
-    # Each part checked its own ids; repeats across parts are found here.
-    check_layer(pd.DataFrame({id_field: out[id_field]}), layer_name="parcels", id_field=id_field)
-    _add_intake(data, "parcels", [rep for _, rep, _ in results], [s for _, _, s in results])
-    pieces = gpd.GeoDataFrame(
-        pd.concat([r.pieces for r, _, _ in results], ignore_index=True), crs=data.crs
-    )
-    return ConflictResult(
-        parcels=gpd.GeoDataFrame(out, crs=data.crs),
-        pieces=sort_pieces(pieces, id_field=id_field),
-        tolerance=tolerance,
-    )
+    with part_folder(gpkg.parent) as folder:
+        jobs = (
+            (data.project, fids, position, data.crs, shared, kwargs, folder)
+            for fids, position in zip(parts, _positions(parts), strict=True)
+        )
+        results = _run_windowed(client, _check_part, jobs, scatter=False)
+        _add_intake(data, "parcels", [r[0] for r in results], [r[1] for r in results])
+        types = {}
+        for layer, at in (("parcels", 2), ("pieces", 3)):
+            types[layer] = sorted({t for r in results for t in r[at]})
+            if needs_promotion(types[layer]):  # parts that had only single geometries
+                alone = [r[4][layer] for r in results if not needs_promotion(r[at])]
+                client.gather(client.map(promote_part, alone, pure=False))
+        parcels = read_parts(sorted(folder.glob("parcels-*")))
+        pieces = read_parts(sorted(folder.glob("pieces-*")))
+        by_piece = [(id_field, "ascending"), ("constraint", "ascending"), ("area_m2", "descending")]
+        write_parts_gpkg(
+            {
+                "parcels_check": (parcels, types["parcels"], None),
+                "conflict_pieces": (pieces, types["pieces"], by_piece),
+            },
+            gpkg,
+            data.crs,
+        )
+        table = _attributes(parcels.sort_by(ORDER))
+        # Each part checked its own ids; repeats across parts are found here.
+        check_layer(table[[id_field]], layer_name="parcels", id_field=id_field)
+        return ConflictResult(
+            parcels=gpd.GeoDataFrame(table),
+            pieces=gpd.GeoDataFrame(_attributes(pieces.sort_by(by_piece))),
+            tolerance=tolerance,
+        )
+
+
+def _attributes(table: pa.Table) -> pd.DataFrame:
+    """A part table's fields as a frame, text held by Arrow (no Python string per cell)."""
+    fields = table.drop_columns([GEOMETRY, ORDER])
+    text = pd.StringDtype("pyarrow")
+    return fields.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
