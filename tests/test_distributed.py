@@ -108,3 +108,19 @@ def test_layers_without_ids_numbered_in_the_whole_layer(client, sample_data):
     )
     _same(got.pieces, want.pieces)
     assert want.pieces["constraint_ids"].str.contains("farmland#").any()
+
+
+def test_buildable_with_parcels_read_by_workers_same_outputs(tmp_path):
+    # The parcels (obstacles) never reach the client: every output as the local engine's.
+    from landuse.core.config import sample_project
+    from landuse.pipeline.engine import Engine
+    from landuse.pipeline.run import run_project
+
+    local = run_project("buildable", sample_project(), tmp_path / "local")
+    dask = run_project("buildable", sample_project(), tmp_path / "dask", engine=Engine("dask"))
+    assert dask.lines == [line.replace("/local", "/dask") for line in local.lines]
+    for name in ("geometry_report.csv", "buildable.csv", "buildable_by_park.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    got, want = (pyogrio.read_dataframe(tmp_path / e / "buildable.gpkg") for e in ("dask", "local"))
+    _same(got, want)
+    assert not list((tmp_path / "dask").glob(".landuse-dask-*"))

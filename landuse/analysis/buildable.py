@@ -56,10 +56,15 @@ def _road_corridors(roads: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarr
     return shapely.buffer(_geoms(roads), width.to_numpy() / 2 + opts.road_setback_m)
 
 
-def _occupied(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarray:
+def _occupied_parcels(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> gpd.GeoDataFrame:
+    """The parcels that take their land (every one without ``supply_status``)."""
     if "supply_status" not in parcels.columns:
-        return _geoms(parcels)
-    return _geoms(parcels[parcels["supply_status"].isin(opts.occupied_status)])
+        return parcels
+    return parcels[parcels["supply_status"].isin(opts.occupied_status)]
+
+
+def _occupied(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarray:
+    return _geoms(_occupied_parcels(parcels, opts))
 
 
 def steep_land(

@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["chunk_count", "map_chunks", "spatial_chunks", "thread_count"]
+__all__ = ["chunk_count", "chunks_by_distance", "map_chunks", "spatial_chunks", "thread_count"]
 
 #: Most targets in one chunk: bounds the memory of a chunk's pieces.
 MAX_CHUNK = 50_000
@@ -73,9 +73,22 @@ def spatial_chunks(geoms: np.ndarray, n: int) -> list[np.ndarray]:
     if n <= 1 or len(geoms) <= 1:
         return [np.arange(len(geoms))]
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    distance = np.full(len(geoms), np.iinfo(np.int64).max)
+    distance = np.full(len(geoms), MISSING)
     if present.any():
         distance[present] = gpd.GeoSeries(geoms[present]).hilbert_distance().to_numpy()
+    return chunks_by_distance(distance, n)
+
+
+#: Hilbert distance of a missing or empty geometry: last.
+MISSING = np.iinfo(np.int64).max
+
+
+def chunks_by_distance(distance: np.ndarray, n: int) -> list[np.ndarray]:
+    """Positions split into ``n`` chunks in ascending ``distance``, ascending within a chunk.
+
+    :func:`spatial_chunks` once the Hilbert distances are known (e.g. computed
+    from features' boxes a batch at a time, with the layer's total bounds).
+    """
     order = np.argsort(distance, kind="stable")
     return [np.sort(chunk) for chunk in np.array_split(order, n) if len(chunk)]
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,10 +32,10 @@ from landuse.core.errors import ConfigError
 from landuse.io.write import _as_row_writer_types, _atomic_target
 
 __all__ = [
+    "PartLayer",
     "needs_promotion",
     "part_folder",
     "promote_part",
-    "read_parts",
     "write_part",
     "write_parts_gpkg",
 ]
@@ -97,6 +98,10 @@ def write_part(gdf: gpd.GeoDataFrame, order: np.ndarray, path: Path) -> list[int
     return types
 
 
+#: Rows of one batch of a part file: a window reads whole batches.
+PART_BATCH = 8_192
+
+
 def promote_part(path: Path) -> None:
     """Make the single geometries of a part multi, the whole layer mixing both types."""
     table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
@@ -109,7 +114,7 @@ def _write_ipc(table: pa.Table, path: Path) -> None:
     # Beside, then in place: the table may be a memory map of the file it replaces.
     tmp = path.with_name(path.name + ".tmp")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+        writer.write_table(table, max_chunksize=PART_BATCH)
     os.replace(tmp, path)
 
 
@@ -128,20 +133,6 @@ def needs_promotion(types: Sequence[int]) -> bool:
     return _declared_type(types)[1]
 
 
-def read_parts(paths: Sequence[Path]) -> pa.Table:
-    """The parts as one table (memory-mapped: the files' pages, not copies).
-
-    A field without any value in a part (Arrow's null type) takes the type it
-    has in the others; text where it has none anywhere, as pyogrio writes it.
-    """
-    tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in paths]
-    table = pa.concat_tables(tables, promote_options="permissive")
-    for i, f in enumerate(table.schema):
-        if pa.types.is_null(f.type):
-            table = table.set_column(i, f.with_type(pa.string()), table[i].cast(pa.string()))
-    return table
-
-
 def _declared_type(type_ids: Sequence[int]) -> tuple[str, bool]:
     """The layer's geometry type and whether singles are made multi, as pyogrio decides."""
     names = {_TYPE_NAMES[t] for t in type_ids}
@@ -154,69 +145,128 @@ def _declared_type(type_ids: Sequence[int]) -> tuple[str, bool]:
     return "Unknown", False
 
 
-def _batches(table: pa.Table, sort_keys: list[tuple[str, str]] | None) -> Iterator[pa.RecordBatch]:
-    """The table's rows in order (by ``ORDER``, parts each already in order, or by keys)."""
-    if sort_keys is not None:
-        table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
-        windows: Iterator[pa.Table] = (
-            table.slice(start, BATCH) for start in range(0, len(table), BATCH)
-        )
-    else:
-        windows = _by_order(table)
-    for window in windows:
-        yield from window.drop_columns([ORDER]).to_batches()
+@dataclass(frozen=True)
+class PartLayer:
+    """A result layer written in parts, to join into a GeoPackage layer.
+
+    Attributes
+    ----------
+    paths : list of Path
+        Its parts (:func:`write_part`); where :func:`needs_promotion` of
+        ``types``, each has been promoted (by :func:`write_part` or
+        :func:`promote_part`).
+    types : list of int
+        Geometry types of all parts together.
+    sort_keys : list, optional
+        Arrow sort keys giving the rows' order; None: the parts' order keys.
+    leave_out : frozenset of str
+        Fields written but not returned as a table (the geometry never is).
+    """
+
+    paths: list[Path]
+    types: list[int]
+    sort_keys: list[tuple[str, str]] | None
+    leave_out: frozenset[str]
 
 
-def _by_order(table: pa.Table) -> Iterator[pa.Table]:
-    """Windows of ``table`` in ``ORDER``: the table is parts, each ascending in ``ORDER``."""
-    order = table[ORDER].to_numpy()
-    if len(order) == 0:
-        return
-    bounds = np.cumsum([0, *(len(c) for c in table[ORDER].chunks)])
-    for low in range(int(order.min()), int(order.max()) + 1, BATCH):
+def _sorted_batches(layer: PartLayer) -> Iterator[pa.RecordBatch]:
+    """Every row of a small layer, in memory, in ``sort_keys`` order."""
+    tables = [pa.ipc.open_file(pa.OSFile(str(p))).read_all() for p in layer.paths]
+    table = _without_nulls(pa.concat_tables(tables, promote_options="permissive"))
+    if len(table):
+        table = table.take(pc.sort_indices(table, sort_keys=layer.sort_keys))
+    yield from table.drop_columns([ORDER]).to_batches(max_chunksize=BATCH)
+
+
+def _ordered_batches(layer: PartLayer) -> Iterator[pa.RecordBatch]:
+    """The rows of all parts in order-key order, a window at a time (parts ascending each).
+
+    Only the order keys of every row are held; the rows of a window are read
+    from the parts' batches that hold them (no memory map: read pages count as
+    this process's memory until unmapped).
+    """
+    readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in layer.paths]
+    orders = [_order_keys(p) for p in layer.paths]
+    last = max((int(o[-1]) for o in orders if len(o)), default=-1)
+    for low in range(0, last + 1, BATCH):
         pieces = []
-        for start, end in itertools.pairwise(bounds):
-            a, b = start + np.searchsorted(order[start:end], [low, low + BATCH])
-            if b > a:
-                pieces.append(table.slice(a, b - a))
+        for reader, order in zip(readers, orders, strict=True):
+            a, b = (int(i) for i in np.searchsorted(order, [low, low + BATCH]))
+            for k in range(a // PART_BATCH, -(-b // PART_BATCH)) if b > a else ():
+                first = k * PART_BATCH
+                batch = reader.get_batch(k)
+                lo, hi = max(a, first) - first, min(b, first + len(batch)) - first
+                pieces.append(pa.Table.from_batches([batch.slice(lo, hi - lo)]))
         if pieces:
-            window = pa.concat_tables(pieces)
-            yield window.take(pc.sort_indices(window, sort_keys=[(ORDER, "ascending")]))
+            window = _without_nulls(pa.concat_tables(pieces, promote_options="permissive"))
+            window = window.take(pc.sort_indices(window, sort_keys=[(ORDER, "ascending")]))
+            yield from window.drop_columns([ORDER]).to_batches()
+
+
+def _order_keys(path: Path) -> np.ndarray:
+    """A part's order keys (memory-mapped: only that column's pages are read)."""
+    with pa.memory_map(str(path)) as mapped:
+        file = pa.ipc.open_file(mapped)
+        keys = [file.get_batch(i).column(ORDER).to_numpy() for i in range(file.num_record_batches)]
+        return np.concatenate([np.empty(0, np.int64), *keys])
+
+
+def _keeping(
+    batches: Iterator[pa.RecordBatch], leave_out: frozenset[str], into: list[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` passed on, their fields but ``leave_out`` and the geometry kept ``into``."""
+    for batch in batches:
+        into.append(batch.drop_columns([GEOMETRY, *(leave_out & set(batch.schema.names))]))
+        yield batch
+
+
+def _without_nulls(table: pa.Table) -> pa.Table:
+    """Fields without any value (Arrow's null type) as text, as pyogrio writes them."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.with_type(pa.string()), table[i].cast(pa.string()))
+    return table
 
 
 def write_parts_gpkg(
-    layers: Mapping[str, tuple[pa.Table, list[int], list[tuple[str, str]] | None]],
-    path: Path,
-    crs: pyproj.CRS,
-) -> Path:
-    """Write joined parts as GeoPackage layers atomically, as :func:`write_layers` would.
+    layers: Mapping[str, PartLayer], path: Path, crs: pyproj.CRS
+) -> dict[str, pa.Table]:
+    """Write layers in parts as GeoPackage layers atomically, as :func:`write_layers` would.
 
     Parameters
     ----------
     layers : mapping
-        Layer name → (the parts from :func:`read_parts`, the geometry types
-        :func:`write_part` returned, sort keys or None for the parts' order).
-        Where :func:`needs_promotion`, every part has been through
-        :func:`promote_part` or was promoted by :func:`write_part`.
+        Layer name → the layer's parts.
     path : Path
         The GeoPackage (replaced).
     crs : pyproj.CRS
         The layers' CRS.
+
+    Returns
+    -------
+    dict
+        Layer name → its fields but ``leave_out`` in the rows' order (Arrow:
+        text is not made Python strings).
     """
     epsg = crs.to_epsg()
     srs = f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL")
+    kept: dict[str, list[pa.RecordBatch]] = {}
     with _atomic_target(path) as tmp:
-        for name, (table, types, keys) in layers.items():
-            declared = _declared_type(types)[0]
-            schema = table.schema.remove(table.schema.get_field_index(ORDER))
-            reader = pa.RecordBatchReader.from_batches(schema, _batches(table, keys))
+        for name, layer in layers.items():
+            batches = _ordered_batches(layer) if layer.sort_keys is None else _sorted_batches(layer)
+            first = next(batches, None)
+            if first is None:
+                continue
+            kept[name] = []
+            every = _keeping(itertools.chain([first], batches), layer.leave_out, kept[name])
+            reader = pa.RecordBatchReader.from_batches(first.schema, every)
             pyogrio.raw.write_arrow(
                 reader,
                 tmp,
                 layer=name,
                 driver="GPKG",
                 geometry_name=GEOMETRY,
-                geometry_type=declared,
+                geometry_type=_declared_type(layer.types)[0],
                 crs=srs,
             )
-    return path
+    return {name: pa.Table.from_batches(batches) for name, batches in kept.items()}

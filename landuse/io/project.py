@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +14,7 @@ import pyogrio
 import pyproj
 import shapely
 
-from landuse.core.chunks import spatial_chunks
+from landuse.core.chunks import MISSING, chunks_by_distance
 from landuse.core.config import (
     FIELD_ALIASES,
     GEOMETRY_KINDS,
@@ -117,12 +115,13 @@ def can_split(project: Project, name: str) -> bool:
     return spec.path is not None and spec.path.suffix.lower() not in (".txt", ".dxf")
 
 
-def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], gpd.GeoSeries]:
+def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], np.ndarray, Any]:
     """A file layer's feature ids in ``n`` spatially compact parts, from their boxes only.
 
     Nothing is decoded: a GeoPackage's boxes come from its spatial index, other
-    files' from :func:`pyogrio.read_bounds`.  The parts follow
-    :func:`landuse.core.chunks.spatial_chunks` (features without geometry in the last).
+    files' from :func:`pyogrio.read_bounds`.  The parts follow the Hilbert
+    order of the boxes as :func:`landuse.core.chunks.spatial_chunks` (features
+    without geometry in the last), computed a batch at a time.
 
     Parameters
     ----------
@@ -137,8 +136,10 @@ def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], 
     -------
     parts : list of ndarray of int
         Ascending feature ids, for ``load_layer(..., fids=part)``.
-    boxes : GeoSeries
-        Every feature's box, in the layer's own CRS (None without a geometry).
+    total_bounds : ndarray
+        ``(minx, miny, maxx, maxy)`` of every feature, in the layer's own CRS.
+    crs
+        The file's CRS (``[layers] crs`` if given), None when it has none.
 
     Raises
     ------
@@ -155,11 +156,19 @@ def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], 
         source, layer=layer
     )
     present = np.isfinite(bounds).all(axis=0)
-    boxes = np.full(len(fids), None, dtype=object)
-    boxes[present] = shapely.box(*bounds[:, present])
-    crs = spec.crs or info["crs"]
-    parts = [fids[rows] for rows in spatial_chunks(boxes, n)]
-    return parts, gpd.GeoSeries(boxes, index=fids, crs=crs)
+    total = np.array([*bounds[:2, present].min(axis=1), *bounds[2:, present].max(axis=1)])
+    distance = np.full(len(fids), MISSING)
+    at = np.flatnonzero(present)
+    for start in range(0, len(at), _BOXES_AT_ONCE):
+        rows = at[start : start + _BOXES_AT_ONCE]
+        boxes = gpd.GeoSeries(shapely.box(*bounds[:, rows]))
+        distance[rows] = boxes.hilbert_distance(total_bounds=total).to_numpy()
+    parts = [fids[rows] for rows in chunks_by_distance(distance, n)]
+    return parts, total, spec.crs or info["crs"]
+
+
+#: Boxes made at a time for their Hilbert distances (bounds the memory).
+_BOXES_AT_ONCE = 100_000
 
 
 def _gpkg_index_bounds(
@@ -169,25 +178,22 @@ def _gpkg_index_bounds(
 
     The R-tree leaves out features without geometry: they get NaN boxes.
     """
-    if path.suffix.lower() != ".gpkg" or not info.get("fid_column"):
+    if path.suffix.lower() != ".gpkg":
         return None
-    geom = info.get("geometry_name")
-    quote = '"{}"'.format
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-        tree = f"rtree_{layer}_{geom}"
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (tree,)).fetchone():
-            return None
-        fids = np.array(
-            db.execute(f"SELECT {quote(info['fid_column'])} FROM {quote(layer)}").fetchall(),
-            dtype=np.int64,
-        ).reshape(-1)
-        rows = db.execute(f"SELECT id, minx, miny, maxx, maxy FROM {quote(tree)}").fetchall()
-    indexed = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    fids.sort()
+    tree = f"rtree_{layer}_{info['geometry_name']}"
+    has_tree = (
+        "SELECT 1 AS yes FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' "
+        f"AND table_name = '{layer.replace(chr(39), chr(39) * 2)}'"
+    )
+    if pyogrio.read_arrow(path, sql=has_tree)[1].num_rows == 0:
+        return None
+    ids = pyogrio.read_arrow(path, layer=layer, columns=[], read_geometry=False, return_fids=True)
+    fids = np.sort(ids[1].column(0).to_numpy())
+    boxes = pyogrio.read_arrow(path, sql=f'SELECT id, minx, miny, maxx, maxy FROM "{tree}"')[1]
     bounds = np.full((4, len(fids)), np.nan)
-    at = np.searchsorted(fids, indexed[:, 0].astype(np.int64))
-    bounds[:, at] = indexed[:, 1:].T
+    at = np.searchsorted(fids, boxes.column("id").to_numpy())
+    for k, side in enumerate(("minx", "miny", "maxx", "maxy")):
+        bounds[k, at] = boxes.column(side).to_numpy()
     return fids, bounds
 
 

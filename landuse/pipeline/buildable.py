@@ -14,7 +14,7 @@ from landuse.core.labels import labelled
 from landuse.io import ProjectData, read_raster, write_layers, write_table
 from landuse.outputs.briefing import buildable_section
 from landuse.outputs.report import Sheet
-from landuse.pipeline.distributed import dask_client, find_buildable_dask
+from landuse.pipeline.distributed import buildable_parts, dask_client, find_buildable_dask
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, result_layer
@@ -26,8 +26,14 @@ def needs(project: Project) -> set[str]:
     return {"parks", "udb", *obstacles, *project.options.buildable.buffers}
 
 
-def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.GeoDataFrame:
-    """Run :func:`find_buildable` with the project's layers and ``[buildable]`` options."""
+def buildable_project(
+    data: ProjectData, engine: Engine | None = None, *, out_dir: Path | None = None
+) -> gpd.GeoDataFrame:
+    """Run :func:`find_buildable` with the project's layers and ``[buildable]`` options.
+
+    Parcels left to the dask engine's workers (``data.parts``) are read by
+    them, with a scratch folder in ``out_dir``.
+    """
     opts = data.project.options.buildable
     buffers = {name: (data.layers[name], distance) for name, distance in opts.buffers.items()}
     steep = None
@@ -50,13 +56,18 @@ def buildable_project(data: ProjectData, engine: Engine | None = None) -> gpd.Ge
         threads = data.project.options.project.threads
         return find_buildable(data.layer("parks"), data.layer("udb"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
+        if "parcels" in data.parts and out_dir is not None:  # the workers read them
+            del args["parcels"]
+            return buildable_parts(
+                data, data.layer("parks"), data.layer("udb"), client=client, out_dir=out_dir, **args
+            )
         return find_buildable_dask(data.layer("parks"), data.layer("udb"), client=client, **args)
 
 
 def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:
     """Buildable land: GeoPackage layer, candidate table, per-park summary."""
     res = StepResult(out_dir)
-    cands = buildable_project(data, engine)
+    cands = buildable_project(data, engine, out_dir=out_dir)
     res.results["buildable"] = cands
     res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg"))
     res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))

@@ -48,7 +48,7 @@ def check_project(
         return check_conflicts(data.layer("parcels"), threads=threads, **args)
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         if "parcels" in data.parts and gpkg is not None:  # the workers read and write them
-            return check_parts(data, client=client, gpkg=gpkg, **args)
+            return check_parts(data, client=client, gpkg=gpkg, keep=_shown, **args)
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 
 
@@ -69,6 +69,11 @@ _CHECK_COLUMNS = [
     "noise_m2",
     "status",
 ]
+
+
+def _shown(field: str) -> bool:
+    """Whether run_check's tables show a parcel field (extra columns: any in 亩)."""
+    return field in _CHECK_COLUMNS or field.endswith("_mu")
 
 
 def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None) -> StepResult:

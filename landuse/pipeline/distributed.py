@@ -4,7 +4,7 @@ Parcels (or parks) are partitioned spatially by their Hilbert distance, as
 for the local engine's threads (:mod:`landuse.core.chunks`), and each
 partition runs the same vectorised engine as the single-machine path.
 
-For the conflict check of a project (:func:`check_parts`) the client
+For a project (:func:`check_parts`, :func:`buildable_parts`) the client
 does not load the parcels: it splits them by their boxes alone
 (:func:`landuse.io.layer_parts`) and each worker reads its part itself through
 the same intake as the local engine (``load_layer(..., fids=part)``); the
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -40,9 +41,12 @@ from distributed import Client, LocalCluster, as_completed
 
 from landuse.analysis.buildable import (
     BuildableOptions,
+    _blockers,
     _geoms,
+    _occupied_parcels,
     _pieces,
     buildable_udb,
+    check_inputs,
     prepare,
     ranked_candidates,
 )
@@ -63,15 +67,16 @@ from landuse.io import ProjectData, can_split, layer_intake, layer_parts, load_l
 from landuse.io.parts import (
     GEOMETRY,
     ORDER,
+    PartLayer,
     needs_promotion,
     part_folder,
     promote_part,
-    read_parts,
     write_part,
     write_parts_gpkg,
 )
 
 __all__ = [
+    "buildable_parts",
     "check_conflicts_dask",
     "check_parts",
     "dask_client",
@@ -309,12 +314,14 @@ def split_parcels(
     """
     if "parcels" not in names or not can_split(project, "parcels"):
         return names, None, []
-    parts, boxes = layer_parts(project, "parcels", PARTS_PER_WORKER * max(1, workers))
+    parts, total_bounds, _ = layer_parts(project, "parcels", PARTS_PER_WORKER * max(1, workers))
     crs = None
     if not project.analysis_crs:
-        # The CRS the intake gives the layer (it may come from [layers] crs or be proven).
+        # The CRS the intake gives the layer (it may come from [layers] crs or be proven);
+        # the zone depends only on the layer's total bounds.
         first, _ = load_layer(project, "parcels", fids=parts[0][:1])
-        crs = analysis_crs(gpd.GeoDataFrame(geometry=boxes.set_crs(first.crs, allow_override=True)))
+        extent = gpd.GeoDataFrame(geometry=[shapely.box(*total_bounds)], crs=first.crs)
+        crs = analysis_crs(extent)
     return [name for name in names if name != "parcels"], crs, parts
 
 
@@ -358,6 +365,16 @@ def _add_intake(data: ProjectData, name: str, reports: list[pd.DataFrame], sourc
     del data.parts[name]
 
 
+class _Checked(NamedTuple):
+    """What a worker did with one part of the parcels."""
+
+    report: pd.DataFrame  # repaired and dropped features, by position in the layer
+    source: dict  # the layer's source, features read
+    fields: list[str]  # the parcels' own fields
+    types: dict[str, list[int]]  # geometry types of the parts written
+    paths: dict[str, Path]  # the part files: parcels and pieces
+
+
 def _check_part(
     project: Project,
     fids: np.ndarray,
@@ -366,16 +383,18 @@ def _check_part(
     layers: Mapping[str, gpd.GeoDataFrame],
     kwargs: dict,
     folder: Path,
-) -> tuple[pd.DataFrame, dict, list[int], list[int], dict[str, Path]]:
-    """Read, check and write one part of the parcels: what was read, geometry types, files."""
+) -> _Checked:
+    """Read, check and write one part of the parcels."""
     parcels, report, source = _read_part(project, "parcels", fids, position, crs)
     near = {name: _subset(layer, parcels.total_bounds) for name, layer in layers.items()}
     result = _check_partition(parcels, near, kwargs)
     k = int(position[0]) if len(position) else 0
     paths = {"parcels": folder / f"parcels-{k}", "pieces": folder / f"pieces-{k}"}
-    kinds = write_part(result.parcels, result.parcels.index.to_numpy(), paths["parcels"])
-    pieces = write_part(result.pieces, np.arange(len(result.pieces)), paths["pieces"])
-    return report, source, kinds, pieces, paths
+    types = {
+        "parcels": write_part(result.parcels, result.parcels.index.to_numpy(), paths["parcels"]),
+        "pieces": write_part(result.pieces, np.arange(len(result.pieces)), paths["pieces"]),
+    }
+    return _Checked(report, source, list(parcels.columns), types, paths)
 
 
 def check_parts(
@@ -389,6 +408,7 @@ def check_parts(
     others: Mapping[str, gpd.GeoDataFrame] | None = None,
     labels: Mapping[str, tuple[str, str]] | None = None,
     tolerance: NoiseTolerance | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> ConflictResult:
     """The conflict check of parcels the workers read themselves (``data.parts``).
 
@@ -398,10 +418,24 @@ def check_parts(
     the local engine writes them) without making shapely geometries of every
     parcel.  The parcels' intake is added to ``data``.
 
+    Parameters
+    ----------
+    data : ProjectData
+        The project's layers but the parcels, and their parts.
+    client : distributed.Client
+        E.g. from :func:`dask_client`.
+    gpkg : Path
+        The GeoPackage to write; its folder holds the scratch folder.
+    udb, farmland, eco_redline, others, labels, tolerance
+        As for :func:`landuse.analysis.conflicts.check_conflicts`.
+    keep : callable, optional
+        Which of the parcels' own fields the result keeps (all by default;
+        every field goes into ``gpkg``, and the fields the check adds are kept).
+
     Returns
     -------
     ConflictResult
-        As :func:`~landuse.analysis.conflicts.check_conflicts` gives it, but
+        As :func:`~landuse.analysis.conflicts.check_conflicts` gives it but
         without geometries (they are in ``gpkg``); text held by Arrow.
     """
     layers = _with_ids(
@@ -422,37 +456,183 @@ def check_parts(
             (data.project, fids, position, data.crs, shared, kwargs, folder)
             for fids, position in zip(parts, _positions(parts), strict=True)
         )
-        results = _run_windowed(client, _check_part, jobs, scatter=False)
-        _add_intake(data, "parcels", [r[0] for r in results], [r[1] for r in results])
-        types = {}
-        for layer, at in (("parcels", 2), ("pieces", 3)):
-            types[layer] = sorted({t for r in results for t in r[at]})
-            if needs_promotion(types[layer]):  # parts that had only single geometries
-                alone = [r[4][layer] for r in results if not needs_promotion(r[at])]
+        done: list[_Checked] = _run_windowed(client, _check_part, jobs, scatter=False)
+        _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
+        joined = {}
+        for name in ("parcels", "pieces"):
+            types = sorted({t for d in done for t in d.types[name]})
+            if needs_promotion(types):  # the parts that had only single geometries
+                alone = [d.paths[name] for d in done if not needs_promotion(d.types[name])]
                 client.gather(client.map(promote_part, alone, pure=False))
-        parcels = read_parts(sorted(folder.glob("parcels-*")))
-        pieces = read_parts(sorted(folder.glob("pieces-*")))
+            joined[name] = ([d.paths[name] for d in done], types)
+        own = done[0].fields if done else []
+        leave_out = frozenset(f for f in own if keep is not None and not keep(f) and f != id_field)
         by_piece = [(id_field, "ascending"), ("constraint", "ascending"), ("area_m2", "descending")]
-        write_parts_gpkg(
+        tables = write_parts_gpkg(
             {
-                "parcels_check": (parcels, types["parcels"], None),
-                "conflict_pieces": (pieces, types["pieces"], by_piece),
+                "parcels_check": PartLayer(*joined["parcels"], None, leave_out),
+                "conflict_pieces": PartLayer(*joined["pieces"], by_piece, frozenset()),
             },
             gpkg,
             data.crs,
         )
-        table = _attributes(parcels.sort_by(ORDER))
-        # Each part checked its own ids; repeats across parts are found here.
-        check_layer(table[[id_field]], layer_name="parcels", id_field=id_field)
-        return ConflictResult(
-            parcels=gpd.GeoDataFrame(table),
-            pieces=gpd.GeoDataFrame(_attributes(pieces.sort_by(by_piece))),
-            tolerance=tolerance,
-        )
+    parcels = _frame(tables["parcels_check"])
+    # Each part checked its own ids; repeats across parts are found here.
+    check_layer(parcels[[id_field]], layer_name="parcels", id_field=id_field)
+    return ConflictResult(
+        parcels=gpd.GeoDataFrame(parcels),
+        pieces=gpd.GeoDataFrame(_frame(tables["conflict_pieces"])),
+        tolerance=tolerance,
+    )
 
 
-def _attributes(table: pa.Table) -> pd.DataFrame:
-    """A part table's fields as a frame, text held by Arrow (no Python string per cell)."""
-    fields = table.drop_columns([GEOMETRY, ORDER])
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as a frame, text held by Arrow (no Python string per cell)."""
     text = pd.StringDtype("pyarrow")
-    return fields.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    mapper = {pa.string(): text, pa.large_string(): text}.get
+    return table.to_pandas(types_mapper=mapper, self_destruct=True, split_blocks=True)
+
+
+class _Occupied(NamedTuple):
+    """What a worker did with one part of the parcels, for the buildable finder."""
+
+    report: pd.DataFrame  # repaired and dropped features, by position in the layer
+    source: dict  # the layer's source, features read
+    ids: np.ndarray  # the parcels' ids (unique over the whole layer)
+    position: np.ndarray  # of the occupied parcels, ascending
+    bounds: np.ndarray  # their boxes (n × 4)
+    path: Path  # their geometries (WKB), in a part file
+
+
+def _occupied_part(
+    project: Project,
+    fids: np.ndarray,
+    position: np.ndarray,
+    crs: pyproj.CRS,
+    opts: BuildableOptions,
+    folder: Path,
+) -> _Occupied:
+    """Read one part of the parcels; write the occupied ones (obstacles) to a part file."""
+    parcels, report, source = _read_part(project, "parcels", fids, position, crs)
+    occupied = _occupied_parcels(parcels, opts)
+    path = folder / f"occupied-{int(position[0]) if len(position) else 0}"
+    write_part(occupied[[occupied.geometry.name]], occupied.index.to_numpy(), path)
+    ids = parcels[ID_FIELDS["parcels"]].astype(str).to_numpy()
+    bounds = shapely.bounds(_geoms(occupied))
+    return _Occupied(report, source, ids, occupied.index.to_numpy(), bounds, path)
+
+
+def _near_occupied(paths: list[Path], rows: list[np.ndarray]) -> np.ndarray:
+    """Occupied parcels' geometries: ``rows[k]`` of part file ``paths[k]``, in layer order."""
+    geoms, order = [], []
+    for path, picked in zip(paths, rows, strict=True):
+        if len(picked):
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all().take(picked)
+            geoms.append(shapely.from_wkb(table[GEOMETRY].to_numpy(zero_copy_only=False)))
+            order.append(table[ORDER].to_numpy())
+    if not geoms:
+        return np.array([], dtype=object)
+    return np.concatenate(geoms)[np.argsort(np.concatenate(order), kind="stable")]
+
+
+def _buildable_part_of(
+    part: gpd.GeoDataFrame,
+    udb: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    paths: list[Path],
+    rows: list[np.ndarray],
+    opts: BuildableOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # The obstacles in the local engine's order: farmland, red line, steep land, occupied
+    # parcels, roads, buffers (each in layer order); only those meeting the parks' box.
+    box = shapely.box(*part.total_bounds)
+    near = [
+        g[np.sort(shapely.STRtree(g).query(box, predicate="intersects"))] for g in (udb, before)
+    ]
+    occupied = _near_occupied(paths, rows)
+    occupied = occupied[shapely.intersects(occupied, box)]
+    after_near = after[np.sort(shapely.STRtree(after).query(box, predicate="intersects"))]
+    blockers = np.concatenate([near[1], occupied, after_near])
+    return _buildable_partition(part, near[0], blockers, opts)
+
+
+def buildable_parts(
+    data: ProjectData,
+    parks: gpd.GeoDataFrame,
+    udb: gpd.GeoDataFrame,
+    *,
+    client: Client,
+    out_dir: Path,
+    farmland: gpd.GeoDataFrame | None = None,
+    eco_redline: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
+    steep: gpd.GeoDataFrame | None = None,
+    options: BuildableOptions | None = None,
+) -> gpd.GeoDataFrame:
+    """Buildable land with parcels (obstacles) the workers read themselves (``data.parts``).
+
+    Same result as :func:`~landuse.analysis.buildable.find_buildable` on the
+    loaded parcels.  First each worker reads parts of the parcels (their intake
+    is added to ``data``) and writes the occupied ones to part files in a
+    scratch folder of ``out_dir``; then the parks, in spatial partitions, each
+    take the obstacles meeting their box, the occupied parcels from those files.
+    """
+    opts = options or BuildableOptions()
+    udb = buildable_udb(udb, opts)
+    layers = {"farmland": farmland, "eco_redline": eco_redline, "roads": roads}
+    crs = check_inputs(parks, udb, buffers=buffers, steep=steep, **layers)
+    before = _blockers(
+        farmland=farmland,
+        eco_redline=eco_redline,
+        steep=steep,
+        parcels=None,
+        roads=None,
+        buffers=None,
+        options=opts,
+    )
+    after = _blockers(
+        farmland=None,
+        eco_redline=None,
+        steep=None,
+        parcels=None,
+        roads=roads,
+        buffers=buffers,
+        options=opts,
+    )
+    parts = data.parts["parcels"]
+    with part_folder(out_dir) as folder:
+        jobs = (
+            (data.project, fids, position, data.crs, opts, folder)
+            for fids, position in zip(parts, _positions(parts), strict=True)
+        )
+        done: list[_Occupied] = _run_windowed(client, _occupied_part, jobs, scatter=False)
+        _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
+        id_field = ID_FIELDS["parcels"]
+        ids = pd.DataFrame({id_field: np.concatenate([d.ids for d in done])})
+        check_layer(ids, layer_name="parcels", id_field=id_field)  # repeats across parts
+        del ids
+        shared = client.scatter([_geoms(udb), before, after], broadcast=True)
+        n = PARTS_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+
+        def job(rows: np.ndarray) -> tuple:
+            minx, miny, maxx, maxy = parks.iloc[rows].total_bounds
+            meets = [
+                np.flatnonzero(
+                    (d.bounds[:, 0] <= maxx)
+                    & (d.bounds[:, 2] >= minx)
+                    & (d.bounds[:, 1] <= maxy)
+                    & (d.bounds[:, 3] >= miny)
+                )
+                for d in done
+            ]
+            return (parks.iloc[rows], *shared, [d.path for d in done], meets, opts)
+
+        results = _run_windowed(
+            client, _buildable_part_of, map(job, _hilbert_chunks(parks, n)), scatter=False
+        )
+    pieces = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
+    names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
+    area = np.concatenate([r[2] for r in results]) if results else np.array([])
+    return ranked_candidates(pieces, names, area, crs)
