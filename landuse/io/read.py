@@ -132,10 +132,13 @@ def read_layer(
     enc = encoding or (detect_shapefile_encoding(p, name) if is_shp else None)
     info = _layer_info(p, name, enc)
     gdf, enc = _read_features(p, name, enc, info["driver"], fids)
-    if len(gdf) != (info["features"] if fids is None else len(fids)):
+    wanted = info["features"] if fids is None else len(fids)
+    if len(gdf) != wanted:
+        asked = "声明" if fids is None else "请求"
         raise LayerReadError(
-            f"{p}: 图层 '{name}' 声明 {info['features']} 个要素，只读到 {len(gdf)} 个 "
-            f"declares {info['features']} features but {len(gdf)} were read. {DAMAGED_FIX}"
+            f"{p}: 图层 '{name}' {asked} {wanted} 个要素，只读到 {len(gdf)} 个 "
+            f"{'declares' if fids is None else 'was asked for'} {wanted} features but "
+            f"{len(gdf)} were read. {DAMAGED_FIX}"
         )
     if name in shapefiles:
         index, shown = shapefiles[name]

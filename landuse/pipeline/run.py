@@ -101,8 +101,10 @@ def run_project(
         engine = options.get("engine")
         parts: list = []
         crs = None
-        if engine is not None and engine.kind == "dask" and step in ("check", "buildable"):
-            names, crs, parts = split_parcels(project, names, engine.workers)
+        # The dask engine's workers read the parcels themselves (not a red line: area_of).
+        if engine is not None and engine.kind == "dask" and area_of is None:
+            if step in ("check", "buildable"):
+                names, crs, parts = split_parcels(project, names, engine.workers)
         data = load_project_data(project, names, on_step=on_step, area_of=area_of, crs=crs)
         if parts:
             data.parts["parcels"] = parts
