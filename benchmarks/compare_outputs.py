@@ -65,7 +65,7 @@ def main() -> None:
     names_b = {p.name for p in args.after.iterdir() if p.is_file()}
     differ = names_a != names_b
     if differ:
-        print(f"files only before: {sorted(names_a - names_b)}, only after: {sorted(names_b - names_a)}")
+        print(f"only before: {sorted(names_a - names_b)}; only after: {sorted(names_b - names_a)}")
     for name in sorted(names_a & names_b):
         a, b = args.before / name, args.after / name
         if a.suffix == ".gpkg":

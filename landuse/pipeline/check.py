@@ -17,9 +17,8 @@ from landuse.analysis.conflicts import (
 from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
-from landuse.outputs.briefing import conflict_section
-from landuse.outputs.report import Sheet
-from landuse.pipeline.distributed import check_conflicts_dask, dask_client
+from landuse.outputs.sections import conflict_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
@@ -40,6 +39,9 @@ def check_project(data: ProjectData, engine: Engine | None = None) -> ConflictRe
     if engine is None or engine.kind == "local":
         threads = data.project.options.project.threads
         return check_conflicts(data.layer("parcels"), threads=threads, **args)
+    # dask loads only when its engine runs.
+    from landuse.pipeline.distributed import check_conflicts_dask, dask_client
+
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         return check_conflicts_dask(data.layer("parcels"), client=client, **args)
 

@@ -21,7 +21,7 @@ from landuse.core.errors import LanduseError
 from landuse.core.labels import labelled
 from landuse.core.options import parse_day
 from landuse.io import ProjectData, write_layers, write_table
-from landuse.outputs.report import Sheet
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, result_layer

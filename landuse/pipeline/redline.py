@@ -12,11 +12,17 @@ from landuse.analysis.conflicts import NoiseTolerance
 from landuse.analysis.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.analysis.redline import RedlineResult, analyse_redline
 from landuse.core.config import Project
+from landuse.core.crs import crs_label
 from landuse.core.labels import labelled
-from landuse.io import ProjectData, write_boundary_txt, write_layers, write_table, write_text
-from landuse.outputs.maps import build_map, render_html
-from landuse.outputs.report import Sheet, file_sha256, write_workbook
-from landuse.outputs.thematic import crs_label
+from landuse.io import (
+    ProjectData,
+    file_sha256,
+    write_boundary_txt,
+    write_layers,
+    write_table,
+    write_text,
+)
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.result import StepResult, data_date
 from landuse.pipeline.step import Results, Step
 
@@ -166,6 +172,11 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
     converts the red line: GeoPackage, table of areas with the stated-area
     check, and the 界址点坐标 TXT.
     """
+    # The workbook and map writers (openpyxl, matplotlib, folium) load only when a
+    # red line runs, not with every command that sees this step in the registry.
+    from landuse.outputs.maps import build_map, render_html
+    from landuse.outputs.report import write_workbook
+
     res = StepResult(out_dir)
     r = redline_project(data)
     res.results["redline"] = r
