@@ -35,13 +35,13 @@ __all__ = [
 ]
 
 
-def _cell_text(value: object, column: str) -> str:
+def _cell_text(value: object, column: str, fmt: str | None = None) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, int | float) and not pd.isna(value):
-        if float(value).is_integer() and not column.endswith(("_share", "_rate")):
+        if fmt is None and float(value).is_integer() and not column.endswith(("_share", "_rate")):
             return f"{value:,.0f}"
-        return format_number(float(value), column)
+        return format_number(float(value), column, fmt)
     return "" if pd.isna(value) else str(value)  # type: ignore[call-overload]
 
 
@@ -132,7 +132,10 @@ def write_briefing(
                 doc,
                 [str(c) for c in shown.columns],
                 [
-                    [_cell_text(v, str(c)) for v, c in zip(row, sec.table.columns, strict=True)]
+                    [
+                        _cell_text(v, str(c), sec.formats.get(str(c)))
+                        for v, c in zip(row, sec.table.columns, strict=True)
+                    ]
                     for row in shown.itertuples(index=False)
                 ],
             )

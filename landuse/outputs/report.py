@@ -107,15 +107,19 @@ def _number_format(column: str, values: pd.Series | None = None) -> str | None:
     return stem + ("." + "0" * decimals if decimals else "") + unit
 
 
-def format_number(value: float, column: str) -> str:
+def format_number(value: float, column: str, fmt: str | None = None) -> str:
     """A number as the workbook's format for ``column`` shows it ("1,234.50", "44.27%").
+
+    ``fmt`` overrides the column's format, as :attr:`Sheet.formats` does.
 
     Examples
     --------
     >>> format_number(1234.5, "area_mu"), format_number(0.44271, "disposal_rate")
     ('1,234.50', '44.27%')
+    >>> format_number(0.0, "area_ha", "#,##0.0000")
+    '0.0000'
     """
-    return _formatted(value, _number_format(column))
+    return _formatted(value, fmt or _number_format(column))
 
 
 def _formatted(value: float, fmt: str | None) -> str:

@@ -16,7 +16,7 @@ the document).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,9 +25,12 @@ import pandas as pd
 from landuse.analysis.buildable import buildable_summary
 from landuse.analysis.conflicts import conflict_summary
 from landuse.analysis.idle import idle_summary
+from landuse.analysis.indicators import INDICATORS, TARGETS, indicator_summary
+from landuse.analysis.landclass import BASIS_LABELS
 from landuse.analysis.rates import FORMULAS
 from landuse.core.labels import TOTAL, label
 from landuse.core.options import Options
+from landuse.outputs.sheets import FOUR_DECIMALS
 
 __all__ = [
     "MEETING_BOOK",
@@ -39,7 +42,9 @@ __all__ = [
     "conflict_section",
     "efficiency_section",
     "idle_section",
+    "indicators_section",
     "parcel_section",
+    "redline_section",
 ]
 
 MEETING_BOOK = "会议材料.xlsx"
@@ -57,7 +62,7 @@ class Headline:
     value : float
         The figure.
     unit : str
-        个, 宗, 块, 亩, 万元, 万元/亩 or % (``value`` is then a share).
+        个, 宗, 块, 亩, 公顷, 万元, 万元/亩 or % (``value`` is then a share).
     sheet, row, column : str
         Sheet of 会议材料.xlsx, the row's first cell (合计, 县区) and the
         canonical column whose labelled header holds the figure.
@@ -76,6 +81,8 @@ class Headline:
             return f"{self.value * 100:+.2f}" if self.column == "yoy" else f"{self.value:.2%}"[:-1]
         if self.unit in ("个", "宗", "块", "家"):
             return f"{self.value:,.0f}"
+        if self.unit == "公顷":  # red-line tables state hectares to 4 decimals
+            return f"{self.value:,.4f}"
         return f"{self.value:,.2f}"
 
     def source(self) -> str:
@@ -105,6 +112,9 @@ class Section:
         How the figures are computed (口径与公式).
     source : str
         Where the figures come from.
+    formats : mapping of str to str
+        Number formats of ``table``'s columns (by canonical name) where they
+        differ from the workbook's defaults, as :attr:`Sheet.formats`.
     """
 
     title: str
@@ -115,6 +125,7 @@ class Section:
     images: tuple[tuple[str, Path], ...] = ()
     formulas: tuple[str, ...] = ()
     source: str = ""
+    formats: Mapping[str, str] = field(default_factory=dict)
 
 
 def _total(table: pd.DataFrame, key: str = "park", row: str = TOTAL) -> pd.Series:
@@ -367,3 +378,121 @@ def efficiency_section(
 
 
 # ------------------------------------------------------------------------ Word
+
+
+#: Rows of 地类面积汇总表 stated as headline figures, in the order of the text.
+_REDLINE_ROWS = (
+    "合计",
+    "农用地",
+    "建设用地",
+    "未利用地",
+    "占用永久基本农田",
+    "城镇开发边界外",
+    "占用生态保护红线",
+)
+
+
+def redline_section(
+    results: Mapping[str, Any], images: Mapping[str, Path], options: Options
+) -> list[Section]:
+    """The section 项目红线用地预审: land classes and control lines of a red line."""
+    redline = results.get("redline")
+    if redline is None or redline.landclass is None:
+        return []
+    summary = redline.summary
+    sheet = "地类面积汇总表"
+    first = summary["category"].astype(str)
+    ha = dict(zip(first, summary["area_ha"], strict=True))
+    heads = tuple(
+        Headline("红线总面积" if name == "合计" else name, ha[name], "公顷", sheet, name, "area_ha")
+        for name in _REDLINE_ROWS
+        if name in ha
+    )
+    # 耕地 is a second-level row (level1 "01 耕地") under 农用地.
+    cropland = summary.loc[summary["level1"].astype(str).str.endswith(" 耕地"), "area_ha"]
+    kinds = [f"{n} {ha[n]:,.4f} 公顷" for n in ("农用地", "建设用地", "未利用地") if n in ha]
+    if len(cropland) and "农用地" in ha:
+        kinds[0] += f"（其中耕地 {cropland.sum():,.4f} 公顷）"
+    parts = "、".join(kinds)
+    controls = "，".join(
+        f"{n} {ha[n]:,.4f} 公顷"
+        for n in ("占用永久基本农田", "城镇开发边界外", "占用生态保护红线")
+        if n in ha
+    )
+    parcels = len(redline.parcels)
+    text = (
+        f"项目红线共 {parcels:,} 个地块，总面积 {ha['合计']:,.4f} 公顷"
+        f"（{summary.loc[first == '合计', 'area_mu'].iloc[0]:,.4f} 亩），其中{parts}。"
+    )
+    if controls:
+        text += f"与三区三线：{controls}。"
+    table = summary.loc[first.ne(""), ["category", "area_ha", "area_mu"]]
+    return [
+        Section(
+            "项目红线用地预审",
+            text,
+            heads,
+            table.reset_index(drop=True),
+            "项目红线地类与三区三线面积",
+            _images(images, "用地预审图"),
+            (
+                f"面积口径：{BASIS_LABELS[redline.basis]}；地类按地类图斑，耕地扣除田坎",
+                "分项面积保留四位小数，经平差与合计一致",
+            ),
+            f"《{MEETING_BOOK}》「{sheet}」；逐地块见《用地预审.xlsx》",
+            FOUR_DECIMALS,
+        )
+    ]
+
+
+#: Columns of the indicator summary counting parcels by verdict.
+_VERDICTS = ("pass_parcels", "fail_parcels", "unjudged_parcels")
+
+
+def indicators_section(
+    results: Mapping[str, Any], images: Mapping[str, Path], options: Options
+) -> list[Section]:
+    """The section 工业用地控制指标: plot ratio, coverage, investment, 标准地 targets."""
+    if "indicators" not in results:
+        return []
+    table = indicator_summary(results["indicators"])
+    t = _total(table)
+    sheet = "用地控制指标汇总"
+    names = {name: label(f"{name}_fail") for name in INDICATORS} | {
+        target: label(f"{target}_fail") for target in TARGETS
+    }
+    failed = "、".join(
+        f"{names[name]} {t[f'{name}_fail']:,.0f} 宗"
+        for name in names
+        if f"{name}_fail" in table.columns and t[f"{name}_fail"] > 0
+    )
+    text = (
+        f"核验已供工业地块 {t['parcels']:,.0f} 宗：符合 {t['pass_parcels']:,.0f} 宗，"
+        f"不符合 {t['fail_parcels']:,.0f} 宗（{t['fail_mu']:,.2f} 亩），"
+        f"未核验 {t['unjudged_parcels']:,.0f} 宗（未竣工或缺少数据）。"
+    )
+    if failed:
+        text += f"不符合项：{failed}（一宗地可有多项不符合）。"
+    return [
+        Section(
+            "工业用地控制指标",
+            text,
+            (
+                Headline("核验地块", t["parcels"], "宗", sheet, TOTAL, "parcels"),
+                Headline("符合", t["pass_parcels"], "宗", sheet, TOTAL, "pass_parcels"),
+                Headline("不符合", t["fail_parcels"], "宗", sheet, TOTAL, "fail_parcels"),
+                Headline("不符合面积", t["fail_mu"], "亩", sheet, TOTAL, "fail_mu"),
+                Headline("未核验", t["unjudged_parcels"], "宗", sheet, TOTAL, "unjudged_parcels"),
+            ),
+            table[["park", "parcels", *_VERDICTS, "fail_mu"]],
+            "各园区工业用地控制指标核验",
+            (),
+            (
+                "容积率 = 总建筑面积 ÷ 用地面积（层高超过 8 米的按两层计）",
+                "建筑系数 = （建筑物 + 构筑物 + 露天堆场）基底面积 ÷ 用地面积",
+                "投资强度 = 固定资产总投资（含土地价款）÷ 用地面积",
+                "指标值与依据（国土资发〔2008〕24号或省定、合同约定）见各地块所列来源",
+            ),
+            f"《{MEETING_BOOK}》「{sheet}」「用地控制指标」；全部地块见《附表.xlsx》",
+        )
+    ]

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Sheet"]
+__all__ = ["FOUR_DECIMALS", "Sheet"]
+
+#: Number formats of red-line (用地预审) tables: 公顷 and 亩 to four decimals, as in
+#: the land-survey area reports.
+FOUR_DECIMALS = {"area_ha": "#,##0.0000", "area_mu": "#,##0.0000"}
 
 
 @dataclass(frozen=True)
