@@ -17,9 +17,9 @@ def test_thread_count():
 def test_chunk_count():
     assert chunk_count(10, 1) == 1  # one thread: one pass
     assert chunk_count(MAX_CHUNK + 1, 1) == 2  # ... unless a chunk would be too big
-    assert chunk_count(1_000, 2) == 8  # four per thread
+    assert chunk_count(1_000, 2) == 32  # sixteen per thread
     assert chunk_count(3, 2) == 3  # never more chunks than targets
-    assert chunk_count(20 * MAX_CHUNK, 2) == 20
+    assert chunk_count(40 * MAX_CHUNK, 2) == 40
 
 
 def test_spatial_chunks_cover_every_target_once_and_stay_compact():

@@ -462,6 +462,23 @@ def test_help_starts_without_the_heavy_libraries():
     assert done.stdout.strip() == "[]", done.stdout
 
 
+def test_check_loads_no_map_report_or_dask_libraries(tmp_path):
+    # A single analysis must not pay for the map, workbook, Word and dask stack
+    # (about 1.5 s of every command before they loaded on first use).
+    code = (
+        "import sys; from click.testing import CliRunner; from landuse.cli import main; "
+        f"r = CliRunner().invoke(main, ['check', '--sample', '--out', {str(tmp_path)!r}]); "
+        "assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('matplotlib', 'folium', 'branca', 'openpyxl', 'docx', "
+        "'distributed', 'dask', 'fontTools') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert (tmp_path / "conflicts.csv").exists()
+
+
 def test_tax_with_a_scheme_preset_and_project_rules(runner, tmp_path):
     from .conftest import GK36, square
 

@@ -23,6 +23,7 @@ from landuse.analysis.indicators import (
     check_indicators,
     floor_area,
     green_ratio,
+    indicator_summary,
     investment_intensity,
     office_share,
     plot_ratio,
@@ -252,6 +253,29 @@ def test_not_judged_is_empty_not_false():
     assert result["result"].tolist() == ["未核验"] * 3
     assert "未判定：容积率（无指标值）" in result["findings"][0]
     assert result["findings"][2].startswith("未竣工，控制指标暂不核验")
+
+
+def test_summary_counts_verdicts_and_failures_per_park():
+    checked = pd.DataFrame(
+        {
+            "park": ["A", "A", "B", None],
+            "result": ["符合", "不符合", "不符合", "未核验"],
+            "area_mu": [10.0, 20.0, 30.0, 40.0],
+            "plot_ratio_ok": pd.array([True, False, False, None], dtype="boolean"),
+            "building_coverage_ok": pd.array([True, False, True, None], dtype="boolean"),
+        }
+    )
+    table = indicator_summary(checked).set_index("park")
+    # A: one meets, one fails both (20 亩); B: fails the plot ratio (30 亩);
+    # the parcel without a park is not judged (NA is no failure); 合计 adds them.
+    assert table.index.tolist() == ["A", "B", "未注明", "合计"]
+    assert table["parcels"].tolist() == [2, 1, 1, 4]
+    assert table["pass_parcels"].tolist() == [1, 0, 0, 1]
+    assert table["fail_parcels"].tolist() == [1, 1, 0, 2]
+    assert table["unjudged_parcels"].tolist() == [0, 0, 1, 1]
+    assert table["fail_mu"].tolist() == [20.0, 30.0, 0.0, 50.0]
+    assert table["plot_ratio_fail"].tolist() == [1, 1, 0, 2]
+    assert table["building_coverage_fail"].tolist() == [1, 0, 0, 1]
 
 
 def test_scope_is_supplied_industrial_land():

@@ -54,6 +54,7 @@ def test_workbook_sheets_headers_and_formats(pack):
         "亩均评价基准值",
         "园区汇总",
         "地类面积汇总表",
+        "用地控制指标汇总",
         "用地控制指标",
     ]
     appendix = load_workbook(out / "附表.xlsx")
@@ -509,7 +510,7 @@ def printed(pack, tmp_path_factory):
 
 def test_meeting_workbook_prints_in_at_most_40_pages_without_hashes(printed):
     pages, sizes = printed
-    assert 10 <= len(pages) <= 40
+    assert 10 <= len(pages) <= 40, len(pages)
     assert not [i for i, text in enumerate(pages, 1) if "###" in text]
     for number, (text, (width, height)) in enumerate(zip(pages, sizes, strict=True), 1):
         assert f"第 {number} 页 共 {len(pages)} 页" in text
@@ -585,7 +586,13 @@ def test_word_report_headlines_equal_the_workbook(pack):
     assert texts[0] == "来宾市兴宾区（示例数据） 土地利用情况汇报材料"
     assert "数据截至 2025-12-31" in texts and any("示例数据" in t for t in texts)
     headings = [t for t in texts if re.match(r"^[一二三四五六七八九十]、", t)]
-    assert [h[0] for h in headings] == list("一二三四五")
+    # 基本情况, conflicts, buildable, idle, per-mu, red line, control indicators
+    assert [h[0] for h in headings] == list("一二三四五六七")
+    assert headings[5].endswith("项目红线用地预审") and headings[6].endswith("工业用地控制指标")
+    # The red line's table keeps the land survey's four decimals (0.0000, not 0).
+    redline = next(t for t in doc.tables if t.rows[0].cells[0].text == "三大类")
+    figures = [c.text for row in redline.rows[1:] for c in row.cells[1:]]
+    assert figures and all(re.fullmatch(r"[\d,]+\.\d{4}", f) for f in figures), figures
     assert len(doc.inline_shapes) >= 8  # charts and thematic maps
     assert sum(t.startswith("公式：") for t in texts) >= 5
     assert sum(t.startswith("资料来源：") for t in texts) == len(headings)

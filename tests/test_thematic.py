@@ -9,13 +9,13 @@ import shapely
 from colorspacious import cspace_convert, deltaE
 from pypdf import PdfReader
 
+from landuse.core.crs import crs_label
 from landuse.core.errors import LanduseError
 from landuse.core.options import Options
 from landuse.outputs.maps import map_styles
 from landuse.outputs.thematic import (
     THEMATIC_MAPS,
     MapInfo,
-    crs_label,
     nice_scale,
     thematic_map,
     write_thematic_maps,

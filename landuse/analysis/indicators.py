@@ -41,6 +41,7 @@ from landuse.analysis.indicator_tables import INDICATORS, IndicatorTable, load_i
 from landuse.core.crs import area_m2, check_same_crs
 from landuse.core.dates import parse_dates
 from landuse.core.errors import ConfigError, SchemaError
+from landuse.core.labels import sum_by
 from landuse.core.numbers import parse_amounts, parse_quantities, parse_shares
 from landuse.core.options import IndicatorOptions
 from landuse.core.overlay import polygonal, query_pairs, union_by_group
@@ -56,6 +57,7 @@ __all__ = [
     "check_indicators",
     "floor_area",
     "green_ratio",
+    "indicator_summary",
     "investment_intensity",
     "office_share",
     "plot_ratio",
@@ -924,3 +926,38 @@ def check_indicators(
     )
     columns = [c for c in INDICATOR_COLUMNS if c in out.columns]
     return gpd.GeoDataFrame(out[columns], geometry=out.geometry, crs=parcels.crs)
+
+
+def indicator_summary(checked: pd.DataFrame) -> pd.DataFrame:
+    """Control indicators per park: parcels checked, meeting, failing, not judged.
+
+    Parameters
+    ----------
+    checked : DataFrame
+        The result of :func:`check_indicators`.
+
+    Returns
+    -------
+    DataFrame
+        ``park``, ``parcels``, ``pass_parcels`` (符合), ``fail_parcels`` (不符合),
+        ``unjudged_parcels`` (未核验), ``fail_mu``, then ``<check>_fail`` for each
+        indicator or 标准地 target the check judged (a parcel failing several
+        counts under each); the 合计 row last.
+    """
+    result = checked["result"]
+    fail = result.eq("不符合")
+    frame = pd.DataFrame(
+        {
+            "park": checked["park"] if "park" in checked.columns else "全部",
+            "parcels": 1,
+            "pass_parcels": result.eq("符合").astype(int),
+            "fail_parcels": fail.astype(int),
+            "unjudged_parcels": result.eq("未核验").astype(int),
+            "fail_mu": checked["area_mu"].where(fail, 0.0),
+        },
+        index=checked.index,
+    )
+    for column in (c for c in checked.columns if c.endswith("_ok")):
+        failed = checked[column].astype("boolean").eq(False).fillna(False)
+        frame[f"{column.removesuffix('_ok')}_fail"] = failed.astype(int)
+    return sum_by(frame, "park")

@@ -14,6 +14,7 @@ the prefix and EPSG:4489+n without.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import geopandas as gpd
@@ -36,6 +37,7 @@ __all__ = [
     "centre_lon",
     "cgcs2000_equivalent",
     "check_same_crs",
+    "crs_label",
     "gk3_epsg",
     "gk3_zone_for_lon",
     "gk6_epsg",
@@ -434,3 +436,26 @@ def with_areas(gdf: gpd.GeoDataFrame, crs: pyproj.CRS | None = None) -> gpd.GeoD
     out["area_mu"] = m2_to_mu(out["area_m2"])
     out["area_ha"] = m2_to_ha(out["area_m2"])
     return out
+
+
+def crs_label(crs: pyproj.CRS) -> str:
+    """Chinese name of a CRS with its EPSG code, as printed on maps and covers.
+
+    Examples
+    --------
+    >>> crs_label(pyproj.CRS.from_epsg(4524))
+    '2000国家大地坐标系 高斯-克吕格投影 3度带 第36带（EPSG:4524）'
+    >>> crs_label(pyproj.CRS.from_epsg(4545))
+    '2000国家大地坐标系 高斯-克吕格投影 3度带 中央经线108°E（EPSG:4545）'
+    """
+    name = crs.name
+    gk = re.fullmatch(r"CGCS2000 / (\d)-degree Gauss-Kruger (?:zone (\d+)|CM (\d+)E)", name)
+    if gk:
+        where = f"第{gk[2]}带" if gk[2] else f"中央经线{gk[3]}°E"
+        text = f"2000国家大地坐标系 高斯-克吕格投影 {gk[1]}度带 {where}"
+    elif name == "China Geodetic Coordinate System 2000":
+        text = "2000国家大地坐标系（经纬度）"
+    else:
+        text = name
+    epsg = crs.to_epsg()
+    return f"{text}（EPSG:{epsg}）" if epsg else text

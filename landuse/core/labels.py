@@ -277,6 +277,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "target_rd_share": ("约定研发经费占比", "Agreed R&D share"),
     "target_rd_share_ok": ("研发经费占比达到约定", "Agreed R&D share met"),
     "calculation": ("计算说明", "Calculation"),
+    "pass_parcels": ("符合地块数", "Parcels meeting all"),
+    "fail_parcels": ("不符合地块数", "Parcels failing"),
+    "unjudged_parcels": ("未核验地块数", "Parcels not judged"),
+    "fail_mu": ("不符合面积（亩）", "Failing area (mu)"),
+    "plot_ratio_fail": ("容积率不达标", "Plot ratio failed"),
+    "building_coverage_fail": ("建筑系数不达标", "Coverage failed"),
+    "investment_intensity_fail": ("投资强度不达标", "Investment intensity failed"),
+    "office_share_fail": ("行政办公比重超标", "Office share exceeded"),
+    "green_ratio_fail": ("绿地率超标", "Green ratio exceeded"),
+    "target_investment_wan_per_mu_fail": ("投资强度未达约定", "Agreed investment missed"),
+    "target_plot_ratio_fail": ("容积率未达约定", "Agreed plot ratio missed"),
+    "target_tax_per_mu_wan_fail": ("亩均税收未达约定", "Agreed tax per mu missed"),
+    "target_va_per_tce_wan_fail": ("单位能耗增加值未达约定", "Agreed VA per tce missed"),
+    "target_revenue_per_mu_wan_fail": ("亩均营业收入未达约定", "Agreed revenue per mu missed"),
+    "target_va_per_emission_wan_fail": ("单位排放增加值未达约定", "Agreed VA per emission missed"),
+    "target_rd_share_fail": ("研发经费占比未达约定", "Agreed R&D share missed"),
 }
 
 

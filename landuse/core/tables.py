@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from landuse.core.errors import SchemaError
 
@@ -203,6 +202,9 @@ def _columns(
     header_rows: tuple[int, ...],
 ) -> tuple[list[str], dict[int, str]]:
     """Column names and the unit to append per column position."""
+    # Spreadsheet column letters; openpyxl is loaded here, not by every command.
+    from openpyxl.utils import get_column_letter
+
     names, append = [], {}
     for i, cell in enumerate(header):
         name, unit = (cell, None) if _key(cell) in keys else _split_unit(cell)

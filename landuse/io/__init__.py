@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from landuse.io.encoding import TextEncoding, detect_shapefile_encoding, shapefile_text_encoding
 from landuse.io.info import layer_info, list_layers
-from landuse.io.paths import find_layer_sources
+from landuse.io.paths import file_sha256, find_layer_sources
 from landuse.io.project import (
     LayerIntake,
     ProjectData,
@@ -50,6 +50,7 @@ __all__ = [
     "can_split",
     "describe_layer",
     "detect_shapefile_encoding",
+    "file_sha256",
     "find_layer_sources",
     "layer_info",
     "layer_intake",

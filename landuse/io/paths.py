@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -93,3 +95,15 @@ def find_layer_sources(path: PathLike) -> tuple[list[Path], list[Path]]:
             elif stem not in shapefiles and stem.removesuffix(".shp") not in shapefiles:
                 others.append(base / f)
     return sorted(sources), sorted(others)
+
+
+def file_sha256(path: PathLike) -> str:
+    """SHA-256 of a file, or of every file in a folder (FileGDB) in name order."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        with open(f, "rb") as handle:
+            for block in iter(functools.partial(handle.read, 1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

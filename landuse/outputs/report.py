@@ -14,12 +14,11 @@ with an error instead of drawing an empty box.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
@@ -40,6 +39,7 @@ from landuse.core.labels import labelled
 from landuse.io import write_bytes
 from landuse.outputs.fonts import cjk_style, glyphs_required
 from landuse.outputs.maps import map_styles
+from landuse.outputs.sheets import Sheet
 from landuse.outputs.thematic import draw_layer, north_arrow, plain_metadata, scale_bar
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "Sheet",
     "class_chart",
     "deterministic_zip",
-    "file_sha256",
     "firm_labels",
     "format_number",
     "overview_map",
@@ -57,32 +56,6 @@ __all__ = [
 ]
 
 _FIXED_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """One workbook sheet: a name (≤ 31 characters) and a table with canonical columns.
-
-    ``formats`` overrides the number format of columns (by canonical name),
-    e.g. ``{"area_ha": "#,##0.0000"}`` for a table whose figures are 4 decimals.
-    """
-
-    name: str
-    table: pd.DataFrame
-    note: str = ""
-    formats: Mapping[str, str] = field(default_factory=dict)
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, or of every file in a folder (FileGDB) in name order."""
-    p = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    for f in files:
-        with open(f, "rb") as handle:
-            for block in iter(functools.partial(handle.read, 1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 #: Most decimals a format gets, however small a column's values.
@@ -134,15 +107,19 @@ def _number_format(column: str, values: pd.Series | None = None) -> str | None:
     return stem + ("." + "0" * decimals if decimals else "") + unit
 
 
-def format_number(value: float, column: str) -> str:
+def format_number(value: float, column: str, fmt: str | None = None) -> str:
     """A number as the workbook's format for ``column`` shows it ("1,234.50", "44.27%").
+
+    ``fmt`` overrides the column's format, as :attr:`Sheet.formats` does.
 
     Examples
     --------
     >>> format_number(1234.5, "area_mu"), format_number(0.44271, "disposal_rate")
     ('1,234.50', '44.27%')
+    >>> format_number(0.0, "area_ha", "#,##0.0000")
+    '0.0000'
     """
-    return _formatted(value, _number_format(column))
+    return _formatted(value, fmt or _number_format(column))
 
 
 def _formatted(value: float, fmt: str | None) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Polygon, Rectangle
 
+from landuse.core.crs import crs_label
 from landuse.core.errors import LanduseError
 from landuse.io import write_bytes
 from landuse.outputs.fonts import cjk_style, glyphs_required
@@ -43,7 +43,6 @@ __all__ = [
     "MapInfo",
     "ThematicMap",
     "ThemeLayer",
-    "crs_label",
     "draw_layer",
     "nice_scale",
     "north_arrow",
@@ -232,29 +231,6 @@ def plain_metadata(fmt: str) -> dict[str, Any]:
     if fmt == "pdf":
         return {"Creator": "landuse", "Producer": None, "CreationDate": None}
     return {"Software": None}
-
-
-def crs_label(crs: pyproj.CRS) -> str:
-    """Chinese name of a CRS with its EPSG code, as printed on maps and covers.
-
-    Examples
-    --------
-    >>> crs_label(pyproj.CRS.from_epsg(4524))
-    '2000国家大地坐标系 高斯-克吕格投影 3度带 第36带（EPSG:4524）'
-    >>> crs_label(pyproj.CRS.from_epsg(4545))
-    '2000国家大地坐标系 高斯-克吕格投影 3度带 中央经线108°E（EPSG:4545）'
-    """
-    name = crs.name
-    gk = re.fullmatch(r"CGCS2000 / (\d)-degree Gauss-Kruger (?:zone (\d+)|CM (\d+)E)", name)
-    if gk:
-        where = f"第{gk[2]}带" if gk[2] else f"中央经线{gk[3]}°E"
-        text = f"2000国家大地坐标系 高斯-克吕格投影 {gk[1]}度带 {where}"
-    elif name == "China Geodetic Coordinate System 2000":
-        text = "2000国家大地坐标系（经纬度）"
-    else:
-        text = name
-    epsg = crs.to_epsg()
-    return f"{text}（EPSG:{epsg}）" if epsg else text
 
 
 def nice_scale(denominator: float) -> int:

@@ -12,9 +12,8 @@ from landuse.analysis.buildable import buildable_summary, buildable_udb, find_bu
 from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, read_raster, write_layers, write_table
-from landuse.outputs.briefing import buildable_section
-from landuse.outputs.report import Sheet
-from landuse.pipeline.distributed import buildable_parts, dask_client, find_buildable_dask
+from landuse.outputs.sections import buildable_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, result_layer
@@ -55,6 +54,9 @@ def buildable_project(
     if engine is None or engine.kind == "local":
         threads = data.project.options.project.threads
         return find_buildable(data.layer("parks"), data.layer("udb"), threads=threads, **args)
+    # dask loads only when its engine runs.
+    from landuse.pipeline.distributed import buildable_parts, dask_client, find_buildable_dask
+
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         if "parcels" in data.parts and out_dir is not None:  # the workers read them
             del args["parcels"]

@@ -17,9 +17,8 @@ from landuse.analysis.conflicts import (
 from landuse.core.config import Project
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
-from landuse.outputs.briefing import conflict_section
-from landuse.outputs.report import Sheet
-from landuse.pipeline.distributed import check_conflicts_dask, check_parts, dask_client
+from landuse.outputs.sections import conflict_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.engine import Engine
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick
@@ -46,6 +45,9 @@ def check_project(
     if engine is None or engine.kind == "local":
         threads = data.project.options.project.threads
         return check_conflicts(data.layer("parcels"), threads=threads, **args)
+    # dask loads only when its engine runs.
+    from landuse.pipeline.distributed import check_conflicts_dask, check_parts, dask_client
+
     with dask_client(engine.scheduler, n_workers=engine.workers) as client:
         if "parcels" in data.parts and gpkg is not None:  # the workers read and write them
             return check_parts(data, client=client, gpkg=gpkg, keep=_shown, **args)

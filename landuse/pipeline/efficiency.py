@@ -13,8 +13,8 @@ from landuse.core.crs import with_areas
 from landuse.core.errors import ConfigError
 from landuse.core.labels import labelled
 from landuse.io import ProjectData, write_layers, write_table
-from landuse.outputs.briefing import efficiency_section
-from landuse.outputs.report import Sheet
+from landuse.outputs.sections import efficiency_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, pick
 

@@ -15,8 +15,8 @@ from landuse.core.labels import labelled
 from landuse.core.options import IdleOptions, parse_day
 from landuse.io import ProjectData, read_raster, write_layers, write_table
 from landuse.ledger import Ledger
-from landuse.outputs.briefing import idle_section
-from landuse.outputs.report import Sheet
+from landuse.outputs.sections import idle_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import PARCEL_COLUMNS, Results, Step, pick

@@ -14,6 +14,7 @@ from landuse.analysis.indicators import (
     INDICATOR_COLUMNS,
     TARGETS,
     check_indicators,
+    indicator_summary,
     resolve_rules,
 )
 from landuse.core.crs import with_areas
@@ -21,7 +22,8 @@ from landuse.core.errors import LanduseError
 from landuse.core.labels import labelled
 from landuse.core.options import parse_day
 from landuse.io import ProjectData, write_layers, write_table
-from landuse.outputs.report import Sheet
+from landuse.outputs.sections import indicators_section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.efficiency import efficiency_project
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step, result_layer
@@ -174,7 +176,9 @@ def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Shee
     )
     ok = [c for c in table.columns if str(c).endswith("_ok")]
     failing = table[~table[ok].fillna(True).astype(bool).all(axis=1)] if ok else table
-    meeting = [Sheet("用地控制指标", failing, note + "；此处列出未达标地块，全部见《附表.xlsx》")]
+    summary = Sheet("用地控制指标汇总", indicator_summary(checked), note)
+    listed = note + "；此处列出未达标地块，全部见《附表.xlsx》"
+    meeting = [summary, Sheet("用地控制指标", failing, listed)]
     return meeting, [Sheet("用地控制指标（全部）", table, note)]
 
 
@@ -196,4 +200,5 @@ STEP = Step(
     sheets=_sheets,
     cover=_cover,
     map_layers=result_layer("indicators"),
+    briefing=indicators_section,
 )

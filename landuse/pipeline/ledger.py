@@ -8,9 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from landuse.core.config import Project
-from landuse.io import LayerIntake, ProjectData, layer_intake, load_layer, table_report
+from landuse.io import (
+    LayerIntake,
+    ProjectData,
+    file_sha256,
+    layer_intake,
+    load_layer,
+    table_report,
+)
 from landuse.ledger import Ledger, named_ledger, read_ledger_file
-from landuse.outputs.report import file_sha256
 
 
 def project_ledger(data: ProjectData, out_dir: Path) -> Ledger | None:

@@ -8,25 +8,21 @@ from typing import Any
 
 from landuse import __version__
 from landuse.core.config import LAYER_LABELS
-from landuse.io import ProjectData, postgis, write_text
-from landuse.outputs.briefing import (
-    parcel_section,
-    summary_html,
-    summary_markdown,
-    write_briefing,
-)
+from landuse.core.crs import crs_label
+from landuse.io import ProjectData, file_sha256, postgis, write_text
+from landuse.outputs.briefing import summary_html, summary_markdown, write_briefing
 from landuse.outputs.report import (
     ChartMarks,
     Sheet,
     class_chart,
-    file_sha256,
     firm_labels,
     overview_map,
     ranking_chart,
     trend_chart,
     write_workbook,
 )
-from landuse.outputs.thematic import MapInfo, crs_label, write_thematic_maps
+from landuse.outputs.sections import parcel_section
+from landuse.outputs.thematic import MapInfo, write_thematic_maps
 from landuse.pipeline.map import map_layers
 from landuse.pipeline.registry import ANALYSES
 from landuse.pipeline.result import StepResult, data_date

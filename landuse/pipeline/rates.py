@@ -25,7 +25,7 @@ from landuse.core.options import parse_day
 from landuse.io import ProjectData, write_table
 from landuse.io.postgis import is_database_url
 from landuse.ledger import Ledger
-from landuse.outputs.report import Sheet
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.ledger import project_ledger
 from landuse.pipeline.result import StepResult
 from landuse.pipeline.step import Results, Step

@@ -12,11 +12,18 @@ from landuse.analysis.conflicts import NoiseTolerance
 from landuse.analysis.landclass import BASIS_LABELS, GROUPS, SYSTEMS, crosswalk
 from landuse.analysis.redline import RedlineResult, analyse_redline
 from landuse.core.config import Project
+from landuse.core.crs import crs_label
 from landuse.core.labels import labelled
-from landuse.io import ProjectData, write_boundary_txt, write_layers, write_table, write_text
-from landuse.outputs.maps import build_map, render_html
-from landuse.outputs.report import Sheet, file_sha256, write_workbook
-from landuse.outputs.thematic import crs_label
+from landuse.io import (
+    ProjectData,
+    file_sha256,
+    write_boundary_txt,
+    write_layers,
+    write_table,
+    write_text,
+)
+from landuse.outputs.sections import redline_section
+from landuse.outputs.sheets import FOUR_DECIMALS, Sheet
 from landuse.pipeline.result import StepResult, data_date
 from landuse.pipeline.step import Results, Step
 
@@ -69,9 +76,6 @@ _REDLINE_COLUMNS = [
     "eco_redline_m2",
     "status",
 ]
-
-
-_FOUR_DECIMALS = {"area_ha": "#,##0.0000", "area_mu": "#,##0.0000"}
 
 
 def _redline_lines(data: ProjectData, r: RedlineResult) -> list[str]:
@@ -166,6 +170,11 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
     converts the red line: GeoPackage, table of areas with the stated-area
     check, and the 界址点坐标 TXT.
     """
+    # The workbook and map writers (openpyxl, matplotlib, folium) load only when a
+    # red line runs, not with every command that sees this step in the registry.
+    from landuse.outputs.maps import build_map, render_html
+    from landuse.outputs.report import write_workbook
+
     res = StepResult(out_dir)
     r = redline_project(data)
     res.results["redline"] = r
@@ -181,12 +190,12 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
     if r.landclass is not None:
         note = _landclass_note(r)
         sheets = [
-            Sheet("地类面积汇总表", r.summary, note, _FOUR_DECIMALS),
-            Sheet("分地块地类面积", r.landclass.table, note, _FOUR_DECIMALS),
-            Sheet("红线地块", pd.DataFrame(shown), "", _FOUR_DECIMALS),
+            Sheet("地类面积汇总表", r.summary, note, FOUR_DECIMALS),
+            Sheet("分地块地类面积", r.landclass.table, note, FOUR_DECIMALS),
+            Sheet("红线地块", pd.DataFrame(shown), "", FOUR_DECIMALS),
         ]
         if len(r.zones):
-            sheets.append(Sheet("开发边界规划分区", r.zones, "", _FOUR_DECIMALS))
+            sheets.append(Sheet("开发边界规划分区", r.zones, "", FOUR_DECIMALS))
         if r.conflicts is not None:
             pieces = r.conflicts.pieces.drop(columns="constraint")
             sheets.append(Sheet("红线冲突图斑", pd.DataFrame(pieces)))
@@ -240,7 +249,7 @@ def _sheets(data: ProjectData, results: Results) -> tuple[list[Sheet], list[Shee
     redline = results.get("redline")
     if redline is None or redline.landclass is None:
         return [], []
-    sheet = Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), _FOUR_DECIMALS)
+    sheet = Sheet("地类面积汇总表", redline.summary, _landclass_note(redline), FOUR_DECIMALS)
     return [sheet], []
 
 
@@ -259,4 +268,5 @@ STEP = Step(
     in_report=lambda data: "redline" in data.layers,
     sheets=_sheets,
     map_layers=_map_layers,
+    briefing=redline_section,
 )

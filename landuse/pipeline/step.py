@@ -19,8 +19,8 @@ import pandas as pd
 from landuse.core.config import Project
 from landuse.core.options import Options
 from landuse.io import ProjectData
-from landuse.outputs.briefing import Section
-from landuse.outputs.report import Sheet
+from landuse.outputs.sections import Section
+from landuse.outputs.sheets import Sheet
 from landuse.pipeline.result import StepResult
 
 #: The analyses' results so far, by key (``conflicts``, ``idle``, ``efficiency`` ...).
@@ -92,7 +92,7 @@ class Step:
         ``layers``, or joins its columns onto ``layers["parcels"]``.
     briefing : callable
         ``(results, images, options) -> sections``: its sections of the Word
-        report (a :data:`landuse.outputs.briefing.SectionBuilder`).
+        report (a :data:`landuse.outputs.sections.SectionBuilder`).
     """
 
     command: str
