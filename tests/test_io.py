@@ -331,3 +331,32 @@ def test_paths_with_tilde_and_relative(tmp_path, parcels_gdf, monkeypatch):
     lio.write_layer(parcels_gdf, "rel.gpkg")
     assert len(lio.read_layer("rel.gpkg")) == 3
     assert os.path.exists(tmp_path / "rel.gpkg")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_layer_parts_from_boxes_and_reading_a_part(tmp_path, suffix):
+    # Six squares 100 m wide along a row (x = 0, 1000 ... 5000), the fourth without
+    # geometry: two parts hold every feature once; the one without geometry comes last.
+    from landuse.core.config import load_project
+
+    geoms = [square(1000.0 * k, 0.0) for k in range(6)]
+    geoms[3] = None
+    path = tmp_path / f"parcels{suffix}"
+    gpd.GeoDataFrame({"DKBH": [f"P{k}" for k in range(6)]}, geometry=geoms, crs=GK36).to_file(path)
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        f'[layers.parcels]\npath = "{path.name}"\n[layers.parcels.fields]\nparcel_id = "DKBH"\n',
+        encoding="utf-8",
+    )
+    project = load_project(toml)
+    parts, total, crs = lio.layer_parts(project, "parcels", 2)
+    first = 1 if suffix == ".gpkg" else 0  # GeoPackage fids start at 1, shapefile's at 0
+    assert sorted(np.concatenate(parts).tolist()) == [first + k for k in range(6)]
+    assert first + 3 in parts[-1]  # no geometry: in the last part (ids ascending in a part)
+    # Boxes from x = X0 to X0 + 5000 + 100, y = Y0 to Y0 + 100.
+    assert total.tolist() == [36_520_000.0, 2_620_000.0, 36_525_100.0, 2_620_100.0]
+    assert crs == GK36 or pyogrio.read_info(path)["crs"] == crs
+    layer, report = lio.load_layer(project, "parcels", fids=parts[-1])
+    assert layer.index.tolist() == [f for f in parts[-1] if f != first + 3]
+    assert report["action"].tolist() == ["dropped"] and report.index.tolist() == [first + 3]
+    assert layer.attrs["landuse_source"]["path"] == str(path)
