@@ -66,7 +66,6 @@ def test_info_detects_gbk_from_field_names_when_values_are_ascii(runner, tmp_pat
     assert "  用地面积: float64, 10000.0" in result.output
 
 
-@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")
 def test_info_on_a_field_name_cut_inside_a_character(runner, tmp_path, parcels_gdf):
     # GDAL writes 土地使用者 (15 bytes in UTF-8) as its first 10 bytes: 3⅓ characters.
     gdf = parcels_gdf.rename(columns={"DKMC": "土地使用者"})

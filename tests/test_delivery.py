@@ -206,7 +206,6 @@ def test_missing_required_field_and_crs_are_todos(tmp_path):
     tomllib.loads(text)
 
 
-@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")
 def test_recognition_by_name_fields_and_folder(tmp_path):
     folder = tmp_path / "交付"
     (folder / "生态保护红线").mkdir(parents=True)
@@ -300,7 +299,6 @@ def test_init_refuses_to_overwrite(tmp_path):
     assert "[layers.parcels]" in text and "landuse.toml" not in text.split("其他文件")[-1]
 
 
-@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")
 def test_buildings_layer_is_recognised_and_feeds_the_indicators(tmp_path):
     folder = _shapefile_delivery(tmp_path / "交付")
     parcels = _layers()["地块"].assign(行业代码=["13", "13", "13"])
