@@ -59,9 +59,11 @@ def _worker_peak_mib() -> float:
 # Runs the CLI in this process and, at exit, writes its own peak RSS and the largest
 # of its children's (dask's nannies and workers, waited for at cluster shutdown).
 _CLI = """
-import atexit, json, resource, sys
-path = sys.argv[1]
+import atexit, json, os, resource, sys
+path, pid = sys.argv[1], os.getpid()
 def report():
+    if os.getpid() != pid:  # a worker process that inherited the handler
+        return
     with open(path, "w") as f:
         json.dump({"client": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                    "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, f)
