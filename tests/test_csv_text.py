@@ -98,3 +98,12 @@ def test_floats_as_python_writes_them(tmp_path):
     text = _ours(df, tmp_path).decode("utf-8-sig").split("\n")[1:-1]
     shown = np.where(np.isnan(values), '""', values.astype(str))  # a lone empty field: ""
     assert text == shown.tolist()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_rows_joined_in_batches_give_the_same_bytes(tmp_path, monkeypatch, batch):
+    # Four rows in batches of 1 and of 3 (the last batch short); pandas is the reference.
+    monkeypatch.setattr("landuse.io.csv_text._BATCH", batch)
+    df = _every_type()
+    assert _ours(df, tmp_path) == _pandas(df)
+    assert _ours(df[["面积（亩）"]], tmp_path) == _pandas(df[["面积（亩）"]])

@@ -58,7 +58,7 @@ from landuse.analysis.conflicts import (
     check_conflicts,
     sort_pieces,
 )
-from landuse.core.chunks import spatial_chunks
+from landuse.core.chunks import CHUNKS_PER_THREAD, spatial_chunks
 from landuse.core.config import ID_FIELDS, Project
 from landuse.core.crs import analysis_crs, check_same_crs, to_analysis_crs
 from landuse.core.errors import LayerReadError, SchemaError
@@ -199,7 +199,7 @@ def check_conflicts_dask(
     client : distributed.Client
         E.g. from :func:`dask_client`.
     npartitions : int, optional
-        Spatial partitions; default four per worker.
+        Spatial partitions; default :data:`~landuse.core.chunks.CHUNKS_PER_THREAD` per worker.
     """
     if not parcels.index.is_unique:
         raise SchemaError("Parcels need a unique index for the dask engine; reset_index() first.")
@@ -216,7 +216,7 @@ def check_conflicts_dask(
     check_same_crs({"parcels": parcels, **layers})
     tolerance = tolerance or NoiseTolerance()
     kwargs = {"labels": labels, "tolerance": tolerance, "id_field": id_field}
-    n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
+    n = npartitions or CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
     def inputs(rows: np.ndarray) -> tuple:
         # Each partition travels with only the constraint features near it.
@@ -271,7 +271,7 @@ def find_buildable_dask(
         steep=steep,
         options=opts,
     )
-    n = npartitions or 4 * max(1, len(client.scheduler_info()["workers"]))
+    n = npartitions or CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
     udb_geoms = _geoms(udb)
     udb_tree, blocker_tree = shapely.STRtree(udb_geoms), shapely.STRtree(blockers)
 
@@ -287,10 +287,6 @@ def find_buildable_dask(
     names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
     area = np.concatenate([r[2] for r in results]) if results else np.array([])
     return ranked_candidates(parts, names, area, crs)
-
-
-#: Parts per worker: a part of dense parcels takes longer than one of sparse ones.
-PARTS_PER_WORKER = 4
 
 
 def split_parcels(
@@ -314,7 +310,7 @@ def split_parcels(
     """
     if "parcels" not in names or not can_split(project, "parcels"):
         return names, None, []
-    parts, total_bounds, _ = layer_parts(project, "parcels", PARTS_PER_WORKER * max(1, workers))
+    parts, total_bounds, _ = layer_parts(project, "parcels", CHUNKS_PER_THREAD * max(1, workers))
     crs = None
     if not project.analysis_crs:
         # The CRS the intake gives the layer (it may come from [layers] crs or be proven);
@@ -614,7 +610,7 @@ def buildable_parts(
         check_layer(ids, layer_name="parcels", id_field=id_field)  # repeats across parts
         del ids
         shared = client.scatter([_geoms(udb), before, after], broadcast=True)
-        n = PARTS_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+        n = CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
         def job(rows: np.ndarray) -> tuple:
             minx, miny, maxx, maxy = parks.iloc[rows].total_bounds
