@@ -27,6 +27,7 @@ pass a scheduler address (``tcp://host:8786``) to use a running one.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -102,7 +103,14 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2) -> Iterator
         return
     with (
         LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            # dask's own log lines (a worker's heartbeat racing the shutdown, with its
+            # traceback) are not for the user; a worker's real failure reaches the
+            # client as the task's exception.
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):
