@@ -176,9 +176,7 @@ def find_buildable(
         ``candidate_id`` (KJ-0001 …), ``rank``, ``park``, ``area_m2``, ``area_mu``,
         ``area_ha``, ordered by area, largest first.
     """
-    opts = options or BuildableOptions()
-    udb = buildable_udb(udb, opts)
-    crs, blockers = prepare(
+    opts, udb, crs, blockers = prepare(
         parks,
         udb,
         farmland=farmland,
@@ -187,7 +185,7 @@ def find_buildable(
         roads=roads,
         buffers=buffers,
         steep=steep,
-        options=opts,
+        options=options,
     )
     parts, names, part_m2 = _pieces_on_threads(
         _geoms(parks), parks["park"].to_numpy(), _geoms(udb), blockers, opts, thread_count(threads)
@@ -246,9 +244,15 @@ def prepare(
     roads: gpd.GeoDataFrame | None,
     buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None,
     steep: gpd.GeoDataFrame | None,
-    options: BuildableOptions,
-) -> tuple[pyproj.CRS, np.ndarray]:
-    """Check the inputs once and gather the obstacles: (shared CRS, obstacle geometries)."""
+    options: BuildableOptions | None,
+) -> tuple[BuildableOptions, gpd.GeoDataFrame, pyproj.CRS, np.ndarray]:
+    """Check the inputs once and gather the obstacles.
+
+    Returns the options (defaults when None), the UDB features buildable land
+    may lie in (:func:`buildable_udb`), the shared CRS and the obstacle geometries.
+    """
+    options = options or BuildableOptions()
+    udb = buildable_udb(udb, options)
     crs = check_inputs(
         parks,
         udb,
@@ -268,7 +272,7 @@ def prepare(
         buffers=buffers,
         options=options,
     )
-    return crs, blockers
+    return options, udb, crs, blockers
 
 
 def _blockers(

@@ -266,9 +266,7 @@ def find_buildable_dask(
     npartitions: int | None = None,
 ) -> gpd.GeoDataFrame:
     """:func:`~landuse.analysis.buildable.find_buildable` on a dask cluster, parks partitioned."""
-    opts = options or BuildableOptions()
-    udb = buildable_udb(udb, opts)
-    crs, blockers = prepare(
+    opts, udb, crs, blockers = prepare(
         parks,
         udb,
         farmland=farmland,
@@ -277,7 +275,7 @@ def find_buildable_dask(
         roads=roads,
         buffers=buffers,
         steep=steep,
-        options=opts,
+        options=options,
     )
     n = npartitions or CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
     udb_geoms = _geoms(udb)
