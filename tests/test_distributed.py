@@ -124,3 +124,22 @@ def test_buildable_with_parcels_read_by_workers_same_outputs(tmp_path):
     got, want = (pyogrio.read_dataframe(tmp_path / e / "buildable.gpkg") for e in ("dask", "local"))
     _same(got, want)
     assert not list((tmp_path / "dask").glob(".landuse-dask-*"))
+
+
+def test_local_cluster_starts_while_the_client_reads_and_closes_after():
+    from distributed import Client
+
+    from landuse.pipeline.distributed import cluster_started_early
+    from landuse.pipeline.engine import Engine
+
+    # The local engine and a given scheduler are left as they are (nothing started).
+    for engine in (Engine("local"), Engine("dask", "tcp://10.0.0.5:8786")):
+        with cluster_started_early(engine) as started:
+            assert started() is engine
+    with cluster_started_early(Engine("dask", workers=1)) as started:
+        engine = started()
+        assert engine.kind == "dask" and engine.scheduler.startswith("tcp://")
+        with Client(engine.scheduler) as client:
+            assert len(client.scheduler_info()["workers"]) == 1
+    with pytest.raises(OSError):  # closed on exit
+        Client(engine.scheduler, timeout="2s")

@@ -29,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -75,11 +77,13 @@ from landuse.io.parts import (
     write_part,
     write_parts_gpkg,
 )
+from landuse.pipeline.engine import Engine
 
 __all__ = [
     "buildable_parts",
     "check_conflicts_dask",
     "check_parts",
+    "cluster_started_early",
     "dask_client",
     "find_buildable_dask",
     "split_parcels",
@@ -101,20 +105,42 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2) -> Iterator
         with Client(scheduler) as client:
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            # dask's own log lines (a worker's heartbeat racing the shutdown, with its
-            # traceback) are not for the user; a worker's real failure reaches the
-            # client as the task's exception.
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with _local_cluster(n_workers) as cluster, Client(cluster) as client:
         yield client
+
+
+def _local_cluster(n_workers: int) -> LocalCluster:
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        # dask's own log lines (a worker's heartbeat racing the shutdown, with its
+        # traceback) are not for the user; a worker's real failure reaches the
+        # client as the task's exception.
+        silence_logs=logging.CRITICAL,
+    )
+
+
+@contextlib.contextmanager
+def cluster_started_early(engine: Engine) -> Iterator[Callable[[], Engine]]:
+    """Start the local cluster of ``engine`` in the background while the client reads.
+
+    Yields a function that waits until the cluster is up and returns the engine
+    pointed at it (its scheduler's address); the cluster closes on exit.  An
+    engine with a scheduler (or the local engine) is returned as it is.
+    """
+    if engine.kind != "dask" or engine.scheduler:
+        yield lambda: engine
+        return
+    pool = ThreadPoolExecutor(1, thread_name_prefix="landuse-cluster")
+    starting = pool.submit(_local_cluster, engine.workers)
+    try:
+        yield lambda: replace(engine, scheduler=starting.result().scheduler_address)
+    finally:
+        pool.shutdown()
+        if starting.exception() is None:
+            starting.result().close()
 
 
 def _hilbert_chunks(gdf: gpd.GeoDataFrame, npartitions: int) -> list[np.ndarray]:

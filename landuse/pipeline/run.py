@@ -128,13 +128,18 @@ def run_project(
         engine = options.get("engine")
         parts: list = []
         crs = None
-        # The dask engine's workers read the parcels themselves (not a red line: area_of).
-        if engine is not None and engine.kind == "dask" and area_of is None:
-            if step in ("check", "buildable"):
-                from landuse.pipeline.distributed import split_parcels  # dask only when used
+        started: Callable[[], Any] | None = None
+        if engine is not None and engine.kind == "dask":
+            from landuse.pipeline.distributed import cluster_started_early, split_parcels
 
+            # A local cluster starts (about 4 s) while this process reads.
+            started = stack.enter_context(cluster_started_early(engine))
+            # The workers read the parcels themselves (not a red line: area_of).
+            if area_of is None and step in ("check", "buildable"):
                 names, crs, parts = split_parcels(project, names, engine.workers)
         data = load_project_data(project, names, on_step=on_step, area_of=area_of, crs=crs)
+        if started is not None:
+            options["engine"] = started()
         if parts:
             data.parts["parcels"] = parts
         if on_step is not None:
