@@ -143,3 +143,53 @@ def test_local_cluster_starts_while_the_client_reads_and_closes_after():
             assert len(client.scheduler_info()["workers"]) == 1
     with pytest.raises(OSError):  # closed on exit
         Client(engine.scheduler, timeout="2s")
+
+
+def test_parts_joined_in_small_windows_keep_one_type_per_field(tmp_path, monkeypatch):
+    # A parcel field of whole numbers with missing values in only some parcels: a part
+    # without them reads it as integers, one with them as floats; the whole layer (the
+    # local engine) as floats. Joined in windows of 100 rows (part batches of 16 rows)
+    # the dask outputs must still be the local engine's, byte for byte. In-process
+    # workers, so the small windows hold in them too.
+    import shutil
+
+    import geopandas as gpd
+    import numpy as np
+
+    from landuse.core.config import layers_dir, load_project
+    from landuse.pipeline.engine import Engine
+    from landuse.pipeline.run import run_project
+
+    for path in layers_dir().glob("xingbin_sample*"):
+        shutil.copy(path, tmp_path / path.name)
+    gpkg = tmp_path / "xingbin_sample.gpkg"
+    parcels = gpd.read_file(gpkg, layer="parcels")
+    planned = pd.array(np.arange(len(parcels)) % 40 + 1, dtype="Int64")
+    planned[:50] = pd.NA  # the first 50 parcels only
+    parcels["planned_mu"] = planned  # shown in conflicts.csv, as any field in 亩
+    parcels.to_file(gpkg, layer="parcels", driver="GPKG")
+    project = load_project(tmp_path / "xingbin_sample.toml")
+    monkeypatch.setattr("landuse.io.parts.BATCH", 100)
+    monkeypatch.setattr("landuse.io.parts.PART_BATCH", 16)
+    local = run_project("check", project, tmp_path / "local")
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        engine = Engine("dask", cluster.scheduler_address)
+        dask = run_project("check", project, tmp_path / "dask", engine=engine)
+    assert dask.lines == [line.replace("/local", "/dask") for line in local.lines]
+    for name in ("conflicts.csv", "conflict_pieces.csv", "certified_outside_udb.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    header = (tmp_path / "dask" / "conflicts.csv").read_text(encoding="utf-8-sig").split("\n")[0]
+    assert "planned_mu" in header.split(",")
+    for layer in ("parcels_check", "conflict_pieces"):
+        got, want = (
+            pyogrio.read_dataframe(tmp_path / e / "conflicts.gpkg", layer=layer, fid_as_index=True)
+            for e in ("dask", "local")
+        )
+        _same(got, want)
+        got, want = (
+            pyogrio.read_info(tmp_path / e / "conflicts.gpkg", layer=layer)["dtypes"]
+            for e in ("dask", "local")
+        )
+        assert str(got) == str(want)

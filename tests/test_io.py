@@ -282,7 +282,10 @@ def test_write_table_opens_in_chinese_excel(tmp_path):
     assert raw.decode("utf-8-sig") == "园区,面积（亩）\n河南工业园,15.0\n"
 
 
-def test_write_table_keeps_codes_text(tmp_path):
+@pytest.mark.parametrize("batch", [2, 100_000])
+def test_write_table_keeps_codes_text(tmp_path, monkeypatch, batch):
+    # Rows are formatted a batch at a time: in batches of 2 the last batch is short.
+    monkeypatch.setattr("landuse.io.csv_text._BATCH", batch)
     table = pd.DataFrame(
         {
             # 13 digits, a leading zero, full-width digits (any decimal digit counts, as
@@ -291,16 +294,20 @@ def test_write_table_keeps_codes_text(tmp_path):
             "统一社会信用代码": pd.array(
                 ["91451300MA5K00000X", "914513001234567890", None, "", "01"], dtype="str"
             ),
+            # Mixed values, as after a join: a code is a code whatever its Python type;
+            # numbers in a number column are numbers (no tab).
+            "宗地代码": pd.Series([45130200000012, "x", None, 7, "0123"], dtype=object),
+            "税号数字": [91451300123456, 1, 2, 3, 4],
             "面积（亩）": [15.0, 1.5, 2.0, 3.0, 4.0],
         }
     )
     rows = lio.write_table(table, tmp_path / "t.csv").read_text(encoding="utf-8-sig").split("\n")
     assert rows[1:-1] == [
-        "\t4513020000001,91451300MA5K00000X,15.0",
-        "\t0771,\t914513001234567890,1.5",
-        "\t４５１３０２００００００１,,2.0",
-        "1234567890,,3.0",
-        "0,\t01,4.0",
+        "\t4513020000001,91451300MA5K00000X,\t45130200000012,91451300123456,15.0",
+        "\t0771,\t914513001234567890,x,1,1.5",
+        "\t４５１３０２００００００１,,,2,2.0",
+        "1234567890,,7,3,3.0",
+        "0,\t01,\t0123,4,4.0",
     ]
 
 

@@ -410,17 +410,25 @@ def sort_pieces(pieces: gpd.GeoDataFrame, *, id_field: str = "parcel_id") -> gpd
     return pieces.iloc[order].reset_index(drop=True)
 
 
-def certified_outside_udb(result: ConflictResult, *, id_field: str = "parcel_id") -> pd.DataFrame:
+def certified_outside_udb(
+    result: ConflictResult | pd.DataFrame, *, id_field: str = "parcel_id"
+) -> pd.DataFrame:
     """Parcels holding a land certificate that lie (partly) outside the UDB.
 
     Such parcels cannot get a building permit (a real case from a park report).
+
+    Parameters
+    ----------
+    result : ConflictResult or DataFrame
+        The check, or checked parcels (e.g. the rows of several batches
+        flagged ``certified_outside_udb``, in order).
 
     Returns
     -------
     DataFrame
         Id, name, park, enterprise, certificate and the outside area, largest first.
     """
-    p = result.parcels
+    p = result.parcels if isinstance(result, ConflictResult) else result
     if "certified_outside_udb" not in p.columns:
         raise SchemaError("Parcels have no certificate_no field; map it in landuse.toml.")
     cols = [

@@ -33,6 +33,7 @@ from landuse.io.read import (
 )
 from landuse.io.write import (
     refuse_existing,
+    table_rows,
     write_boundary_txt,
     write_bytes,
     write_layer,
@@ -66,6 +67,7 @@ __all__ = [
     "refuse_existing",
     "shapefile_text_encoding",
     "table_report",
+    "table_rows",
     "write_boundary_txt",
     "write_bytes",
     "write_layer",

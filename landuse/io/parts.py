@@ -2,10 +2,10 @@
 
 A worker writes each part of a result layer as an Arrow IPC file (the table
 the GeoPackage writer would write: fields as :func:`landuse.io.write_layers`
-types them, geometry as WKB) with the features' order key.  The client then
-writes the GeoPackage layer from the parts in key order, a batch at a time,
-so it never holds the layer's geometries as shapely objects; the attribute
-table it keeps for the CSV tables holds text in Arrow, not as Python strings.
+types them, geometry as WKB) with the features' order key.  The GeoPackage
+layer is then written from the parts in key order, a batch at a time
+(:func:`write_parts_gpkg`), and the rows can be read in that order, a batch at
+a time (:func:`layer_rows`): no process holds the whole layer.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from landuse.io.write import _as_row_writer_types, _atomic_target
 
 __all__ = [
     "PartLayer",
+    "layer_rows",
     "needs_promotion",
     "part_folder",
     "promote_part",
@@ -45,7 +46,7 @@ ORDER = "__order"
 #: The results' geometry column.
 GEOMETRY = "geometry"
 #: Rows written to the GeoPackage at a time.
-BATCH = 65_536
+BATCH = 16_384
 
 _TYPE_NAMES = {
     0: "Point",
@@ -99,7 +100,7 @@ def write_part(gdf: gpd.GeoDataFrame, order: np.ndarray, path: Path) -> list[int
 
 
 #: Rows of one batch of a part file: a window reads whole batches.
-PART_BATCH = 8_192
+PART_BATCH = 1_024
 
 
 def promote_part(path: Path) -> None:
@@ -159,109 +160,108 @@ class PartLayer:
         Geometry types of all parts together.
     sort_keys : list, optional
         Arrow sort keys giving the rows' order; None: the parts' order keys.
-    leave_out : frozenset of str
-        Fields written but not returned as a table (the geometry never is).
     """
 
     paths: list[Path]
     types: list[int]
-    sort_keys: list[tuple[str, str]] | None
-    leave_out: frozenset[str]
+    sort_keys: list[tuple[str, str]] | None = None
 
 
-def _sorted_batches(layer: PartLayer) -> Iterator[pa.RecordBatch]:
-    """Every row of a small layer, in memory, in ``sort_keys`` order."""
-    tables = [pa.ipc.open_file(pa.OSFile(str(p))).read_all() for p in layer.paths]
-    table = _without_nulls(pa.concat_tables(tables, promote_options="permissive"))
-    if len(table):
-        table = table.take(pc.sort_indices(table, sort_keys=layer.sort_keys))
-    yield from table.drop_columns([ORDER]).to_batches(max_chunksize=BATCH)
+def layer_rows(layer: PartLayer, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    """The rows of a layer written in parts, in its order, a batch at a time.
 
+    Each field has one type in every batch, the one the whole layer read at
+    once would have: a part reads an integer field with a missing value as
+    floats, and a field without any value as nothing (then text, as pyogrio
+    writes it).  Rows ordered by ``sort_keys`` are sorted in memory (a small
+    layer); by order keys, only those keys are held and the rows are read a
+    window at a time.
 
-def _ordered_batches(layer: PartLayer) -> Iterator[pa.RecordBatch]:
-    """The rows of all parts in order-key order, a window at a time (parts ascending each).
-
-    Only the order keys of every row are held; the rows of a window are read
-    from the parts' batches that hold them (no memory map: read pages count as
-    this process's memory until unmapped).
+    Parameters
+    ----------
+    layer : PartLayer
+        The layer.
+    columns : sequence of str, optional
+        The fields wanted (all, and the geometry, by default).
     """
-    readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in layer.paths]
+    if not layer.paths:
+        return
+    files = [pa.ipc.open_file(pa.OSFile(str(p))) for p in layer.paths]
+    schema = _without_nulls(
+        pa.unify_schemas([f.schema for f in files], promote_options="permissive")
+    )
+    keep = list(columns) if columns is not None else [n for n in schema.names if n != ORDER]
+    if layer.sort_keys is not None:
+        table = pa.Table.from_batches(
+            [b.cast(schema) for f in files for b in _batches(f)], schema=schema
+        )
+        if len(table):
+            table = table.take(pc.sort_indices(table, sort_keys=layer.sort_keys))
+        for start in range(0, len(table), BATCH):
+            yield table.select(keep).slice(start, BATCH)
+        return
     orders = [_order_keys(p) for p in layer.paths]
     last = max((int(o[-1]) for o in orders if len(o)), default=-1)
+    wanted = [*keep, ORDER]
     for low in range(0, last + 1, BATCH):
         pieces = []
-        for reader, order in zip(readers, orders, strict=True):
+        for file, order in zip(files, orders, strict=True):
             a, b = (int(i) for i in np.searchsorted(order, [low, low + BATCH]))
             for k in range(a // PART_BATCH, -(-b // PART_BATCH)) if b > a else ():
                 first = k * PART_BATCH
-                batch = reader.get_batch(k)
+                batch = file.get_batch(k)
                 lo, hi = max(a, first) - first, min(b, first + len(batch)) - first
-                pieces.append(pa.Table.from_batches([batch.slice(lo, hi - lo)]))
+                part = batch.slice(lo, hi - lo).cast(schema)
+                pieces.append(pa.Table.from_batches([part]).select(wanted))
         if pieces:
-            window = _without_nulls(pa.concat_tables(pieces, promote_options="permissive"))
+            window = pa.concat_tables(pieces)
             window = window.take(pc.sort_indices(window, sort_keys=[(ORDER, "ascending")]))
-            yield from window.drop_columns([ORDER]).to_batches()
+            yield window.select(keep)
+
+
+def _batches(file: pa.ipc.RecordBatchFileReader) -> Iterator[pa.RecordBatch]:
+    return (file.get_batch(i) for i in range(file.num_record_batches))
 
 
 def _order_keys(path: Path) -> np.ndarray:
     """A part's order keys (memory-mapped: only that column's pages are read)."""
     with pa.memory_map(str(path)) as mapped:
         file = pa.ipc.open_file(mapped)
-        keys = [file.get_batch(i).column(ORDER).to_numpy() for i in range(file.num_record_batches)]
+        keys = [b.column(ORDER).to_numpy() for b in _batches(file)]
         return np.concatenate([np.empty(0, np.int64), *keys])
 
 
-def _keeping(
-    batches: Iterator[pa.RecordBatch], leave_out: frozenset[str], into: list[pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
-    """``batches`` passed on, their fields but ``leave_out`` and the geometry kept ``into``."""
-    for batch in batches:
-        into.append(batch.drop_columns([GEOMETRY, *(leave_out & set(batch.schema.names))]))
-        yield batch
-
-
-def _without_nulls(table: pa.Table) -> pa.Table:
+def _without_nulls(schema: pa.Schema) -> pa.Schema:
     """Fields without any value (Arrow's null type) as text, as pyogrio writes them."""
-    for i, f in enumerate(table.schema):
-        if pa.types.is_null(f.type):
-            table = table.set_column(i, f.with_type(pa.string()), table[i].cast(pa.string()))
-    return table
+    return pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema],
+        metadata=schema.metadata,
+    )
 
 
-def write_parts_gpkg(
-    layers: Mapping[str, PartLayer], path: Path, crs: pyproj.CRS
-) -> dict[str, pa.Table]:
+def write_parts_gpkg(layers: Mapping[str, PartLayer], path: Path, crs: pyproj.CRS) -> None:
     """Write layers in parts as GeoPackage layers atomically, as :func:`write_layers` would.
 
     Parameters
     ----------
     layers : mapping
-        Layer name → the layer's parts.
+        Layer name → the layer's parts (an empty layer is left out).
     path : Path
         The GeoPackage (replaced).
     crs : pyproj.CRS
         The layers' CRS.
-
-    Returns
-    -------
-    dict
-        Layer name → its fields but ``leave_out`` in the rows' order (Arrow:
-        text is not made Python strings).
     """
     epsg = crs.to_epsg()
     srs = f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL")
-    kept: dict[str, list[pa.RecordBatch]] = {}
     with _atomic_target(path) as tmp:
         for name, layer in layers.items():
-            batches = _ordered_batches(layer) if layer.sort_keys is None else _sorted_batches(layer)
-            first = next(batches, None)
+            tables = layer_rows(layer)
+            first = next(tables, None)
             if first is None:
                 continue
-            kept[name] = []
-            every = _keeping(itertools.chain([first], batches), layer.leave_out, kept[name])
-            reader = pa.RecordBatchReader.from_batches(first.schema, every)
+            batches = (b for t in itertools.chain([first], tables) for b in t.to_batches())
             pyogrio.raw.write_arrow(
-                reader,
+                pa.RecordBatchReader.from_batches(first.schema, batches),
                 tmp,
                 layer=name,
                 driver="GPKG",
@@ -269,4 +269,3 @@ def write_parts_gpkg(
                 geometry_type=_declared_type(layer.types)[0],
                 crs=srs,
             )
-    return {name: pa.Table.from_batches(batches) for name, batches in kept.items()}

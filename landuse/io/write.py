@@ -12,8 +12,6 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyogrio
 import pyogrio._io
 import pyogrio.raw
@@ -23,7 +21,7 @@ from numpy.typing import NDArray
 
 from landuse.core.errors import LayerReadError
 from landuse.io.boundary_txt import format_boundary_txt
-from landuse.io.csv_text import write_csv
+from landuse.io.csv_text import CsvRows, write_csv
 from landuse.io.paths import _SHP_SIDECARS, PathLike
 
 _WRITE_DRIVERS = {
@@ -295,30 +293,26 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with _atomic_target(p) as tmp:
-        write_csv(_codes_as_text(df), tmp)
+        write_csv(df, tmp, codes_as_text=True)
     return p
 
 
-# Digit strings Excel/WPS would turn into numbers and damage: 11+ digits (shown as
-# 4.51302E+12, digits past the 15th lost) or a leading zero.  Matched by Arrow (RE2),
-# digits as Python's \d counts them: any Unicode decimal digit (Nd).
-_CODE = r"^(?:\p{Nd}{11,}|0\p{Nd}+)$"
+@contextlib.contextmanager
+def table_rows(path: PathLike) -> Iterator[CsvRows]:
+    r"""A table written as :func:`write_table` writes it, a frame of rows at a time.
 
+    The file appears, whole, when the block ends without an error.
 
-def _codes_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Keep codes (统一社会信用代码, 13-digit 地块编号 ...) text when a CSV opens in Excel or WPS.
-
-    A leading tab makes Excel and WPS keep the cell as text; it is invisible in the
-    cell and ``str.strip()`` removes it for programs reading the file.
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> with table_rows(path) as rows:
+    ...     rows.write(pd.DataFrame({"地块编号": ["4513020000001"], "亩": [1.5]}))
+    ...     rows.write(pd.DataFrame({"地块编号": ["A-2"], "亩": [2.0]}))
+    >>> path.read_text(encoding="utf-8-sig").splitlines()
+    ['地块编号,亩', '\t4513020000001,1.5', 'A-2,2.0']
     """
-    out = df
-    for col in df.columns:
-        if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
-            continue
-        text = df[col].astype("string[pyarrow]")  # str() of each value, held by Arrow
-        matched = pc.match_substring_regex(pa.array(text), _CODE)
-        code = pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
-        if code.any():
-            out = out.copy() if out is df else out
-            out[col] = df[col].where(~code, "\t" + text)
-    return out
+    p = Path(path).expanduser()
+    with _atomic_target(p) as tmp, open(tmp, "wb") as f:
+        yield CsvRows(f, codes_as_text=True)

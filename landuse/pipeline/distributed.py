@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyproj
 import shapely
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster, as_completed, wait
 
 from landuse.analysis.buildable import (
     BuildableOptions,
@@ -71,6 +71,7 @@ from landuse.io.parts import (
     GEOMETRY,
     ORDER,
     PartLayer,
+    layer_rows,
     needs_promotion,
     part_folder,
     promote_part,
@@ -88,6 +89,8 @@ __all__ = [
     "find_buildable_dask",
     "split_parcels",
 ]
+
+_T = TypeVar("_T")
 
 
 @contextlib.contextmanager
@@ -398,6 +401,7 @@ class _Checked(NamedTuple):
 
     report: pd.DataFrame  # repaired and dropped features, by position in the layer
     source: dict  # the layer's source, features read
+    ids: pa.Array  # the parcels' ids (to be unique over the whole layer)
     fields: list[str]  # the parcels' own fields
     types: dict[str, list[int]]  # geometry types of the parts written
     paths: dict[str, Path]  # the part files: parcels and pieces
@@ -422,7 +426,18 @@ def _check_part(
         "parcels": write_part(result.parcels, result.parcels.index.to_numpy(), paths["parcels"]),
         "pieces": write_part(result.pieces, np.arange(len(result.pieces)), paths["pieces"]),
     }
-    return _Checked(report, source, list(parcels.columns), types, paths)
+    return _Checked(report, source, _ids(parcels), list(parcels.columns), types, paths)
+
+
+def _ids(parcels: gpd.GeoDataFrame) -> pa.Array:
+    return pa.array(parcels[ID_FIELDS["parcels"]].astype(str), pa.string())
+
+
+def _check_unique_ids(parts: Iterable[pa.Array]) -> None:
+    """Each part checked its own ids; repeats across parts are found here."""
+    id_field = ID_FIELDS["parcels"]
+    ids = pd.Series(pa.chunked_array(list(parts), pa.string()), dtype=pd.ArrowDtype(pa.string()))
+    check_layer(pd.DataFrame({id_field: ids}), layer_name="parcels", id_field=id_field)
 
 
 def check_parts(
@@ -430,6 +445,7 @@ def check_parts(
     *,
     client: Client,
     gpkg: Path,
+    tables: Callable[[Iterator[pd.DataFrame]], _T],
     udb: gpd.GeoDataFrame,
     farmland: gpd.GeoDataFrame | None = None,
     eco_redline: gpd.GeoDataFrame | None = None,
@@ -437,14 +453,16 @@ def check_parts(
     labels: Mapping[str, tuple[str, str]] | None = None,
     tolerance: NoiseTolerance | None = None,
     keep: Callable[[str], bool] | None = None,
-) -> ConflictResult:
+) -> tuple[_T, pd.DataFrame]:
     """The conflict check of parcels the workers read themselves (``data.parts``).
 
     Each worker reads its parts of the parcels, checks them and writes the
-    results as part files in a scratch folder beside ``gpkg``; here they are
-    joined into ``gpkg`` (layers ``parcels_check`` and ``conflict_pieces``, as
-    the local engine writes them) without making shapely geometries of every
-    parcel.  The parcels' intake is added to ``data``.
+    results as part files in a scratch folder beside ``gpkg``.  Then this
+    process joins them into ``gpkg`` (layers ``parcels_check`` and
+    ``conflict_pieces``, as the local engine writes them) while a worker runs
+    ``tables`` on the checked parcels' rows, a batch at a time in the layer's
+    order: no process holds every parcel.  The parcels' intake is added to
+    ``data``.
 
     Parameters
     ----------
@@ -454,17 +472,22 @@ def check_parts(
         E.g. from :func:`dask_client`.
     gpkg : Path
         The GeoPackage to write; its folder holds the scratch folder.
+    tables : callable
+        Run on a worker with the batches of checked parcels (no geometry; text
+        held by Arrow), e.g. to write tables; what it returns is returned.
     udb, farmland, eco_redline, others, labels, tolerance
         As for :func:`landuse.analysis.conflicts.check_conflicts`.
     keep : callable, optional
-        Which of the parcels' own fields the result keeps (all by default;
+        Which of the parcels' own fields the batches hold (all by default;
         every field goes into ``gpkg``, and the fields the check adds are kept).
 
     Returns
     -------
-    ConflictResult
-        As :func:`~landuse.analysis.conflicts.check_conflicts` gives it but
-        without geometries (they are in ``gpkg``); text held by Arrow.
+    tables
+        What ``tables`` returned.
+    pieces : DataFrame
+        The conflict pieces, as :func:`~landuse.analysis.conflicts.check_conflicts`
+        gives them but without geometries (they are in ``gpkg``).
     """
     layers = _with_ids(
         {
@@ -475,8 +498,7 @@ def check_parts(
         }
     )
     id_field = ID_FIELDS["parcels"]
-    tolerance = tolerance or NoiseTolerance()
-    kwargs = {"labels": labels, "tolerance": tolerance, "id_field": id_field}
+    kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
     parts = data.parts["parcels"]
     shared = client.scatter(layers, broadcast=True)  # once per worker, not per part
     with part_folder(gpkg.parent) as folder:
@@ -486,39 +508,57 @@ def check_parts(
         )
         done: list[_Checked] = _run_windowed(client, _check_part, jobs, scatter=False)
         _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
+        _check_unique_ids(d.ids for d in done)
         joined = {}
         for name in ("parcels", "pieces"):
             types = sorted({t for d in done for t in d.types[name]})
             if needs_promotion(types):  # the parts that had only single geometries
                 alone = [d.paths[name] for d in done if not needs_promotion(d.types[name])]
                 client.gather(client.map(promote_part, alone, pure=False))
-            joined[name] = ([d.paths[name] for d in done], types)
-        own = done[0].fields if done else []
-        leave_out = frozenset(f for f in own if keep is not None and not keep(f) and f != id_field)
+            joined[name] = PartLayer([d.paths[name] for d in done], types)
         by_piece = [(id_field, "ascending"), ("constraint", "ascending"), ("area_m2", "descending")]
-        tables = write_parts_gpkg(
-            {
-                "parcels_check": PartLayer(*joined["parcels"], None, leave_out),
-                "conflict_pieces": PartLayer(*joined["pieces"], by_piece, frozenset()),
-            },
-            gpkg,
-            data.crs,
+        joined["pieces"] = replace(joined["pieces"], sort_keys=by_piece)
+        layers_out = {"parcels_check": joined["parcels"], "conflict_pieces": joined["pieces"]}
+        own = set(done[0].fields) if done else set()
+        shown = [
+            name
+            for name in _fields(joined["parcels"])
+            if name not in own or name == id_field or keep is None or keep(name)
+        ]
+        # GDAL holds the GIL while it writes: the tables are made in another process.
+        made = client.submit(_rows_to, tables, joined["parcels"], shown, pure=False)
+        try:
+            write_parts_gpkg(layers_out, gpkg, data.crs)
+        finally:
+            wait(made)  # the part files stay until it is done
+        pieces = pd.concat(
+            [_frame(t) for t in layer_rows(joined["pieces"], _fields(joined["pieces"]))],
+            ignore_index=True,
         )
-    parcels = _frame(tables["parcels_check"])
-    # Each part checked its own ids; repeats across parts are found here.
-    check_layer(parcels[[id_field]], layer_name="parcels", id_field=id_field)
-    return ConflictResult(
-        parcels=gpd.GeoDataFrame(parcels),
-        pieces=gpd.GeoDataFrame(_frame(tables["conflict_pieces"])),
-        tolerance=tolerance,
-    )
+        return made.result(), pieces
+
+
+def _rows_to(
+    tables: Callable[[Iterator[pd.DataFrame]], _T], layer: PartLayer, fields: list[str]
+) -> _T:
+    """``tables`` run on a layer's rows, a batch at a time (as frames, in order)."""
+    return tables(_frame(t) for t in layer_rows(layer, fields))
+
+
+def _fields(layer: PartLayer) -> list[str]:
+    """A layer's fields (but the geometry), from its first part."""
+    if not layer.paths:
+        return []
+    with pa.OSFile(str(layer.paths[0])) as file:
+        names = pa.ipc.open_file(file).schema.names
+    return [name for name in names if name not in (GEOMETRY, ORDER)]
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as a frame, text held by Arrow (no Python string per cell)."""
     text = pd.StringDtype("pyarrow")
     mapper = {pa.string(): text, pa.large_string(): text}.get
-    return table.to_pandas(types_mapper=mapper, self_destruct=True, split_blocks=True)
+    return table.to_pandas(types_mapper=mapper)
 
 
 class _Occupied(NamedTuple):
@@ -526,7 +566,7 @@ class _Occupied(NamedTuple):
 
     report: pd.DataFrame  # repaired and dropped features, by position in the layer
     source: dict  # the layer's source, features read
-    ids: np.ndarray  # the parcels' ids (unique over the whole layer)
+    ids: pa.Array  # the parcels' ids (to be unique over the whole layer)
     position: np.ndarray  # of the occupied parcels, ascending
     bounds: np.ndarray  # their boxes (n × 4)
     path: Path  # their geometries (WKB), in a part file
@@ -545,9 +585,8 @@ def _occupied_part(
     occupied = _occupied_parcels(parcels, opts)
     path = folder / f"occupied-{int(position[0]) if len(position) else 0}"
     write_part(occupied[[occupied.geometry.name]], occupied.index.to_numpy(), path)
-    ids = parcels[ID_FIELDS["parcels"]].astype(str).to_numpy()
     bounds = shapely.bounds(_geoms(occupied))
-    return _Occupied(report, source, ids, occupied.index.to_numpy(), bounds, path)
+    return _Occupied(report, source, _ids(parcels), occupied.index.to_numpy(), bounds, path)
 
 
 def _near_occupied(paths: list[Path], rows: list[np.ndarray]) -> np.ndarray:
@@ -637,10 +676,7 @@ def buildable_parts(
         )
         done: list[_Occupied] = _run_windowed(client, _occupied_part, jobs, scatter=False)
         _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
-        id_field = ID_FIELDS["parcels"]
-        ids = pd.DataFrame({id_field: np.concatenate([d.ids for d in done])})
-        check_layer(ids, layer_name="parcels", id_field=id_field)  # repeats across parts
-        del ids
+        _check_unique_ids(d.ids for d in done)
         shared = client.scatter([_geoms(udb), before, after], broadcast=True)
         n = CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
