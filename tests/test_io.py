@@ -367,3 +367,27 @@ def test_layer_parts_from_boxes_and_reading_a_part(tmp_path, suffix):
     assert layer.index.tolist() == [f for f in parts[-1] if f != first + 3]
     assert report["action"].tolist() == ["dropped"] and report.index.tolist() == [first + 3]
     assert layer.attrs["landuse_source"]["path"] == str(path)
+
+
+def test_layer_parts_are_the_local_engines_spatial_chunks(tmp_path):
+    # 300 rectangles of random size and place: the parts, from the file's boxes alone,
+    # are the chunks the local engine makes from the geometries (Hilbert order). A
+    # shapefile: its boxes are exact (a GeoPackage's R-tree rounds them to float32).
+    from landuse.core.chunks import spatial_chunks
+    from landuse.core.config import load_project
+
+    rng = np.random.default_rng(3)
+    x, y = rng.random(300) * 5000, rng.random(300) * 3000
+    w, h = rng.random(300) * 300 + 1, rng.random(300) * 200 + 1
+    geoms = shapely.box(36_520_000 + x, 2_620_000 + y, 36_520_000 + x + w, 2_620_000 + y + h)
+    path = tmp_path / "parcels.shp"
+    ids = [f"P{k}" for k in range(300)]
+    gpd.GeoDataFrame({"DKBH": ids}, geometry=geoms, crs=GK36).to_file(path)
+    toml = tmp_path / "landuse.toml"
+    toml.write_text(
+        f'[layers.parcels]\npath = "{path.name}"\n[layers.parcels.fields]\nparcel_id = "DKBH"\n',
+        encoding="utf-8",
+    )
+    parts, _, _ = lio.layer_parts(load_project(toml), "parcels", 7)
+    chunks = spatial_chunks(np.asarray(geoms, dtype=object), 7)
+    assert [part.tolist() for part in parts] == [chunk.tolist() for chunk in chunks]

@@ -157,20 +157,22 @@ def layer_parts(project: Project, name: str, n: int) -> tuple[list[np.ndarray], 
     )
     present = np.isfinite(bounds).all(axis=0)
     total = np.array([*bounds[:2, present].min(axis=1), *bounds[2:, present].max(axis=1)])
+    # A box's Hilbert distance is that of its centre, on the extent of the centres
+    # (as geopandas' hilbert_distance computes it for the whole layer).
+    centres = (bounds[:2] + bounds[2:]) / 2.0
+    extent = [*centres[:, present].min(axis=1), *centres[:, present].max(axis=1)]
     distance = np.full(len(fids), MISSING)
     at = np.flatnonzero(present)
-    for start in range(0, len(at), _BOXES_AT_ONCE):
-        rows = at[start : start + _BOXES_AT_ONCE]
-        # The distance is that of the box's centre: a point there gives the same.
-        minx, miny, maxx, maxy = bounds[:, rows]
-        centres = gpd.GeoSeries(shapely.points((minx + maxx) / 2, (miny + maxy) / 2))
-        distance[rows] = centres.hilbert_distance(total_bounds=total).to_numpy()
+    for start in range(0, len(at), _POINTS_AT_ONCE):
+        rows = at[start : start + _POINTS_AT_ONCE]
+        points = gpd.GeoSeries(shapely.points(*centres[:, rows]))
+        distance[rows] = points.hilbert_distance(total_bounds=extent).to_numpy()
     parts = [fids[rows] for rows in chunks_by_distance(distance, n)]
     return parts, total, spec.crs or info["crs"]
 
 
-#: Boxes made at a time for their Hilbert distances (bounds the memory).
-_BOXES_AT_ONCE = 100_000
+#: Centres made points at a time for their Hilbert distances (bounds the memory).
+_POINTS_AT_ONCE = 100_000
 
 
 def _gpkg_index_bounds(

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyproj
 import shapely
 from distributed import Client, LocalCluster, as_completed, wait
+from geopandas.array import GeometryArray, from_shapely
 
 from landuse.analysis.buildable import (
     BuildableOptions,
@@ -118,6 +119,9 @@ def _local_cluster(n_workers: int) -> LocalCluster:
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
+        # Workers import the engine as they start (in the background, while the client
+        # reads), not when their first partition arrives (0.6 s each).
+        preload=["landuse.pipeline.distributed"],
         # dask's own log lines (a worker's heartbeat racing the shutdown, with its
         # traceback) are not for the user; a worker's real failure reaches the
         # client as the task's exception.
@@ -166,7 +170,7 @@ def _run_windowed(
     running = as_completed()
     position: dict = {}
     for index, job in enumerate(jobs):
-        args = [*client.scatter(list(job[:-1])), job[-1]] if scatter else job
+        args = [*client.scatter(list(job[:-1]), hash=False), job[-1]] if scatter else job
         future = client.submit(func, *args, pure=False)
         position[future.key] = index
         running.add(future)
@@ -274,10 +278,42 @@ def check_conflicts_dask(
     )
 
 
+def _packed(geoms: np.ndarray) -> GeometryArray:
+    """Geometries to send to another process: pickled as one array of WKB.
+
+    An object array pickles each geometry on its own, about 7 times slower
+    (the 1M-parcel buildable's obstacles took 7.5 s to reach the workers).
+    """
+    return from_shapely(geoms)
+
+
+def _unpacked(geoms: GeometryArray | np.ndarray) -> np.ndarray:
+    return np.asarray(geoms, dtype=object)
+
+
 def _buildable_partition(
-    part: gpd.GeoDataFrame, udb: np.ndarray, blockers: np.ndarray, opts: BuildableOptions
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return _pieces(_geoms(part), part["park"].to_numpy(), udb, blockers, opts)
+    part: gpd.GeoDataFrame,
+    udb: GeometryArray | np.ndarray,
+    blockers: GeometryArray | np.ndarray,
+    opts: BuildableOptions,
+) -> tuple[GeometryArray, np.ndarray, np.ndarray]:
+    pieces, names, area = _pieces(
+        _geoms(part), part["park"].to_numpy(), _unpacked(udb), _unpacked(blockers), opts
+    )
+    return _packed(pieces), names, area
+
+
+def _joined(
+    results: list[tuple[GeometryArray, np.ndarray, np.ndarray]], crs: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    """The partitions' buildable pieces, ranked as :func:`find_buildable` ranks them."""
+    pieces, names, area = (
+        np.concatenate([np.asarray(r[k], dtype=dtype) for r in results])
+        if results
+        else np.array([], dtype=dtype)
+        for k, dtype in ((0, object), (1, object), (2, float))
+    )
+    return ranked_candidates(pieces, names, area, crs)
 
 
 def find_buildable_dask(
@@ -315,13 +351,11 @@ def find_buildable_dask(
         box = shapely.box(*part.total_bounds)
         near_udb = udb_geoms[np.sort(udb_tree.query(box, predicate="intersects"))]
         near = blockers[np.sort(blocker_tree.query(box, predicate="intersects"))]
-        return part, near_udb, near, opts
+        return part, _packed(near_udb), _packed(near), opts
 
-    results = _run_windowed(client, _buildable_partition, map(inputs, _hilbert_chunks(parks, n)))
-    parts = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
-    names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
-    area = np.concatenate([r[2] for r in results]) if results else np.array([])
-    return ranked_candidates(parts, names, area, crs)
+    return _joined(
+        _run_windowed(client, _buildable_partition, map(inputs, _hilbert_chunks(parks, n))), crs
+    )
 
 
 def split_parcels(
@@ -500,7 +534,8 @@ def check_parts(
     id_field = ID_FIELDS["parcels"]
     kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
     parts = data.parts["parcels"]
-    shared = client.scatter(layers, broadcast=True)  # once per worker, not per part
+    # Once per worker, not per part; not hashed (dask would tokenize every geometry).
+    shared = client.scatter(layers, broadcast=True, hash=False)
     with part_folder(gpkg.parent) as folder:
         jobs = (
             (data.project, fids, position, data.crs, shared, kwargs, folder)
@@ -604,24 +639,24 @@ def _near_occupied(paths: list[Path], rows: list[np.ndarray]) -> np.ndarray:
 
 def _buildable_part_of(
     part: gpd.GeoDataFrame,
-    udb: np.ndarray,
-    before: np.ndarray,
-    after: np.ndarray,
+    udb: GeometryArray,
+    before: GeometryArray,
+    after: GeometryArray,
     paths: list[Path],
     rows: list[np.ndarray],
     opts: BuildableOptions,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[GeometryArray, np.ndarray, np.ndarray]:
     # The obstacles in the local engine's order: farmland, red line, steep land, occupied
     # parcels, roads, buffers (each in layer order); only those meeting the parks' box.
     box = shapely.box(*part.total_bounds)
-    near = [
-        g[np.sort(shapely.STRtree(g).query(box, predicate="intersects"))] for g in (udb, before)
-    ]
+    near_udb, near_before, near_after = (
+        g[np.sort(shapely.STRtree(g).query(box, predicate="intersects"))]
+        for g in map(_unpacked, (udb, before, after))
+    )
     occupied = _near_occupied(paths, rows)
     occupied = occupied[shapely.intersects(occupied, box)]
-    after_near = after[np.sort(shapely.STRtree(after).query(box, predicate="intersects"))]
-    blockers = np.concatenate([near[1], occupied, after_near])
-    return _buildable_partition(part, near[0], blockers, opts)
+    blockers = np.concatenate([near_before, occupied, near_after])
+    return _buildable_partition(part, near_udb, blockers, opts)
 
 
 def buildable_parts(
@@ -677,7 +712,8 @@ def buildable_parts(
         done: list[_Occupied] = _run_windowed(client, _occupied_part, jobs, scatter=False)
         _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
         _check_unique_ids(d.ids for d in done)
-        shared = client.scatter([_geoms(udb), before, after], broadcast=True)
+        obstacles = [_packed(g) for g in (_geoms(udb), before, after)]
+        shared = client.scatter(obstacles, broadcast=True, hash=False)
         n = CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
         def job(rows: np.ndarray) -> tuple:
@@ -696,7 +732,4 @@ def buildable_parts(
         results = _run_windowed(
             client, _buildable_part_of, map(job, _hilbert_chunks(parks, n)), scatter=False
         )
-    pieces = np.concatenate([r[0] for r in results]) if results else np.array([], dtype=object)
-    names = np.concatenate([r[1] for r in results]) if results else np.array([], dtype=object)
-    area = np.concatenate([r[2] for r in results]) if results else np.array([])
-    return ranked_candidates(pieces, names, area, crs)
+    return _joined(results, crs)
