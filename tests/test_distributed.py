@@ -1,6 +1,9 @@
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 from distributed import LocalCluster
 
 from landuse.analysis.buildable import find_buildable
@@ -153,9 +156,6 @@ def test_parts_joined_in_small_windows_keep_one_type_per_field(tmp_path, monkeyp
     # workers, so the small windows hold in them too.
     import shutil
 
-    import geopandas as gpd
-    import numpy as np
-
     from landuse.core.config import layers_dir, load_project
     from landuse.pipeline.engine import Engine
     from landuse.pipeline.run import run_project
@@ -193,3 +193,65 @@ def test_parts_joined_in_small_windows_keep_one_type_per_field(tmp_path, monkeyp
             for e in ("dask", "local")
         )
         assert str(got) == str(want)
+
+
+def _fresh(layer):
+    """The layer with new geometry objects (not prepared or indexed by earlier tests)."""
+    geoms = shapely.from_wkb(shapely.to_wkb(layer.geometry.to_numpy()))
+    return layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=layer.crs))
+
+
+def test_tasks_never_prepare_or_index_the_features_they_share(sample_data, tmp_path):
+    # A worker with several threads runs several tasks at once on the constraint
+    # features scattered to it (and an in-process worker on the client's own objects).
+    # GEOS prepared geometries and lazily built trees are not thread-safe: two tasks
+    # preparing the same feature crashed the process (segmentation fault). So a task
+    # prepares only its own copies and builds no index on what it shares.
+    from landuse.analysis.buildable import BuildableOptions
+    from landuse.core.config import ID_FIELDS
+    from landuse.pipeline.distributed import (
+        _buildable_part_of,
+        _check_partition,
+        _packed,
+        _subset,
+        _with_ids,
+    )
+
+    L = sample_data.layers
+    shared = _with_ids({n: _fresh(L[n]) for n in ("udb", "farmland", "eco_redline")})
+    part = L["parcels"].iloc[:700]
+    near = {name: _subset(layer, part.total_bounds) for name, layer in shared.items()}
+    kwargs = {"labels": None, "tolerance": None, "id_field": ID_FIELDS["parcels"]}
+    result = _check_partition(part, near, kwargs)
+    assert len(result.pieces) > 0  # features near the part were prepared: the copies
+    assert any(shapely.is_prepared(layer.geometry.to_numpy()).any() for layer in near.values())
+    for name, layer in shared.items():
+        assert not shapely.is_prepared(layer.geometry.to_numpy()).any(), name
+        assert not layer.has_sindex, name
+
+    udb, before, after = (
+        _packed(_fresh(L[n]).geometry.to_numpy()) for n in ("udb", "farmland", "eco_redline")
+    )
+    *_, area = _buildable_part_of(L["parks"], udb, before, after, [], [], BuildableOptions())
+    assert area.sum() > 0
+    for packed in (udb, before, after):
+        assert not shapely.is_prepared(np.asarray(packed, dtype=object)).any()
+
+
+@pytest.mark.parametrize("command", ["check", "buildable"])
+def test_a_worker_running_two_tasks_at_once(tmp_path, command):
+    # One in-process worker with 2 threads: two partitions run at once on the same
+    # scattered features (what `dask worker` does with its default of a thread per core).
+    from landuse.core.config import sample_project
+    from landuse.pipeline.engine import Engine
+    from landuse.pipeline.run import run_project
+
+    local = run_project(command, sample_project(), tmp_path / "local")
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        engine = Engine("dask", cluster.scheduler_address)
+        dask = run_project(command, sample_project(), tmp_path / "dask", engine=engine)
+    assert dask.lines == [line.replace("/local", "/dask") for line in local.lines]
+    for path in (tmp_path / "local").glob("*.csv"):
+        assert (tmp_path / "dask" / path.name).read_bytes() == path.read_bytes(), path.name

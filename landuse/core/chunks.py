@@ -23,7 +23,14 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["chunk_count", "chunks_by_distance", "map_chunks", "spatial_chunks", "thread_count"]
+__all__ = [
+    "chunk_count",
+    "chunks_by_distance",
+    "map_chunks",
+    "private_copies",
+    "spatial_chunks",
+    "thread_count",
+]
 
 #: Most targets in one chunk: bounds the memory of a chunk's pieces.
 MAX_CHUNK = 50_000
@@ -95,8 +102,12 @@ def chunks_by_distance(distance: np.ndarray, n: int) -> list[np.ndarray]:
     return [np.sort(chunk) for chunk in np.array_split(order, n) if len(chunk)]
 
 
-def _private(geoms: np.ndarray) -> np.ndarray:
-    """Exact copies (WKB keeps every double) that one thread may prepare."""
+def private_copies(geoms: np.ndarray) -> np.ndarray:
+    """Exact copies (WKB keeps every double) that one thread may prepare.
+
+    Reading a geometry from several threads is safe; preparing it (predicates
+    cache GEOS prepared geometries on it) is not.
+    """
     return shapely.from_wkb(shapely.to_wkb(geoms))
 
 
@@ -146,7 +157,7 @@ def map_chunks(
         picks = [near[k] for near in near_by_layer]
         near = [layer[pick] for layer, pick in zip(layers, picks, strict=True)]
         if threads > 1:
-            near = [_private(geoms) for geoms in near]
+            near = [private_copies(geoms) for geoms in near]
         return func(chunks[k], near, picks)
 
     if threads == 1:

@@ -62,7 +62,7 @@ from landuse.analysis.conflicts import (
     check_conflicts,
     sort_pieces,
 )
-from landuse.core.chunks import CHUNKS_PER_THREAD, spatial_chunks
+from landuse.core.chunks import CHUNKS_PER_THREAD, private_copies, spatial_chunks
 from landuse.core.config import ID_FIELDS, Project
 from landuse.core.crs import analysis_crs, check_same_crs, to_analysis_crs
 from landuse.core.errors import LayerReadError, SchemaError
@@ -183,10 +183,31 @@ def _run_windowed(
 
 
 def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
+    """The features meeting ``bounds``, in layer order, with private copies of their geometries.
+
+    ``layer`` may be shared by the tasks a worker runs on several threads (a
+    scattered layer; every task of an in-process cluster): a task only reads
+    it, never indexes or prepares it (libgeos/geos#825), and prepares only its
+    own copies.
+    """
     if not np.isfinite(bounds).all():  # an empty part
         return layer.iloc[:0]
-    hits = layer.sindex.query(shapely.box(*bounds), predicate="intersects")
-    return layer.iloc[np.sort(hits)]  # original order: unions see the same sequence
+    # In layer order: unions see the same sequence.
+    near = layer.iloc[_meeting(_geoms(layer), bounds)].copy()
+    near[near.geometry.name] = from_shapely(private_copies(_geoms(near)), crs=layer.crs)
+    return near
+
+
+def _meeting(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Ascending positions of ``geoms`` meeting the box ``bounds``, without a shared index."""
+    minx, miny, maxx, maxy = bounds
+    box = shapely.bounds(geoms)
+    hits = np.flatnonzero(
+        (box[:, 0] <= maxx) & (box[:, 2] >= minx) & (box[:, 1] <= maxy) & (box[:, 3] >= miny)
+    )
+    window = shapely.box(*bounds)
+    shapely.prepare(window)
+    return hits[shapely.intersects(window, geoms[hits])]
 
 
 def _with_ids(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
@@ -351,7 +372,9 @@ def find_buildable_dask(
         box = shapely.box(*part.total_bounds)
         near_udb = udb_geoms[np.sort(udb_tree.query(box, predicate="intersects"))]
         near = blockers[np.sort(blocker_tree.query(box, predicate="intersects"))]
-        return part, _packed(near_udb), _packed(near), opts
+        # Copies: an in-process worker gets these very objects, and a feature may be
+        # near two partitions running at once.
+        return part, _packed(private_copies(near_udb)), _packed(private_copies(near)), opts
 
     return _joined(
         _run_windowed(client, _buildable_partition, map(inputs, _hilbert_chunks(parks, n))), crs
@@ -648,13 +671,12 @@ def _buildable_part_of(
 ) -> tuple[GeometryArray, np.ndarray, np.ndarray]:
     # The obstacles in the local engine's order: farmland, red line, steep land, occupied
     # parcels, roads, buffers (each in layer order); only those meeting the parks' box.
-    box = shapely.box(*part.total_bounds)
     near_udb, near_before, near_after = (
-        g[np.sort(shapely.STRtree(g).query(box, predicate="intersects"))]
+        private_copies(g[_meeting(g, part.total_bounds)])  # shared by the worker's tasks
         for g in map(_unpacked, (udb, before, after))
     )
-    occupied = _near_occupied(paths, rows)
-    occupied = occupied[shapely.intersects(occupied, box)]
+    occupied = _near_occupied(paths, rows)  # read from the part files: this task's own
+    occupied = occupied[_meeting(occupied, part.total_bounds)]
     blockers = np.concatenate([near_before, occupied, near_after])
     return _buildable_partition(part, near_udb, blockers, opts)
 
