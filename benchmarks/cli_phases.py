@@ -3,6 +3,7 @@
 Used by ``bench_check.py --files`` (run by hand, not a test)::
 
     python benchmarks/cli_phases.py TIMES.json check --project sample.toml --out out
+    python benchmarks/cli_phases.py TIMES.json check --project sample.toml --engine dask --out out
 
 The command runs in this process exactly as the ``landuse`` entry point runs it;
 the timers wrap the functions every command goes through (project loading and
@@ -63,6 +64,9 @@ def main() -> None:
     import landuse.io
     import landuse.pipeline  # the CLI imports it lazily; here, inside "imports"
 
+    dask = "dask" in args  # --engine dask
+    if dask:
+        import landuse.pipeline.distributed
     PHASES["imports"] = [time.perf_counter() - T0, time.process_time() - C0]
     from landuse.io import project, write
 
@@ -75,6 +79,15 @@ def main() -> None:
 
     check.check_conflicts = _timed(check.check_conflicts, lambda *a, **k: "analysis")
     buildable.find_buildable = _timed(buildable.find_buildable, lambda *a, **k: "analysis")
+    if dask:
+        from landuse.io import parts
+        from landuse.pipeline import distributed
+
+        _replace_everywhere(distributed.split_parcels, lambda *a, **k: "dask: split by boxes")
+        _replace_everywhere(distributed._run_windowed, lambda *a, **k: "dask: workers")
+        _replace_everywhere(parts.write_parts_gpkg, lambda *a, **k: "write GeoPackage")
+        for step in (distributed.check_parts, distributed.buildable_parts):
+            _replace_everywhere(step, lambda *a, **k: "dask: send, wait, join")
     code = 0
     try:
         landuse.cli.main(args, standalone_mode=False)
