@@ -418,6 +418,8 @@ def test_map_in_headless_chromium(tmp_path):
         shot = tmp_path / "map.png"
         page.screenshot(path=str(shot))
         page.click(".leaflet-popup-close-button")
+        # Leaflet fades a closed popup out and removes it 200 ms later.
+        page.locator(".leaflet-popup").wait_for(state="detached", timeout=5_000)
 
         # The scale bar is metric only: one line, in m or km (no feet, no miles).
         scales = page.locator(".leaflet-control-scale-line").all_inner_texts()
