@@ -14,6 +14,7 @@ KJ-0001… by area, largest first, and carry the sub-park they lie in.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -29,12 +30,17 @@ from landuse.core.options import BuildableOptions
 from landuse.core.overlay import explode, intersect_by_group, polygonal, query_pairs, union_by_group
 from landuse.core.units import m2_to_ha, m2_to_mu, mu_to_m2
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
 __all__ = [
     "BuildableOptions",
+    "ObstacleLayers",
+    "Obstacles",
     "buildable_summary",
     "buildable_udb",
-    "check_inputs",
     "find_buildable",
+    "occupied",
     "prepare",
     "ranked_candidates",
     "steep_land",
@@ -63,8 +69,9 @@ def _occupied_parcels(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> gpd.
     return parcels[parcels["supply_status"].isin(opts.occupied_status)]
 
 
-def _occupied(parcels: gpd.GeoDataFrame, opts: BuildableOptions) -> np.ndarray:
-    return _geoms(_occupied_parcels(parcels, opts))
+def occupied(parcels: gpd.GeoDataFrame | None, opts: BuildableOptions) -> np.ndarray:
+    """The geometries of the parcels that take their land (none without parcels)."""
+    return _geoms(None if parcels is None else _occupied_parcels(parcels, opts))
 
 
 def steep_land(
@@ -176,7 +183,7 @@ def find_buildable(
         ``candidate_id`` (KJ-0001 …), ``rank``, ``park``, ``area_m2``, ``area_mu``,
         ``area_ha``, ordered by area, largest first.
     """
-    opts, udb, crs, blockers = prepare(
+    opts, udb, crs, obstacles = prepare(
         parks,
         udb,
         farmland=farmland,
@@ -187,6 +194,7 @@ def find_buildable(
         steep=steep,
         options=options,
     )
+    blockers = obstacles.around(occupied(parcels, opts))
     parts, names, part_m2 = _pieces_on_threads(
         _geoms(parks), parks["park"].to_numpy(), _geoms(udb), blockers, opts, thread_count(threads)
     )
@@ -215,18 +223,28 @@ def _pieces_on_threads(
     return parts, names, part_m2
 
 
-def check_inputs(
+class ObstacleLayers(TypedDict, total=False):
+    """The layers that take land out of the candidates, as :func:`find_buildable` takes them."""
+
+    farmland: gpd.GeoDataFrame | None
+    eco_redline: gpd.GeoDataFrame | None
+    roads: gpd.GeoDataFrame | None
+    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None
+    steep: gpd.GeoDataFrame | None
+
+
+def _check_inputs(
     parks: gpd.GeoDataFrame,
     udb: gpd.GeoDataFrame,
-    *,
-    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
-    **layers: gpd.GeoDataFrame | None,
+    parcels: gpd.GeoDataFrame | None,
+    layers: ObstacleLayers,
 ) -> pyproj.CRS:
     """Check the layers of the buildable finder once; return their shared projected CRS."""
     named = {"parks": parks, "udb": udb}
-    named.update({name: layer for name, layer in layers.items() if layer is not None})
-    named.update({name: layer for name, (layer, _) in (buffers or {}).items()})
-    crs = check_same_crs(named)
+    for name in ("farmland", "eco_redline", "parcels", "roads", "steep"):
+        named[name] = parcels if name == "parcels" else layers.get(name)
+    named.update({name: layer for name, (layer, _) in (layers.get("buffers") or {}).items()})
+    crs = check_same_crs({name: layer for name, layer in named.items() if layer is not None})
     if not crs.is_projected:
         raise CRSError(f"Buildable land needs a projected CRS, got {crs.name}.")
     if "park" not in parks.columns:
@@ -234,67 +252,50 @@ def check_inputs(
     return crs
 
 
+class Obstacles(NamedTuple):
+    """Every obstacle but the occupied parcels, which the union takes between the two."""
+
+    before: np.ndarray  # farmland, eco red line, steep land
+    after: np.ndarray  # road corridors, then each buffered layer
+
+    def around(self, occupied: np.ndarray) -> np.ndarray:
+        """Every obstacle, in the order they are unioned."""
+        return np.concatenate([self.before, occupied, self.after])
+
+
 def prepare(
     parks: gpd.GeoDataFrame,
     udb: gpd.GeoDataFrame,
     *,
-    farmland: gpd.GeoDataFrame | None,
-    eco_redline: gpd.GeoDataFrame | None,
-    parcels: gpd.GeoDataFrame | None,
-    roads: gpd.GeoDataFrame | None,
-    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None,
-    steep: gpd.GeoDataFrame | None,
     options: BuildableOptions | None,
-) -> tuple[BuildableOptions, gpd.GeoDataFrame, pyproj.CRS, np.ndarray]:
-    """Check the inputs once and gather the obstacles.
+    parcels: gpd.GeoDataFrame | None = None,
+    **layers: Unpack[ObstacleLayers],
+) -> tuple[BuildableOptions, gpd.GeoDataFrame, pyproj.CRS, Obstacles]:
+    """Check the inputs once and gather the obstacles but the occupied parcels.
 
     Returns the options (defaults when None), the UDB features buildable land
-    may lie in (:func:`buildable_udb`), the shared CRS and the obstacle geometries.
+    may lie in (:func:`buildable_udb`), the shared CRS and the obstacles; the
+    occupied parcels (:func:`occupied`) go in with :meth:`Obstacles.around`.
+    ``parcels``, when given, are only checked (e.g. for their CRS): dask
+    workers read them a part at a time.
     """
     options = options or BuildableOptions()
     udb = buildable_udb(udb, options)
-    crs = check_inputs(
-        parks,
+    crs = _check_inputs(parks, udb, parcels, layers)
+    roads, buffers = layers.get("roads"), layers.get("buffers") or {}
+    after = [] if roads is None else [_road_corridors(roads, options)]
+    after += [shapely.buffer(_geoms(layer), d) for layer, d in buffers.values()]
+    before = [_geoms(layers.get(name)) for name in ("farmland", "eco_redline", "steep")]
+    return (
+        options,
         udb,
-        farmland=farmland,
-        eco_redline=eco_redline,
-        parcels=parcels,
-        roads=roads,
-        buffers=buffers,
-        steep=steep,
+        crs,
+        Obstacles(*(_present(np.concatenate([_geoms(None), *g])) for g in (before, after))),
     )
-    blockers = _blockers(
-        farmland=farmland,
-        eco_redline=eco_redline,
-        steep=steep,
-        parcels=parcels,
-        roads=roads,
-        buffers=buffers,
-        options=options,
-    )
-    return options, udb, crs, blockers
 
 
-def _blockers(
-    *,
-    farmland: gpd.GeoDataFrame | None,
-    eco_redline: gpd.GeoDataFrame | None,
-    steep: gpd.GeoDataFrame | None,
-    parcels: gpd.GeoDataFrame | None,
-    roads: gpd.GeoDataFrame | None,
-    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None,
-    options: BuildableOptions,
-) -> np.ndarray:
-    """Every geometry that takes land out of the candidates, buffers applied."""
-    obstacles = [_geoms(farmland), _geoms(eco_redline), _geoms(steep)]
-    if parcels is not None:
-        obstacles.append(_occupied(parcels, options))
-    if roads is not None:
-        obstacles.append(_road_corridors(roads, options))
-    for layer, distance in (buffers or {}).values():
-        obstacles.append(shapely.buffer(_geoms(layer), distance))
-    blockers = np.concatenate(obstacles)
-    return blockers[~shapely.is_empty(blockers) & ~shapely.is_missing(blockers)]
+def _present(geoms: np.ndarray) -> np.ndarray:
+    return geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
 
 
 def _pieces(

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -45,12 +45,12 @@ from geopandas.array import GeometryArray, from_shapely
 
 from landuse.analysis.buildable import (
     BuildableOptions,
-    _blockers,
+    ObstacleLayers,
+    Obstacles,
     _geoms,
     _occupied_parcels,
     _pieces,
-    buildable_udb,
-    check_inputs,
+    occupied,
     prepare,
     ranked_candidates,
 )
@@ -80,6 +80,9 @@ from landuse.io.parts import (
     write_parts_gpkg,
 )
 from landuse.pipeline.engine import Engine
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
 
 __all__ = [
     "buildable_parts",
@@ -210,6 +213,17 @@ def _meeting(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return hits[shapely.intersects(window, geoms[hits])]
 
 
+def _constraints(
+    udb: gpd.GeoDataFrame,
+    farmland: gpd.GeoDataFrame | None,
+    eco_redline: gpd.GeoDataFrame | None,
+    others: Mapping[str, gpd.GeoDataFrame] | None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """The constraint layers given, by name, with their feature ids (:func:`_with_ids`)."""
+    named = {"udb": udb, "farmland": farmland, "eco_redline": eco_redline, **(others or {})}
+    return _with_ids({name: layer for name, layer in named.items() if layer is not None})
+
+
 def _with_ids(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
     """Layers with their feature ids as a column, so subsets keep the whole layer's ids.
 
@@ -265,14 +279,7 @@ def check_conflicts_dask(
     """
     if not parcels.index.is_unique:
         raise SchemaError("Parcels need a unique index for the dask engine; reset_index() first.")
-    layers = _with_ids(
-        {
-            "udb": udb,
-            **({"farmland": farmland} if farmland is not None else {}),
-            **({"eco_redline": eco_redline} if eco_redline is not None else {}),
-            **(others or {}),
-        }
-    )
+    layers = _constraints(udb, farmland, eco_redline, others)
     # Validate once, here, exactly as the single-machine path does (also on an empty set).
     check_conflicts(parcels.iloc[:0], udb=udb.iloc[:0], id_field=id_field)
     check_same_crs({"parcels": parcels, **layers})
@@ -342,27 +349,14 @@ def find_buildable_dask(
     udb: gpd.GeoDataFrame,
     *,
     client: Client,
-    farmland: gpd.GeoDataFrame | None = None,
-    eco_redline: gpd.GeoDataFrame | None = None,
     parcels: gpd.GeoDataFrame | None = None,
-    roads: gpd.GeoDataFrame | None = None,
-    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
-    steep: gpd.GeoDataFrame | None = None,
     options: BuildableOptions | None = None,
     npartitions: int | None = None,
+    **layers: Unpack[ObstacleLayers],
 ) -> gpd.GeoDataFrame:
     """:func:`~landuse.analysis.buildable.find_buildable` on a dask cluster, parks partitioned."""
-    opts, udb, crs, blockers = prepare(
-        parks,
-        udb,
-        farmland=farmland,
-        eco_redline=eco_redline,
-        parcels=parcels,
-        roads=roads,
-        buffers=buffers,
-        steep=steep,
-        options=options,
-    )
+    opts, udb, crs, obstacles = prepare(parks, udb, options=options, parcels=parcels, **layers)
+    blockers = obstacles.around(occupied(parcels, opts))
     n = npartitions or CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
     udb_geoms = _geoms(udb)
     udb_tree, blocker_tree = shapely.STRtree(udb_geoms), shapely.STRtree(blockers)
@@ -546,14 +540,7 @@ def check_parts(
         The conflict pieces, as :func:`~landuse.analysis.conflicts.check_conflicts`
         gives them but without geometries (they are in ``gpkg``).
     """
-    layers = _with_ids(
-        {
-            "udb": udb,
-            **({"farmland": farmland} if farmland is not None else {}),
-            **({"eco_redline": eco_redline} if eco_redline is not None else {}),
-            **(others or {}),
-        }
-    )
+    layers = _constraints(udb, farmland, eco_redline, others)
     id_field = ID_FIELDS["parcels"]
     kwargs = {"labels": labels, "tolerance": tolerance or NoiseTolerance(), "id_field": id_field}
     parts = data.parts["parcels"]
@@ -675,10 +662,11 @@ def _buildable_part_of(
         private_copies(g[_meeting(g, part.total_bounds)])  # shared by the worker's tasks
         for g in map(_unpacked, (udb, before, after))
     )
-    occupied = _near_occupied(paths, rows)  # read from the part files: this task's own
-    occupied = occupied[_meeting(occupied, part.total_bounds)]
-    blockers = np.concatenate([near_before, occupied, near_after])
-    return _buildable_partition(part, near_udb, blockers, opts)
+    taken = _near_occupied(paths, rows)  # read from the part files: this task's own
+    taken = taken[_meeting(taken, part.total_bounds)]
+    return _buildable_partition(
+        part, near_udb, Obstacles(near_before, near_after).around(taken), opts
+    )
 
 
 def buildable_parts(
@@ -688,12 +676,8 @@ def buildable_parts(
     *,
     client: Client,
     out_dir: Path,
-    farmland: gpd.GeoDataFrame | None = None,
-    eco_redline: gpd.GeoDataFrame | None = None,
-    roads: gpd.GeoDataFrame | None = None,
-    buffers: Mapping[str, tuple[gpd.GeoDataFrame, float]] | None = None,
-    steep: gpd.GeoDataFrame | None = None,
     options: BuildableOptions | None = None,
+    **layers: Unpack[ObstacleLayers],
 ) -> gpd.GeoDataFrame:
     """Buildable land with parcels (obstacles) the workers read themselves (``data.parts``).
 
@@ -703,28 +687,7 @@ def buildable_parts(
     scratch folder of ``out_dir``; then the parks, in spatial partitions, each
     take the obstacles meeting their box, the occupied parcels from those files.
     """
-    opts = options or BuildableOptions()
-    udb = buildable_udb(udb, opts)
-    layers = {"farmland": farmland, "eco_redline": eco_redline, "roads": roads}
-    crs = check_inputs(parks, udb, buffers=buffers, steep=steep, **layers)
-    before = _blockers(
-        farmland=farmland,
-        eco_redline=eco_redline,
-        steep=steep,
-        parcels=None,
-        roads=None,
-        buffers=None,
-        options=opts,
-    )
-    after = _blockers(
-        farmland=None,
-        eco_redline=None,
-        steep=None,
-        parcels=None,
-        roads=roads,
-        buffers=buffers,
-        options=opts,
-    )
+    opts, udb, crs, obstacles = prepare(parks, udb, options=options, **layers)
     parts = data.parts["parcels"]
     with part_folder(out_dir) as folder:
         jobs = (
@@ -734,8 +697,8 @@ def buildable_parts(
         done: list[_Occupied] = _run_windowed(client, _occupied_part, jobs, scatter=False)
         _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
         _check_unique_ids(d.ids for d in done)
-        obstacles = [_packed(g) for g in (_geoms(udb), before, after)]
-        shared = client.scatter(obstacles, broadcast=True, hash=False)
+        packed = [_packed(g) for g in (_geoms(udb), *obstacles)]
+        shared = client.scatter(packed, broadcast=True, hash=False)
         n = CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
         def job(rows: np.ndarray) -> tuple:
