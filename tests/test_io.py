@@ -264,6 +264,9 @@ def test_rewriting_every_layer_starts_a_fresh_geopackage(tmp_path, parcels_gdf, 
     lio.write_layers({"udb": parcels_gdf.iloc[:1]}, path)  # parcels kept: copied first
     assert len(copies) == 1
     assert [len(pyogrio.read_dataframe(path, layer=n)) for n in ("parcels", "udb")] == [2, 1]
+    lio.write_layers({"udb": parcels_gdf}, path, only=True)  # an analysis' own file
+    assert len(copies) == 1
+    assert [name for name, _ in pyogrio.list_layers(path)] == ["udb"]
 
 
 def test_write_shapefile_utf8_with_cpg(tmp_path, parcels_gdf):

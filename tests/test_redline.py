@@ -195,3 +195,17 @@ def test_info_describes_a_red_line_txt():
     assert result.exit_code == 0, result.output
     assert "界址点坐标 TXT" in result.output and "要素 Features:  2 Polygon" in result.output
     assert "EPSG:4524) [[属性描述] 坐标系/带号]" in result.output
+
+
+def test_a_rerun_leaves_no_layer_of_the_previous_run(tmp_path, sample_run):
+    # The sample run wrote land classes (it has the land survey); the same red line
+    # converted without a project has none: its redline.gpkg must not keep the old ones,
+    # which a reader would take for this red line's land classes.
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(sample_run[0], out)
+    assert "landclass" in set(pyogrio.list_layers(out / "redline.gpkg")[:, 0])
+    result = CliRunner().invoke(main, ["redline", str(get_path("redline")), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert set(pyogrio.list_layers(out / "redline.gpkg")[:, 0]) == {"redline"}

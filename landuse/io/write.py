@@ -91,11 +91,12 @@ def write_layers(
     path: PathLike,
     *,
     metadata: dict[str, dict[str, str]] | None = None,
+    only: bool = False,
 ) -> Path:
     """Write several layers into one GeoPackage in a single atomic step.
 
-    Existing layers of the file that are not named are kept.  Shapefile and
-    GeoJSON hold one layer only.
+    Existing layers of the file that are not named are kept, unless ``only``.
+    Shapefile and GeoJSON hold one layer only.
 
     Parameters
     ----------
@@ -105,6 +106,10 @@ def write_layers(
         Output file.
     metadata : dict, optional
         Layer name → metadata dict (GeoPackage only).
+    only : bool
+        The file holds only these layers afterwards: an analysis' own output,
+        where a layer an earlier run wrote (e.g. a red line's land classes,
+        from a run with the land survey) must not be left behind.
     """
     p = Path(path).expanduser()
     driver = _WRITE_DRIVERS.get(p.suffix.lower())
@@ -123,7 +128,7 @@ def write_layers(
     # Start from the existing GeoPackage only to keep layers not written now: copying
     # a file whose every layer is replaced (a step run again) costs a copy and GDAL
     # dropping each old table, more than half the writing time again.
-    keep = driver == "GPKG" and p.exists() and bool(set(_layer_names(p)) - set(layers))
+    keep = not only and driver == "GPKG" and p.exists() and bool(set(_layer_names(p)) - set(layers))
     with _atomic_target(p, seed_from_existing=keep) as tmp:
         for name, gdf in layers.items():
             extra = {"layer_metadata": metadata[name]} if metadata and name in metadata else {}

@@ -71,7 +71,7 @@ def run_buildable(data: ProjectData, out_dir: Path, *, engine: Engine | None = N
     res = StepResult(out_dir)
     cands = buildable_project(data, engine, out_dir=out_dir)
     res.results["buildable"] = cands
-    res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg"))
+    res.files.append(write_layers({"buildable": cands}, out_dir / "buildable.gpkg", only=True))
     res.files.append(write_table(labelled(cands), out_dir / "buildable.csv"))
     summary = buildable_summary(cands)
     res.files.append(write_table(labelled(summary), out_dir / "buildable_by_park.csv"))

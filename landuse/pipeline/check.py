@@ -159,7 +159,9 @@ def run_check(data: ProjectData, out_dir: Path, *, engine: Engine | None = None)
     else:
         result = check_project(data, engine)
         res.results["conflicts"] = result
-        write_layers({"parcels_check": result.parcels, "conflict_pieces": result.pieces}, gpkg)
+        write_layers(
+            {"parcels_check": result.parcels, "conflict_pieces": result.pieces}, gpkg, only=True
+        )
         checked, pieces = write_check_table([result.parcels], table), result.pieces
     res.files += [gpkg, table]
     res.files.append(

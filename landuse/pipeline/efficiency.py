@@ -102,7 +102,9 @@ def run_efficiency(
     res = StepResult(out_dir)
     r = efficiency_project(data, year=year, scheme=scheme)
     res.results["efficiency"] = r
-    res.files.append(write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg"))
+    res.files.append(
+        write_layers({"efficiency": r.parcels}, out_dir / "efficiency.gpkg", only=True)
+    )
     res.files.append(write_table(labelled(_firm_table(r)), out_dir / "enterprise_ranking.csv"))
     res.files.append(write_table(labelled(r.parks), out_dir / "park_tax_per_mu.csv"))
     res.files.append(write_table(labelled(r.links), out_dir / "land_allocation.csv"))

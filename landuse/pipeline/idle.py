@@ -59,7 +59,7 @@ def run_idle(
         res.files.append(write_table(labelled(procedure), out_dir / "idle_procedure.csv"))
     res.results["idle"] = out
     res.results["as_of"] = day.isoformat()
-    res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg"))
+    res.files.append(write_layers({"idle": out}, out_dir / "idle.gpkg", only=True))
     idle = out[out["idle"]]
     cols = [c for c in _IDLE_COLUMNS if c in out.columns]
     res.files.append(write_table(labelled(out.loc[_idle_rows(out), cols]), out_dir / "idle.csv"))

@@ -148,7 +148,7 @@ def run_indicators(
     checked, table = indicators_project(data, year=year, as_of=as_of, efficiency=efficiency)
     res.results["indicators"] = checked
     res.results["indicator_table"] = table
-    res.files.append(write_layers({"indicators": checked}, out_dir / "indicators.gpkg"))
+    res.files.append(write_layers({"indicators": checked}, out_dir / "indicators.gpkg", only=True))
     res.files.append(write_table(labelled(checked), out_dir / "indicators.csv"))
     res.lines += _indicator_lines(checked, table, data)
     return res

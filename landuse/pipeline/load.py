@@ -82,7 +82,7 @@ def run_load(data: ProjectData, out_dir: Path) -> StepResult:
     """Write the loaded parcels with areas and the areas by park."""
     res = StepResult(out_dir)
     parcels = with_areas(data.layer("parcels"), data.crs)
-    res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg"))
+    res.files.append(write_layers({"parcels": parcels}, out_dir / "parcels.gpkg", only=True))
     summary = parcel_area_summary(parcels)
     res.results["parcel_summary"] = summary
     res.files.append(write_table(labelled(summary), out_dir / "parcel_areas_by_park.csv"))

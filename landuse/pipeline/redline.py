@@ -182,7 +182,7 @@ def run_redline(data: ProjectData, out_dir: Path) -> StepResult:
     if r.landclass is not None:
         layers["landclass"] = pd.DataFrame(r.landclass.table)
         layers["landclass_pieces"] = r.landclass.pieces
-    res.files.append(write_layers(layers, out_dir / "redline.gpkg"))
+    res.files.append(write_layers(layers, out_dir / "redline.gpkg", only=True))
     shown = r.parcels[[c for c in _REDLINE_COLUMNS if c in r.parcels]]
     res.files.append(write_table(labelled(shown), out_dir / "redline.csv"))
     res.files.append(write_boundary_txt(r.parcels, out_dir / "redline.txt"))
