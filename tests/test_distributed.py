@@ -212,7 +212,6 @@ def test_tasks_never_prepare_or_index_the_features_they_share(sample_data, tmp_p
     from landuse.pipeline.distributed import (
         _buildable_part_of,
         _check_partition,
-        _packed,
         _subset,
         _with_ids,
     )
@@ -229,9 +228,7 @@ def test_tasks_never_prepare_or_index_the_features_they_share(sample_data, tmp_p
         assert not shapely.is_prepared(layer.geometry.to_numpy()).any(), name
         assert not layer.has_sindex, name
 
-    udb, before, after = (
-        _packed(_fresh(L[n]).geometry.to_numpy()) for n in ("udb", "farmland", "eco_redline")
-    )
+    udb, before, after = (_fresh(L[n]).geometry.array for n in ("udb", "farmland", "eco_redline"))
     *_, area = _buildable_part_of(L["parks"], udb, before, after, [], [], BuildableOptions())
     assert area.sum() > 0
     for packed in (udb, before, after):

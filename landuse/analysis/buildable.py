@@ -240,9 +240,15 @@ def _check_inputs(
     layers: ObstacleLayers,
 ) -> pyproj.CRS:
     """Check the layers of the buildable finder once; return their shared projected CRS."""
-    named = {"parks": parks, "udb": udb}
-    for name in ("farmland", "eco_redline", "parcels", "roads", "steep"):
-        named[name] = parcels if name == "parcels" else layers.get(name)
+    named = {
+        "parks": parks,
+        "udb": udb,
+        "farmland": layers.get("farmland"),
+        "eco_redline": layers.get("eco_redline"),
+        "parcels": parcels,
+        "roads": layers.get("roads"),
+        "steep": layers.get("steep"),
+    }
     named.update({name: layer for name, (layer, _) in (layers.get("buffers") or {}).items()})
     crs = check_same_crs({name: layer for name, layer in named.items() if layer is not None})
     if not crs.is_projected:
@@ -282,16 +288,11 @@ def prepare(
     options = options or BuildableOptions()
     udb = buildable_udb(udb, options)
     crs = _check_inputs(parks, udb, parcels, layers)
+    before = np.concatenate([_geoms(layers.get(n)) for n in ("farmland", "eco_redline", "steep")])
     roads, buffers = layers.get("roads"), layers.get("buffers") or {}
-    after = [] if roads is None else [_road_corridors(roads, options)]
+    after = [_geoms(None)] if roads is None else [_road_corridors(roads, options)]
     after += [shapely.buffer(_geoms(layer), d) for layer, d in buffers.values()]
-    before = [_geoms(layers.get(name)) for name in ("farmland", "eco_redline", "steep")]
-    return (
-        options,
-        udb,
-        crs,
-        Obstacles(*(_present(np.concatenate([_geoms(None), *g])) for g in (before, after))),
-    )
+    return options, udb, crs, Obstacles(_present(before), _present(np.concatenate(after)))
 
 
 def _present(geoms: np.ndarray) -> np.ndarray:

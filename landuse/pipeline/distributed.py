@@ -201,13 +201,16 @@ def _subset(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
     return near
 
 
+def _boxes_meeting(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Ascending positions of the ``boxes`` (n × 4) meeting the box ``bounds``."""
+    minx, miny, maxx, maxy = bounds
+    x0, y0, x1, y1 = boxes.T
+    return np.flatnonzero((x0 <= maxx) & (x1 >= minx) & (y0 <= maxy) & (y1 >= miny))
+
+
 def _meeting(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Ascending positions of ``geoms`` meeting the box ``bounds``, without a shared index."""
-    minx, miny, maxx, maxy = bounds
-    box = shapely.bounds(geoms)
-    hits = np.flatnonzero(
-        (box[:, 0] <= maxx) & (box[:, 2] >= minx) & (box[:, 1] <= maxy) & (box[:, 3] >= miny)
-    )
+    hits = _boxes_meeting(shapely.bounds(geoms), bounds)
     window = shapely.box(*bounds)
     shapely.prepare(window)
     return hits[shapely.intersects(window, geoms[hits])]
@@ -306,34 +309,40 @@ def check_conflicts_dask(
     )
 
 
-def _packed(geoms: np.ndarray) -> GeometryArray:
-    """Geometries to send to another process: pickled as one array of WKB.
+def _packed(geoms: np.ndarray) -> np.ndarray:
+    """Geometries for one task, as WKB: what a GeoPandas array pickles to.
 
-    An object array pickles each geometry on its own, about 7 times slower
-    (the 1M-parcel buildable's obstacles took 7.5 s to reach the workers).
+    An object array of geometries pickles each on its own, about 7 times slower
+    (the 1M-parcel buildable's obstacles took 7.5 s to reach the workers).  The
+    task parses the WKB into objects of its own, which it may prepare even
+    when an in-process worker shares this process's memory.
     """
-    return from_shapely(geoms)
+    return shapely.to_wkb(geoms)
 
 
-def _unpacked(geoms: GeometryArray | np.ndarray) -> np.ndarray:
-    return np.asarray(geoms, dtype=object)
+def _unpacked(wkb: np.ndarray) -> np.ndarray:
+    return shapely.from_wkb(wkb)
+
+
+#: What one task's buildable pieces come back as: WKB, park names, areas (m²).
+_Pieces = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _buildable_partition(
-    part: gpd.GeoDataFrame,
-    udb: GeometryArray | np.ndarray,
-    blockers: GeometryArray | np.ndarray,
-    opts: BuildableOptions,
-) -> tuple[GeometryArray, np.ndarray, np.ndarray]:
-    pieces, names, area = _pieces(
-        _geoms(part), part["park"].to_numpy(), _unpacked(udb), _unpacked(blockers), opts
-    )
+    part: gpd.GeoDataFrame, udb: np.ndarray, blockers: np.ndarray, opts: BuildableOptions
+) -> _Pieces:
+    """Buildable pieces of a partition of the parks sent with its features (WKB)."""
+    return _buildable_pieces(part, _unpacked(udb), _unpacked(blockers), opts)
+
+
+def _buildable_pieces(
+    part: gpd.GeoDataFrame, udb: np.ndarray, blockers: np.ndarray, opts: BuildableOptions
+) -> _Pieces:
+    pieces, names, area = _pieces(_geoms(part), part["park"].to_numpy(), udb, blockers, opts)
     return _packed(pieces), names, area
 
 
-def _joined(
-    results: list[tuple[GeometryArray, np.ndarray, np.ndarray]], crs: pyproj.CRS
-) -> gpd.GeoDataFrame:
+def _joined(results: list[_Pieces], crs: pyproj.CRS) -> gpd.GeoDataFrame:
     """The partitions' buildable pieces, ranked as :func:`find_buildable` ranks them."""
     pieces, names, area = (
         np.concatenate([np.asarray(r[k], dtype=dtype) for r in results])
@@ -341,7 +350,7 @@ def _joined(
         else np.array([], dtype=dtype)
         for k, dtype in ((0, object), (1, object), (2, float))
     )
-    return ranked_candidates(pieces, names, area, crs)
+    return ranked_candidates(_unpacked(pieces), names, area, crs)
 
 
 def find_buildable_dask(
@@ -366,9 +375,7 @@ def find_buildable_dask(
         box = shapely.box(*part.total_bounds)
         near_udb = udb_geoms[np.sort(udb_tree.query(box, predicate="intersects"))]
         near = blockers[np.sort(blocker_tree.query(box, predicate="intersects"))]
-        # Copies: an in-process worker gets these very objects, and a feature may be
-        # near two partitions running at once.
-        return part, _packed(private_copies(near_udb)), _packed(private_copies(near)), opts
+        return part, _packed(near_udb), _packed(near), opts
 
     return _joined(
         _run_windowed(client, _buildable_partition, map(inputs, _hilbert_chunks(parks, n))), crs
@@ -655,18 +662,16 @@ def _buildable_part_of(
     paths: list[Path],
     rows: list[np.ndarray],
     opts: BuildableOptions,
-) -> tuple[GeometryArray, np.ndarray, np.ndarray]:
+) -> _Pieces:
     # The obstacles in the local engine's order: farmland, red line, steep land, occupied
     # parcels, roads, buffers (each in layer order); only those meeting the parks' box.
     near_udb, near_before, near_after = (
         private_copies(g[_meeting(g, part.total_bounds)])  # shared by the worker's tasks
-        for g in map(_unpacked, (udb, before, after))
+        for g in (np.asarray(layer, dtype=object) for layer in (udb, before, after))
     )
     taken = _near_occupied(paths, rows)  # read from the part files: this task's own
     taken = taken[_meeting(taken, part.total_bounds)]
-    return _buildable_partition(
-        part, near_udb, Obstacles(near_before, near_after).around(taken), opts
-    )
+    return _buildable_pieces(part, near_udb, Obstacles(near_before, near_after).around(taken), opts)
 
 
 def buildable_parts(
@@ -697,21 +702,14 @@ def buildable_parts(
         done: list[_Occupied] = _run_windowed(client, _occupied_part, jobs, scatter=False)
         _add_intake(data, "parcels", [d.report for d in done], [d.source for d in done])
         _check_unique_ids(d.ids for d in done)
-        packed = [_packed(g) for g in (_geoms(udb), *obstacles)]
-        shared = client.scatter(packed, broadcast=True, hash=False)
+        # Parsed once per worker, shared by its tasks (arrays pickle as WKB).
+        arrays = [from_shapely(g) for g in (_geoms(udb), *obstacles)]
+        shared = client.scatter(arrays, broadcast=True, hash=False)
         n = CHUNKS_PER_THREAD * max(1, len(client.scheduler_info()["workers"]))
 
         def job(rows: np.ndarray) -> tuple:
-            minx, miny, maxx, maxy = parks.iloc[rows].total_bounds
-            meets = [
-                np.flatnonzero(
-                    (d.bounds[:, 0] <= maxx)
-                    & (d.bounds[:, 2] >= minx)
-                    & (d.bounds[:, 1] <= maxy)
-                    & (d.bounds[:, 3] >= miny)
-                )
-                for d in done
-            ]
+            bounds = parks.iloc[rows].total_bounds
+            meets = [_boxes_meeting(d.bounds, bounds) for d in done]
             return (parks.iloc[rows], *shared, [d.path for d in done], meets, opts)
 
         results = _run_windowed(
